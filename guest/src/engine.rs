@@ -1,0 +1,151 @@
+//! [`Engine`]: one workspace's state, its running tasks, and every operation the
+//! contract exports.
+//!
+//! State shared with tasks lives in [`Shared`] behind an `Rc`: a task's future holds a
+//! clone and borrows the store only between awaits, never across one. Since the guest
+//! is single-threaded and a task runs only inside `start`/`resume`, every change a task
+//! makes between two awaits is atomic with respect to every other task and read.
+
+use crate::executor::{Executor, TaskFuture};
+use crate::state::{DocState, Op, State};
+use crate::store::{Store, StoreError};
+use crate::wit::{
+    Config, DeleteRequest, Error, NumberedReply, OpenReport, PipelineReport, Step, Task,
+    WorkspaceStats,
+};
+use crate::{documents, pipeline, query};
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+/// Everything tasks and reads share.
+pub struct Shared {
+    /// The workspace's settings.
+    pub config: Config,
+    /// Durable tables.
+    pub store: RefCell<Store<State>>,
+    /// Progress of the ingestion pipeline; not persisted (it describes this run).
+    pub pipeline: RefCell<PipelineReport>,
+}
+
+impl Shared {
+    /// Commits `ops` as one durable transaction.
+    pub fn commit(&self, ops: Vec<Op>) -> Result<(), Error> {
+        self.store.borrow_mut().commit(ops).map_err(store_error)
+    }
+}
+
+/// Maps a storage failure to the contract's error.
+pub fn store_error(err: StoreError) -> Error {
+    match err {
+        StoreError::Full(msg) => Error::StorageFull(msg),
+        StoreError::Io(msg) => Error::Internal(msg),
+    }
+}
+
+/// The engine of one workspace.
+pub struct Engine {
+    shared: Rc<Shared>,
+    executor: Executor,
+}
+
+impl Engine {
+    /// Opens the workspace stored in `dir` and recovers from any interruption.
+    pub fn open(config: Config, dir: &Path) -> Result<(Engine, OpenReport), Error> {
+        if config.chunk_size == 0 || config.chunk_overlap >= config.chunk_size {
+            return Err(Error::BadInput(format!(
+                "CHUNK_OVERLAP_SIZE ({}) must be smaller than CHUNK_SIZE ({})",
+                config.chunk_overlap, config.chunk_size
+            )));
+        }
+        let (store, _recovery) = Store::<State>::open(dir).map_err(store_error)?;
+        let meta = &store.state().meta;
+        if !meta.embedding_identity.is_empty()
+            && !store.state().chunk_vectors.is_empty()
+            && (meta.embedding_identity != config.embedding_identity
+                || meta.embedding_dim != config.embedding_dim)
+        {
+            return Err(Error::Conflict(format!(
+                "workspace '{}' holds vectors from embedding model '{}' ({} dimensions), but the \
+                 server is configured with '{}' ({} dimensions); vectors of different models \
+                 cannot be compared. Configure the original model, or clear the workspace.",
+                config.workspace,
+                meta.embedding_identity,
+                meta.embedding_dim,
+                config.embedding_identity,
+                config.embedding_dim
+            )));
+        }
+        let shared = Rc::new(Shared {
+            config,
+            store: RefCell::new(store),
+            pipeline: RefCell::new(pipeline::idle_status()),
+        });
+        let recovered = documents::recover_interrupted(&shared)?;
+        let pending = documents::count_state(&shared, DocState::Pending);
+        let engine = Engine {
+            shared,
+            executor: Executor::default(),
+        };
+        Ok((
+            engine,
+            OpenReport {
+                pending_documents: pending,
+                recovered_documents: recovered,
+            },
+        ))
+    }
+
+    /// The shared state, for the read functions.
+    pub fn shared(&self) -> &Rc<Shared> {
+        &self.shared
+    }
+
+    /// Flushes and compacts storage.
+    pub fn finalize(&mut self) -> Result<(), Error> {
+        self.shared
+            .store
+            .borrow_mut()
+            .compact()
+            .map_err(store_error)
+    }
+
+    /// Starts a task.
+    pub fn start(&mut self, task: Task) -> (u64, Step) {
+        let shared = self.shared.clone();
+        self.executor.start(move |io| -> TaskFuture {
+            match task {
+                Task::ProcessDocuments => Box::pin(pipeline::process_documents(shared, io)),
+                Task::Query(params) => Box::pin(query::run(shared, io, params)),
+                Task::DeleteDocuments(DeleteRequest {
+                    doc_ids,
+                    delete_llm_cache,
+                }) => Box::pin(documents::delete(shared, doc_ids, delete_llm_cache)),
+            }
+        })
+    }
+
+    /// Continues a task.
+    pub fn resume(&mut self, task: u64, replies: Vec<NumberedReply>) -> Step {
+        self.executor.resume(task, replies)
+    }
+
+    /// Abandons a task.
+    pub fn cancel(&mut self, task: u64) {
+        self.executor.cancel(task);
+    }
+
+    /// Sizes of the workspace.
+    pub fn stats(&self) -> WorkspaceStats {
+        let store = self.shared.store.borrow();
+        let state = store.state();
+        WorkspaceStats {
+            documents: state.status.len() as u32,
+            chunks: state.chunks.len() as u32,
+            entities: 0,
+            relations: 0,
+            cache_entries: state.cache.len() as u32,
+            disk_bytes: store.disk_bytes(),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The ingestion pipeline: the `process-documents` task.
+//!
+//! It takes pending documents oldest first and processes up to `MAX_PARALLEL_INSERT`
+//! of them at once: chunk, embed, store. A document's results are committed in one
+//! transaction together with its `processed` status, so after a crash a document is
+//! either complete or still (back to) pending — never half-stored. Documents enqueued
+//! while the task runs are picked up before it finishes.
+
+use crate::chunking::chunk_by_tokens;
+use crate::engine::Shared;
+use crate::executor::{Io, TaskResult};
+use crate::state::{ChunkRecord, DocState, Meta, Op};
+use crate::util::{iso_now, unix_now};
+use crate::wit::{EmbedKind, Error, PipelineReport, TaskOutput};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use std::rc::Rc;
+
+/// Most progress messages kept in `history_messages`.
+const HISTORY_LIMIT: usize = 1000;
+
+/// The pipeline status of a workspace with nothing running.
+pub fn idle_status() -> PipelineReport {
+    PipelineReport {
+        busy: false,
+        job_name: "-".into(),
+        job_start: None,
+        docs: 0,
+        batchs: 0,
+        cur_batch: 0,
+        latest_message: String::new(),
+        history_messages: Vec::new(),
+    }
+}
+
+/// Records a progress message.
+fn progress(shared: &Shared, message: String) {
+    let mut status = shared.pipeline.borrow_mut();
+    status.history_messages.push(message.clone());
+    if status.history_messages.len() > HISTORY_LIMIT {
+        let excess = status.history_messages.len() - HISTORY_LIMIT;
+        status.history_messages.drain(..excess);
+    }
+    status.latest_message = message;
+}
+
+/// Processes pending documents until none is left.
+pub async fn process_documents(shared: Rc<Shared>, io: Io) -> TaskResult {
+    if shared.pipeline.borrow().busy {
+        return Err(Error::Busy("the pipeline is already running".into()));
+    }
+    let parallel = shared.config.max_parallel_insert.max(1) as usize;
+    {
+        let pending = pending_ids(&shared);
+        let mut status = shared.pipeline.borrow_mut();
+        status.busy = true;
+        status.job_start = Some(iso_now());
+        status.docs = pending.len() as u32;
+        status.batchs = pending.len() as u32;
+        status.cur_batch = 0;
+        status.job_name = job_name(&shared, &pending);
+        status.history_messages.clear();
+    }
+    progress(&shared, "Processing pending documents".into());
+    let (mut processed, mut failed) = (0u32, 0u32);
+    let mut running = FuturesUnordered::new();
+    loop {
+        while running.len() < parallel {
+            let Some(doc_id) = pending_ids(&shared).into_iter().next() else {
+                break;
+            };
+            // Marked before the future first runs, so the next pick skips it.
+            if let Err(err) = mark_processing(&shared, &doc_id) {
+                finish(&shared, "Pipeline stopped: storage failed");
+                return Err(err);
+            }
+            {
+                let mut status = shared.pipeline.borrow_mut();
+                status.cur_batch += 1;
+                status.docs = status.docs.max(status.cur_batch);
+                status.batchs = status.docs;
+            }
+            running.push(process_one(shared.clone(), io.clone(), doc_id));
+        }
+        match running.next().await {
+            None => break,
+            Some(Ok(true)) => processed += 1,
+            Some(Ok(false)) => failed += 1,
+            Some(Err(err)) => {
+                finish(&shared, "Pipeline stopped: storage failed");
+                return Err(err);
+            }
+        }
+    }
+    finish(
+        &shared,
+        &format!("Pipeline finished: {processed} processed, {failed} failed"),
+    );
+    Ok(TaskOutput::Processed((processed, failed)))
+}
+
+fn finish(shared: &Shared, message: &str) {
+    progress(shared, message.to_string());
+    shared.pipeline.borrow_mut().busy = false;
+}
+
+/// Pending documents, oldest first.
+fn pending_ids(shared: &Shared) -> Vec<String> {
+    let store = shared.store.borrow();
+    let mut pending: Vec<(&String, &String)> = store
+        .state()
+        .status
+        .values()
+        .filter(|s| s.state == DocState::Pending)
+        .map(|s| (&s.created_at, &s.id))
+        .collect();
+    pending.sort();
+    pending.into_iter().map(|(_, id)| id.clone()).collect()
+}
+
+/// LightRAG's job name: the first document's path (20 characters) and the count.
+fn job_name(shared: &Shared, pending: &[String]) -> String {
+    let store = shared.store.borrow();
+    let first = pending
+        .first()
+        .and_then(|id| store.state().status.get(id))
+        .map(|s| s.file_path.clone())
+        .unwrap_or_default();
+    let short = crate::util::prefix_chars(&first, 20);
+    let dots = if short.len() < first.len() { "..." } else { "" };
+    format!("{short}{dots}[{} files]", pending.len())
+}
+
+fn mark_processing(shared: &Shared, doc_id: &str) -> Result<(), Error> {
+    let status = shared.store.borrow().state().status.get(doc_id).cloned();
+    let Some(mut status) = status else {
+        return Ok(());
+    };
+    status.state = DocState::Processing;
+    status.updated_at = iso_now();
+    status.error_msg = None;
+    shared.commit(vec![Op::PutStatus(status)])
+}
+
+/// Processes one document; `Ok(false)` when the document failed (its status says why),
+/// `Err` only when storage itself failed.
+async fn process_one(shared: Rc<Shared>, io: Io, doc_id: String) -> Result<bool, Error> {
+    let started = unix_now();
+    let Some(doc) = shared.store.borrow().state().docs.get(&doc_id).cloned() else {
+        return fail(&shared, &doc_id, "the document's content is missing".into());
+    };
+    let config = &shared.config;
+    let chunks = match chunk_by_tokens(&doc.content, config.chunk_size, config.chunk_overlap) {
+        Ok(chunks) => chunks,
+        Err(err) => return fail(&shared, &doc_id, err),
+    };
+    progress(
+        &shared,
+        format!("Chunked {} into {} chunks", doc.file_path, chunks.len()),
+    );
+    let texts: Vec<String> = chunks.iter().map(|c| c.content.clone()).collect();
+    let vectors = match io.embed(EmbedKind::Document, texts).await {
+        Ok(vectors) => vectors,
+        Err(err) => return fail(&shared, &doc_id, format!("embedding failed: {err}")),
+    };
+    let dim = config.embedding_dim as usize;
+    if let Some(bad) = vectors.iter().find(|v| v.len() != dim) {
+        let msg = format!(
+            "the embedding model returned {} dimensions, but EMBEDDING_DIM is {dim}",
+            bad.len()
+        );
+        return fail(&shared, &doc_id, msg);
+    }
+
+    let mut ops = Vec::with_capacity(chunks.len() + 2);
+    {
+        let store = shared.store.borrow();
+        let state = store.state();
+        // Deleted or cleared while it was being embedded: nothing to store.
+        let Some(status) = state.status.get(&doc_id) else {
+            return Ok(false);
+        };
+        if state.meta.embedding_identity != config.embedding_identity {
+            ops.push(Op::SetMeta(Meta {
+                embedding_identity: config.embedding_identity.clone(),
+                embedding_dim: config.embedding_dim,
+            }));
+        }
+        let mut chunk_ids = Vec::with_capacity(chunks.len());
+        for (chunk, vector) in chunks.into_iter().zip(vectors) {
+            let id = format!("{doc_id}-chunk-{:03}", chunk.order);
+            chunk_ids.push(id.clone());
+            ops.push(Op::PutChunk(
+                ChunkRecord {
+                    id,
+                    tokens: chunk.tokens,
+                    content: chunk.content,
+                    order: chunk.order,
+                    doc_id: doc_id.clone(),
+                    file_path: doc.file_path.clone(),
+                    llm_cache_list: Vec::new(),
+                },
+                vector,
+            ));
+        }
+        let mut status = status.clone();
+        status.state = DocState::Processed;
+        status.updated_at = iso_now();
+        status.chunks_count = Some(chunk_ids.len() as u32);
+        status.chunks_list = chunk_ids;
+        status.error_msg = None;
+        status.metadata = serde_json::json!({
+            "process_start_time": started,
+            "process_end_time": unix_now(),
+            "parse_format": "raw",
+            "chunk_method": "fixed_token",
+        })
+        .to_string();
+        ops.push(Op::PutStatus(status));
+    }
+    shared.commit(ops)?;
+    progress(
+        &shared,
+        format!("Completed processing file: {}", doc.file_path),
+    );
+    Ok(true)
+}
+
+/// Marks a document failed with `reason`.
+fn fail(shared: &Shared, doc_id: &str, reason: String) -> Result<bool, Error> {
+    let status = shared.store.borrow().state().status.get(doc_id).cloned();
+    if let Some(mut status) = status {
+        progress(
+            shared,
+            format!("Failed to process {}: {reason}", status.file_path),
+        );
+        status.state = DocState::Failed;
+        status.updated_at = iso_now();
+        status.error_msg = Some(reason);
+        shared.commit(vec![Op::PutStatus(status)])?;
+    }
+    Ok(false)
+}

@@ -1,0 +1,714 @@
+//! tiktoken's `o200k_base` encoding, token-for-token, without a start-up cost.
+//!
+//! LightRAG chunks documents by counting `o200k_base` tokens, so the engine has to
+//! produce exactly the tokens tiktoken produces. The usual way (tiktoken, tiktoken-rs)
+//! parses the vocabulary into hash maps when the encoder is created: some 400 000 heap
+//! allocations and over 100 ms natively (`tiktoken_rs::o200k_base()`), which in a wasm
+//! guest would be repeated by every instance, each holding its own private copy of
+//! several megabytes.
+//!
+//! Here the build script (`build.rs`) lays the vocabulary out as flat binary tables,
+//! which this module embeds with `include_bytes!`:
+//!
+//! * the bytes of every token, concatenated in rank order;
+//! * `n + 1` little-endian `u32` offsets into those bytes, indexed by rank;
+//! * an open-addressing hash table from bytes to rank (`u32` slots holding `rank + 1`,
+//!   `0` for empty, FNV-1a 64 xor-folded, linear probing; see `build.rs`);
+//! * the rank of each of the 256 single bytes.
+//!
+//! In wasm these tables live in the module's data segment. The host maps that
+//! copy-on-write and shares it between all instances, and nothing ever writes to it,
+//! so every instance reads the same physical pages: no start-up work and no per-instance
+//! heap copy. Lookups decode the integers with `u32::from_le_bytes` on byte slices
+//! because `include_bytes!` only guarantees an alignment of 1.
+//!
+//! Encoding follows tiktoken: the text is split into pieces by the `o200k` regex, a
+//! piece that is itself a token becomes that token, and any other piece is
+//! byte-pair-merged — starting from single bytes, repeatedly join the adjacent pair
+//! whose joined bytes have the lowest rank (the leftmost such pair on a tie) until no
+//! adjacent pair joins into a token.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::LazyLock;
+
+use fancy_regex::Regex;
+
+/// Every ordinary token's bytes, concatenated in rank order.
+static TOKEN_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_bytes.bin"));
+/// `n + 1` little-endian `u32` offsets: token `r` is `TOKEN_BYTES[off[r]..off[r + 1]]`.
+static OFFSETS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_offsets.bin"));
+/// Little-endian `u32` slots, a power of two of them: `rank + 1`, or `0` when empty.
+static HASH_SLOTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_hash.bin"));
+/// 256 little-endian `u32`: the rank of each single byte.
+static BYTE_RANKS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_byte_ranks.bin"));
+
+/// The `o200k_base` pre-tokeniser, with the same meaning as tiktoken's pattern. In order:
+/// a word that may start with one non-letter, non-digit character and ends in lower-case
+/// letters (or marks), with an optional English contraction; the same for words in
+/// upper or title case; one to three digits; a run of punctuation and symbols with an
+/// optional leading space, swallowing the line breaks and slashes that follow it;
+/// whitespace that ends in line breaks; whitespace not followed by a non-space (so a
+/// run of spaces leaves its last one to the next word); any other whitespace.
+const O200K_PATTERN: &str = concat!(
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"|\p{N}{1,3}",
+    r"| ?[^\s\p{L}\p{N}]+[\r\n/]*",
+    r"|\s*[\r\n]+",
+    r"|\s+(?!\S)",
+    r"|\s+",
+);
+
+/// The compiled pre-tokeniser. Compiling it takes a few milliseconds and allocates its
+/// automata, so it is built lazily on first use, once per process (once per wasm
+/// instance): an instance that never tokenises pays nothing.
+static PIECES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(O200K_PATTERN).expect("the o200k pattern compiles"));
+
+/// Pieces up to this many bytes are merged by rescanning a small vector, which is the
+/// fastest for the short pieces almost all text is made of; longer ones (say, a
+/// thousand `=` in a row) use a heap so that the work stays `O(n log n)`. Both give
+/// the same tokens.
+const LINEAR_MERGE_MAX: usize = 128;
+
+/// Token ids of `text`, identical to tiktoken's `o200k_base` `encode_ordinary`.
+pub fn encode(text: &str) -> Vec<u32> {
+    let mut out = Vec::with_capacity(text.len() / 4 + 1);
+    let mut scratch = Scratch::default();
+    for_each_piece(text, |piece| encode_piece(piece, &mut scratch, &mut out));
+    out
+}
+
+/// Text of `tokens`; invalid UTF-8 at the edges (a token slice that splits a character)
+/// is replaced with U+FFFD, like Python's `bytes.decode("utf-8", errors="replace")`.
+///
+/// An id that is not an ordinary `o200k_base` token (`>= 199_998`, which includes the
+/// special tokens) also decodes to U+FFFD rather than panicking: `encode` never produces
+/// one, so it can only come from corrupt input.
+pub fn decode(tokens: &[u32]) -> String {
+    let mut bytes = Vec::with_capacity(tokens.len().saturating_mul(4));
+    for &token in tokens {
+        match token_bytes(token) {
+            Some(b) => bytes.extend_from_slice(b),
+            None => bytes.extend_from_slice(
+                char::REPLACEMENT_CHARACTER
+                    .encode_utf8(&mut [0; 4])
+                    .as_bytes(),
+            ),
+        }
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        // Rust's lossy decoding replaces each maximal invalid subsequence with one
+        // U+FFFD, the Unicode-recommended practice that Python's "replace" follows too.
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// Number of tokens in `text` (same as `encode(text).len()`, without keeping the ids).
+pub fn count(text: &str) -> usize {
+    let mut n = 0usize;
+    let mut scratch = Scratch::default();
+    let mut buf = Vec::new();
+    for_each_piece(text, |piece| {
+        buf.clear();
+        encode_piece(piece, &mut scratch, &mut buf);
+        n += buf.len();
+    });
+    n
+}
+
+/// Calls `f` with each pre-tokenised piece of `text`, in order.
+fn for_each_piece(text: &str, mut f: impl FnMut(&[u8])) {
+    let mut end = 0usize;
+    for found in PIECES.find_iter(text) {
+        match found {
+            Ok(m) => {
+                f(m.as_str().as_bytes());
+                end = m.end();
+            }
+            // fancy-regex gives up only when its backtracking limit is hit, which this
+            // pattern (whose one look-around is a single character) does not approach.
+            // tiktoken would panic here; the rest of the text is merged as one piece
+            // instead so that every byte is still encoded.
+            Err(_) => {
+                if end < text.len() {
+                    f(&text.as_bytes()[end..]);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Reads the `index`-th little-endian `u32` of `table`.
+#[inline]
+fn read_u32(table: &[u8], index: usize) -> u32 {
+    let i = index * 4;
+    u32::from_le_bytes([table[i], table[i + 1], table[i + 2], table[i + 3]])
+}
+
+/// Number of ordinary tokens (199 998 for `o200k_base`).
+#[inline]
+fn vocab_size() -> usize {
+    OFFSETS.len() / 4 - 1
+}
+
+/// The bytes of token `rank`, or `None` if it is not an ordinary token.
+#[inline]
+fn token_bytes(rank: u32) -> Option<&'static [u8]> {
+    let r = usize::try_from(rank).ok()?;
+    if r >= vocab_size() {
+        return None;
+    }
+    let start = read_u32(OFFSETS, r) as usize;
+    let end = read_u32(OFFSETS, r + 1) as usize;
+    Some(&TOKEN_BYTES[start..end])
+}
+
+/// FNV-1a 64 over `bytes`, high half xor-folded into the low half. Must stay identical
+/// to `slot_hash` in `build.rs`, which placed the tokens in the table.
+#[inline]
+fn slot_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^ (h >> 32)
+}
+
+/// The rank of the token whose bytes are `bytes`, if there is one.
+#[inline]
+fn lookup(bytes: &[u8]) -> Option<u32> {
+    let slots = HASH_SLOTS.len() / 4;
+    let mask = (slots - 1) as u64;
+    // Masking in u64 before narrowing keeps the index identical on 32-bit targets.
+    let mut i = (slot_hash(bytes) & mask) as usize;
+    loop {
+        let slot = read_u32(HASH_SLOTS, i);
+        if slot == 0 {
+            return None;
+        }
+        let rank = slot - 1;
+        let r = rank as usize;
+        let start = read_u32(OFFSETS, r) as usize;
+        let end = read_u32(OFFSETS, r + 1) as usize;
+        if end - start == bytes.len() && &TOKEN_BYTES[start..end] == bytes {
+            return Some(rank);
+        }
+        i = (i + 1) & (slots - 1);
+    }
+}
+
+/// The rank of a single byte (every byte is a token; `build.rs` checks).
+#[inline]
+fn byte_rank(b: u8) -> u32 {
+    read_u32(BYTE_RANKS, usize::from(b))
+}
+
+/// Reusable buffers for merging, so a document does not allocate once per piece.
+#[derive(Default)]
+struct Scratch {
+    parts: Vec<Part>,
+    heap: BinaryHeap<Reverse<u64>>,
+    links: Vec<Link>,
+}
+
+/// One part of a piece being merged by the linear method.
+#[derive(Clone, Copy)]
+struct Part {
+    /// Byte offset in the piece where this part starts.
+    start: usize,
+    /// The token this part currently is.
+    token: u32,
+    /// Rank of the token this part would form with the next part, or `u32::MAX`.
+    join: u32,
+}
+
+/// One part of a piece being merged by the heap method, indexed by its start offset.
+#[derive(Clone, Copy)]
+struct Link {
+    /// Start of the previous part (meaningless for the first part).
+    prev: usize,
+    /// End of this part, which is the start of the next part.
+    end: usize,
+    /// The token this part currently is.
+    token: u32,
+    /// Rank of the token this part would form with the next part, or `u32::MAX`.
+    /// Also `u32::MAX` for offsets that are no longer the start of a part.
+    join: u32,
+}
+
+/// Appends the tokens of one pre-tokenised piece to `out`.
+fn encode_piece(piece: &[u8], scratch: &mut Scratch, out: &mut Vec<u32>) {
+    if piece.is_empty() {
+        return;
+    }
+    // Fast path, and also required for exactness: a piece that is a token is that token.
+    if let Some(rank) = lookup(piece) {
+        out.push(rank);
+    } else if piece.len() <= LINEAR_MERGE_MAX || u32::try_from(piece.len()).is_err() {
+        // (A piece of 4 GiB or more, which only a 64-bit host could even hold, does not
+        // fit the heap's packed keys and takes the slow path.)
+        merge_linear(piece, &mut scratch.parts, out);
+    } else {
+        merge_heap(piece, &mut scratch.heap, &mut scratch.links, out);
+    }
+}
+
+/// Rank of the token spelled by `piece[from..to]`, or `u32::MAX` when there is none.
+#[inline]
+fn join_rank(piece: &[u8], from: usize, to: usize) -> u32 {
+    lookup(&piece[from..to]).unwrap_or(u32::MAX)
+}
+
+/// Byte-pair merge by rescanning: `O(n)` per merge, which beats anything cleverer on
+/// short pieces.
+fn merge_linear(piece: &[u8], parts: &mut Vec<Part>, out: &mut Vec<u32>) {
+    let len = piece.len();
+    parts.clear();
+    for (i, &b) in piece.iter().enumerate() {
+        let join = if i + 2 <= len {
+            join_rank(piece, i, i + 2)
+        } else {
+            u32::MAX
+        };
+        parts.push(Part {
+            start: i,
+            token: byte_rank(b),
+            join,
+        });
+    }
+    // The end of the piece, so that `parts[i + 1].start` is always the end of part `i`.
+    parts.push(Part {
+        start: len,
+        token: u32::MAX,
+        join: u32::MAX,
+    });
+
+    loop {
+        // The lowest join; the first one wins a tie, as in tiktoken.
+        let mut best = u32::MAX;
+        let mut at = 0usize;
+        for (i, part) in parts.iter().enumerate() {
+            if part.join < best {
+                best = part.join;
+                at = i;
+            }
+        }
+        if best == u32::MAX {
+            break;
+        }
+        // Join part `at` with part `at + 1`.
+        parts[at].token = best;
+        parts.remove(at + 1);
+        // Its joins with its new neighbours have changed; `parts.len() - 1` is the
+        // index of the end marker, so `at + 1` is a real part only before it.
+        parts[at].join = if at + 2 < parts.len() {
+            join_rank(piece, parts[at].start, parts[at + 2].start)
+        } else {
+            u32::MAX
+        };
+        if at > 0 {
+            parts[at - 1].join = join_rank(piece, parts[at - 1].start, parts[at + 1].start);
+        }
+    }
+    out.extend(parts[..parts.len() - 1].iter().map(|p| p.token));
+}
+
+/// Byte-pair merge with a min-heap of candidate joins keyed by `(rank, start)`, so the
+/// lowest rank and then the leftmost start comes out first, exactly the order
+/// `merge_linear` picks. The key is packed into one `u64`, rank in the high half, which
+/// compares faster than a tuple; it needs `piece.len() <= u32::MAX`.
+///
+/// Parts form a linked list indexed by start offset. A join whose parts have since
+/// changed stays in the heap and is skipped when it surfaces: it no longer matches the
+/// `join` recorded for its start.
+fn merge_heap(
+    piece: &[u8],
+    heap: &mut BinaryHeap<Reverse<u64>>,
+    links: &mut Vec<Link>,
+    out: &mut Vec<u32>,
+) {
+    let len = piece.len();
+    heap.clear();
+    links.clear();
+    for (i, &b) in piece.iter().enumerate() {
+        let join = if i + 2 <= len {
+            join_rank(piece, i, i + 2)
+        } else {
+            u32::MAX
+        };
+        if join != u32::MAX {
+            heap.push(Reverse(heap_key(join, i)));
+        }
+        links.push(Link {
+            prev: i.wrapping_sub(1),
+            end: i + 1,
+            token: byte_rank(b),
+            join,
+        });
+    }
+
+    while let Some(Reverse(key)) = heap.pop() {
+        let rank = (key >> 32) as u32;
+        let start = (key & u64::from(u32::MAX)) as usize;
+        if links[start].join != rank {
+            continue; // stale: one of its two parts has been merged since
+        }
+        let right = links[start].end;
+        let right_end = links[right].end;
+        links[start].end = right_end;
+        links[start].token = rank;
+        links[right].join = u32::MAX; // `right` no longer starts a part
+        if right_end < len {
+            links[right_end].prev = start;
+            let join = join_rank(piece, start, links[right_end].end);
+            links[start].join = join;
+            if join != u32::MAX {
+                heap.push(Reverse(heap_key(join, start)));
+            }
+        } else {
+            links[start].join = u32::MAX;
+        }
+        if start > 0 {
+            let prev = links[start].prev;
+            let join = join_rank(piece, prev, right_end);
+            links[prev].join = join;
+            if join != u32::MAX {
+                heap.push(Reverse(heap_key(join, prev)));
+            }
+        }
+    }
+
+    let mut at = 0usize;
+    while at < len {
+        out.push(links[at].token);
+        at = links[at].end;
+    }
+}
+
+/// The heap key of a join: rank in the high half, so ranks compare first, then start.
+#[inline]
+fn heap_key(rank: u32, start: usize) -> u64 {
+    (u64::from(rank) << 32) | start as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn reference() -> &'static tiktoken_rs::CoreBPE {
+        static BPE: OnceLock<tiktoken_rs::CoreBPE> = OnceLock::new();
+        BPE.get_or_init(|| tiktoken_rs::o200k_base().expect("o200k_base loads"))
+    }
+
+    /// A small fixed-seed generator (SplitMix64), so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn fixed_corpus() -> Vec<String> {
+        let mut v: Vec<String> = [
+            "",
+            "a",
+            " ",
+            "Hello, world!",
+            "The quick brown fox jumps over the lazy dog.",
+            "LightRAG splits documents into chunks of a fixed number of tokens, \
+             with an overlap between consecutive chunks, before extracting entities.",
+            "fn main() {\n    let x: Vec<u32> = (0..10).map(|i| i * 2).collect();\n    println!(\"{x:?}\");\n}\n",
+            "def f(a, b=None):\n\treturn {'k': [a, b]}  # comment\r\n",
+            "<html><body class=\"x\">&amp; &lt;tag&gt;</body></html>",
+            "12345678 3.14159 1,000,000 2024-01-31 0x1F 1e-9 -42",
+            "I'm sure they'll say DON'T, you've, we'd, she's, it'S, THEY'RE, I'LL, O'Neil's",
+            "’s ’t weird quotes’re",
+            "trailing spaces   ",
+            "trailing newlines\n\n\n",
+            "   leading and    inner     runs\t\t\ttabs",
+            "line one\r\nline two\r\n\r\nline four\r\n",
+            "\n\n\n\n  \n \n\t\n",
+            "mixed\u{a0}nbsp\u{3000}ideographic\u{2003}em space\u{1c}fs\u{85}nel",
+            "中文文本分块测试，包括标点符号。日本語のテキストも。한국어 텍스트",
+            "Привет, мир! Съешь же ещё этих мягких французских булок.",
+            "emoji 😀👍🏽 family 👨‍👩‍👧‍👦 flag 🇫🇷 heart ❤️ keycap 1️⃣",
+            "combining: e\u{301} a\u{308}\u{323} Z\u{335}\u{36d}\u{33e} क्षि",
+            "Ελληνικά, עברית, العربية, ไทย, हिन्दी",
+            "$$$ ### !!! ??? ... --- === *** /// \\\\ ||| ~~~",
+            "url: https://example.com/a/b?c=d&e=f#g email: a.b@c.de",
+            "CamelCaseIdentifier snake_case_identifier SCREAMING_CASE",
+            "\u{0}\u{1}\u{7f} control chars \u{fffd} replacement",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        // Long pieces, beyond LINEAR_MERGE_MAX, to exercise the heap merge.
+        v.push("=".repeat(1000));
+        v.push("-=".repeat(300));
+        v.push("abcdefghij".repeat(40));
+        v.push("x".repeat(513));
+        v.push("😀".repeat(100));
+        v.push(" ".repeat(5000) + "word");
+        v.push("\n".repeat(300));
+        v.push("中".repeat(200));
+        v.push("ab1".repeat(100));
+        v
+    }
+
+    const ALPHABET: &[&str] = &[
+        "a", "b", "e", "s", "t", "z", "A", "S", "T", "Z", "0", "1", "7", "9", " ", " ", " ", "\n",
+        "\r", "\t", "\r\n", "'", "’", "\"", ".", ",", "!", "?", "/", "-", "_", "=", "(", ")", "{",
+        "}", "#", "é", "ß", "\u{301}", "\u{200d}", "中", "文", "の", "한", "я", "Ж", "ω", "😀",
+        "👍", "🏽", "❤", "\u{fe0f}", "\u{a0}", "\u{3000}", "\u{1c}", "ا", "ก", "\u{0}", "$", "%",
+        "ll", "re", "ve", "'s", "'T", "the", "The", "ing",
+    ];
+
+    fn random_strings(count: usize) -> Vec<String> {
+        let mut rng = Rng(0x5eed_1234_abcd_0042);
+        (0..count)
+            .map(|_| {
+                let len = rng.below(40);
+                (0..len)
+                    .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Long random runs of a few letters, so that many pieces need real merging.
+    fn random_words(count: usize) -> Vec<String> {
+        let mut rng = Rng(7);
+        let letters = ["a", "b", "n", "o", "r", "é", "ч", "中", "1", "-", "!"];
+        (0..count)
+            .map(|_| {
+                let len = 1 + rng.below(300);
+                (0..len)
+                    .map(|_| letters[rng.below(letters.len())])
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn check(text: &str) {
+        let expected = reference().encode_ordinary(text);
+        let got = encode(text);
+        assert_eq!(got, expected, "encode mismatch for {text:?}");
+        assert_eq!(count(text), expected.len(), "count mismatch for {text:?}");
+        assert_eq!(decode(&got), text, "round trip failed for {text:?}");
+    }
+
+    #[test]
+    fn pattern_matches_tiktoken_rs() {
+        assert_eq!(O200K_PATTERN, tiktoken_rs::O200K_BASE_PAT_STR);
+    }
+
+    #[test]
+    fn tables_are_consistent() {
+        assert_eq!(vocab_size(), 199_998);
+        let slots = HASH_SLOTS.len() / 4;
+        assert!(slots.is_power_of_two());
+        assert!(slots * 2 >= vocab_size() * 5);
+        assert_eq!(read_u32(OFFSETS, vocab_size()) as usize, TOKEN_BYTES.len());
+        for rank in 0..vocab_size() as u32 {
+            let bytes = token_bytes(rank).expect("every rank has bytes");
+            assert_eq!(lookup(bytes), Some(rank));
+        }
+        assert_eq!(token_bytes(199_998), None);
+        assert_eq!(token_bytes(u32::MAX), None);
+        for b in 0..=255u8 {
+            assert_eq!(lookup(&[b]), Some(byte_rank(b)));
+        }
+    }
+
+    #[test]
+    fn tables_match_tiktoken_rs() {
+        let bpe = reference();
+        for rank in (0..vocab_size() as u32).step_by(7) {
+            assert_eq!(
+                token_bytes(rank).unwrap(),
+                bpe.decode_bytes(&[rank]).unwrap().as_slice()
+            );
+        }
+    }
+
+    #[test]
+    fn fixed_corpus_matches_tiktoken() {
+        for text in fixed_corpus() {
+            check(&text);
+        }
+        // Everything at once, too, so that pieces meet across the joins.
+        check(&fixed_corpus().concat());
+    }
+
+    #[test]
+    fn random_strings_match_tiktoken() {
+        for text in random_strings(4000) {
+            check(&text);
+        }
+    }
+
+    #[test]
+    fn random_words_match_tiktoken() {
+        for text in random_words(400) {
+            check(&text);
+        }
+    }
+
+    #[test]
+    fn huge_pieces_match_tiktoken() {
+        // Long runs are single pieces: the whitespace ones exercise the regex's
+        // look-ahead and backtracking, the others the heap merge.
+        for unit in [" ", "\t", "\u{a0}", " \n", "=", "ab", "é", "😀"] {
+            let run = unit.repeat(60_000 / unit.len());
+            check(&format!("{run}x"));
+            check(&format!("x{run}"));
+        }
+    }
+
+    #[test]
+    fn heap_merge_equals_linear_merge() {
+        let mut scratch = Scratch::default();
+        for text in random_words(300).iter().chain(fixed_corpus().iter()) {
+            let piece = text.as_bytes();
+            if piece.is_empty() {
+                continue;
+            }
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            merge_linear(piece, &mut scratch.parts, &mut a);
+            merge_heap(piece, &mut scratch.heap, &mut scratch.links, &mut b);
+            assert_eq!(a, b, "merges differ for {text:?}");
+        }
+    }
+
+    #[test]
+    fn decode_replaces_split_characters() {
+        // Rare characters are spelled with several byte-level tokens.
+        let tokens = ["𓀀", "𠀀", "\u{10fffd}"]
+            .iter()
+            .map(|c| encode(c))
+            .find(|t| t.len() > 1)
+            .expect("some rare character spans several tokens");
+        let head = decode(&tokens[..1]);
+        assert!(head.chars().all(|c| c == '\u{fffd}') && !head.is_empty());
+        let expected =
+            String::from_utf8_lossy(&reference().decode_bytes(&tokens[..1]).unwrap()).into_owned();
+        assert_eq!(head, expected);
+        assert_eq!(decode(&[]), "");
+        assert_eq!(decode(&[199_999]), "\u{fffd}");
+        assert_eq!(decode(&[u32::MAX, tokens[0]]), format!("\u{fffd}{head}"));
+    }
+
+    /// Throughput against tiktoken-rs. Run with
+    /// `cargo test --release -p lightrag-engine --lib -- --ignored --nocapture throughput`.
+    #[test]
+    #[ignore = "measurement, not a test"]
+    fn throughput() {
+        const MB: usize = 1 << 20;
+        let corpus = fixed_corpus();
+        let short = corpus
+            .iter()
+            .filter(|s| s.len() <= LINEAR_MERGE_MAX)
+            .count();
+        let mut rng = Rng(99);
+
+        // Mostly English prose and code, as documents are, with some of everything else.
+        let mut prose = String::new();
+        while prose.len() < MB {
+            prose.push_str(&corpus[3 + rng.below(6)]);
+            prose.push(' ');
+            if rng.below(8) == 0 {
+                prose.push_str(&corpus[rng.below(short)]);
+            }
+        }
+        let mut random = String::new();
+        while random.len() < MB {
+            random.extend(random_strings(1000));
+        }
+        // Pathological: long runs that are one piece each and must be merged with the heap.
+        let mut runs = String::new();
+        while runs.len() < MB {
+            runs.push_str(&corpus[short + rng.below(corpus.len() - short)]);
+        }
+
+        let t = std::time::Instant::now();
+        let _ = tiktoken_rs::o200k_base().expect("loads");
+        println!(
+            "for comparison, tiktoken_rs::o200k_base(): {:.1?}",
+            t.elapsed()
+        );
+        let t = std::time::Instant::now();
+        let regex = Regex::new(O200K_PATTERN).expect("compiles");
+        let first = regex.find_iter("Hello world").count();
+        println!("compiling the regex and a first match: {:.1?}", t.elapsed());
+        assert_eq!(first, 2);
+        println!(
+            "tables: bytes {} + offsets {} + hash {} + byte ranks {} = {} bytes",
+            TOKEN_BYTES.len(),
+            OFFSETS.len(),
+            HASH_SLOTS.len(),
+            BYTE_RANKS.len(),
+            TOKEN_BYTES.len() + OFFSETS.len() + HASH_SLOTS.len() + BYTE_RANKS.len()
+        );
+        for (label, text) in [
+            ("prose+code", prose),
+            ("random", random),
+            ("long runs", runs),
+        ] {
+            measure(label, &text);
+        }
+    }
+
+    fn measure(label: &str, text: &str) {
+        use std::time::{Duration, Instant};
+        // The best of a few runs: other processes share this machine.
+        fn best<T>(mut f: impl FnMut() -> T) -> (T, Duration) {
+            let mut out = None;
+            let mut fastest = Duration::MAX;
+            for _ in 0..5 {
+                let t = Instant::now();
+                let r = f();
+                fastest = fastest.min(t.elapsed());
+                out = Some(r);
+            }
+            (out.expect("ran"), fastest)
+        }
+        let bpe = reference();
+        let (ours, ours_time) = best(|| encode(text));
+        let (n, count_time) = best(|| count(text));
+        let (pieces, split_time) = best(|| {
+            let mut pieces = 0usize;
+            for_each_piece(text, |_| pieces += 1);
+            pieces
+        });
+        let (theirs, theirs_time) = best(|| bpe.encode_ordinary(text));
+        let (back, decode_time) = best(|| decode(&ours));
+        assert_eq!(ours, theirs);
+        assert_eq!(n, ours.len());
+        assert_eq!(back, text);
+        let mb = text.len() as f64 / 1e6;
+        let rate = |d: Duration| mb / d.as_secs_f64();
+        println!(
+            "{label}: {} bytes, {} tokens, {pieces} pieces: encode {ours_time:.1?} ({:.1} MB/s), \
+             count {count_time:.1?}, regex split alone {split_time:.1?}, \
+             tiktoken-rs encode_ordinary {theirs_time:.1?} ({:.1} MB/s), decode {decode_time:.1?}",
+            text.len(),
+            ours.len(),
+            rate(ours_time),
+            rate(theirs_time),
+        );
+    }
+}

@@ -1,0 +1,639 @@
+//! Server configuration from command-line flags, the environment and `.env`.
+//!
+//! Every setting has LightRAG's environment name (`PORT`, `WORKING_DIR`, `LLM_BINDING`,
+//! …). The same setting can be given as a flag: `--port 9000` or `--working-dir=/x`
+//! (lowercase, dashes). Precedence: flag, then environment, then `.env` in the current
+//! directory, then the default. A value that does not parse stops start-up with a
+//! message naming the setting and where its value came from.
+
+use crate::workspace::validate_name;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A setting's name, default and meaning; the single list behind `--help`,
+/// unknown-flag detection and `env.example`.
+pub struct SettingDoc {
+    /// Environment name.
+    pub name: &'static str,
+    /// Default, as text (empty = unset).
+    pub default: &'static str,
+    /// One line of help.
+    pub help: &'static str,
+}
+
+macro_rules! settings {
+    ($( $name:literal, $default:literal, $help:literal; )*) => {
+        /// Every setting the server reads.
+        pub const SETTINGS: &[SettingDoc] = &[
+            $( SettingDoc { name: $name, default: $default, help: $help }, )*
+        ];
+    };
+}
+
+settings! {
+    "HOST", "0.0.0.0", "Address to listen on.";
+    "PORT", "9621", "Port to listen on.";
+    "WORKING_DIR", "./rag_storage", "Root of all workspace data; workspace X lives in WORKING_DIR/X.";
+    "INPUT_DIR", "./inputs", "Root of input files; workspace X reads INPUT_DIR/X.";
+    "WORKSPACE", "", "Workspace used when a request names none (LightRAG's single-workspace setting).";
+    "LIGHTRAG_DEFAULT_WORKSPACE", "", "Overrides WORKSPACE as the default workspace; `default` when both are empty.";
+    "LIGHTRAG_ALLOW_DEFAULT_WORKSPACE", "true", "When false, a request without a workspace header is refused (400).";
+    "LIGHTRAG_MAX_WORKSPACES_IN_POOL", "50", "Workspaces kept loaded at once; the least recently used idle one is unloaded.";
+    "LIGHTRAG_WORKSPACE_MEMORY_MB", "256", "Memory limit of one workspace's engine instance.";
+    "LIGHTRAG_WORKSPACE_CPU_MS", "30000", "CPU time one engine call may take before it is stopped.";
+    "LIGHTRAG_POOL_WAIT_MS", "2000", "How long a request waits for a pool slot before answering 503.";
+    "LIGHTRAG_CACHE_DIR", "", "Where compiled engine code is cached (default WORKING_DIR/.host/cache).";
+    "LIGHTRAG_SHUTDOWN_GRACE_SECS", "30", "How long shutdown waits for requests in flight.";
+    "LLM_BINDING", "offline", "Language model: `openai` (any OpenAI-compatible server) or `offline` (built in, no model).";
+    "LLM_MODEL", "", "Model name sent to the LLM server (openai default: gpt-4o-mini).";
+    "LLM_BINDING_HOST", "", "Base URL of the LLM server (openai default: https://api.openai.com/v1).";
+    "LLM_BINDING_API_KEY", "", "API key of the LLM server.";
+    "EMBEDDING_BINDING", "offline", "Embedding model: `openai` or `offline` (built-in paraphrase-MiniLM-L3-v2).";
+    "EMBEDDING_MODEL", "", "Embedding model name (openai default: text-embedding-3-small).";
+    "EMBEDDING_DIM", "", "Embedding dimension (openai default 1536; offline: 384).";
+    "EMBEDDING_BINDING_HOST", "", "Base URL of the embedding server (defaults to LLM_BINDING_HOST).";
+    "EMBEDDING_BINDING_API_KEY", "", "API key of the embedding server (defaults to LLM_BINDING_API_KEY).";
+    "EMBEDDING_BATCH_NUM", "10", "Texts per embedding request.";
+    "EMBEDDING_FUNC_MAX_ASYNC", "8", "Embedding requests in flight, server-wide.";
+    "MAX_ASYNC", "4", "LLM requests in flight, server-wide, shared by all workspaces.";
+    "TIMEOUT", "240", "Seconds one LLM or embedding request may take (LLM_TIMEOUT wins if set).";
+    "LLM_TIMEOUT", "", "Seconds one LLM request may take.";
+    "TOP_K", "40", "Entities/relations retrieved per query.";
+    "CHUNK_TOP_K", "20", "Chunks retrieved per query.";
+    "COSINE_THRESHOLD", "0.2", "Vector hits below this similarity are ignored.";
+    "MAX_ENTITY_TOKENS", "6000", "Token budget of a query's entities.";
+    "MAX_RELATION_TOKENS", "8000", "Token budget of a query's relations.";
+    "MAX_TOTAL_TOKENS", "30000", "Token budget of a whole query prompt.";
+    "CHUNK_SIZE", "1200", "Tokens per chunk.";
+    "CHUNK_OVERLAP_SIZE", "100", "Tokens shared by consecutive chunks.";
+    "MAX_PARALLEL_INSERT", "3", "Documents one workspace processes at once.";
+    "ENABLE_LLM_CACHE", "true", "Cache query answers.";
+    "ENABLE_LLM_CACHE_FOR_EXTRACT", "true", "Cache extraction and summary answers.";
+    "SUMMARY_LANGUAGE", "English", "Language of extraction, keywords and summaries.";
+    "ENTITY_TYPES", "", "Comma-separated entity types for extraction (LightRAG's list when empty).";
+    "MAX_GLEANING", "1", "Extra extraction passes per chunk.";
+    "FORCE_LLM_SUMMARY_ON_MERGE", "8", "Description fragments that force an LLM summary.";
+    "SUMMARY_MAX_TOKENS", "1200", "Descriptions longer than this are summarised.";
+    "SUMMARY_CONTEXT_SIZE", "12000", "Tokens of input per summary request.";
+    "SUMMARY_LENGTH_RECOMMENDED", "600", "Suggested summary length in tokens.";
+    "RELATED_CHUNK_NUMBER", "5", "Chunks related to each entity or relation in a query.";
+    "MAX_UPLOAD_SIZE", "104857600", "Largest accepted upload in bytes (0 = unlimited).";
+    "LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.";
+}
+
+/// LightRAG's default entity types.
+pub const DEFAULT_ENTITY_TYPES: &[&str] = &[
+    "Person",
+    "Creature",
+    "Organization",
+    "Location",
+    "Event",
+    "Concept",
+    "Method",
+    "Content",
+    "Data",
+    "Artifact",
+    "NaturalObject",
+];
+
+/// Which model provider a binding names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// Any server speaking the OpenAI API.
+    OpenAi,
+    /// Built in: no network, no key.
+    Offline,
+}
+
+/// A configured model endpoint.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    pub binding: Binding,
+    pub model: String,
+    pub host: String,
+    /// Never logged, never shown by `/health`.
+    pub api_key: String,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub working_dir: PathBuf,
+    pub input_dir: PathBuf,
+    pub default_workspace: String,
+    pub allow_default_workspace: bool,
+    pub max_workspaces: usize,
+    pub workspace_memory_mb: u32,
+    pub workspace_cpu: Duration,
+    pub pool_wait: Duration,
+    pub cache_dir: PathBuf,
+    pub shutdown_grace: Duration,
+    pub llm: ModelConfig,
+    pub embedding: ModelConfig,
+    /// Only meaningful for remote embedding bindings; the offline model has 384.
+    pub embedding_dim: u32,
+    pub embedding_batch: usize,
+    pub embedding_max_async: usize,
+    pub max_async: usize,
+    pub llm_timeout: Duration,
+    pub top_k: u32,
+    pub chunk_top_k: u32,
+    pub cosine_threshold: f32,
+    pub max_entity_tokens: u32,
+    pub max_relation_tokens: u32,
+    pub max_total_tokens: u32,
+    pub chunk_size: u32,
+    pub chunk_overlap: u32,
+    pub max_parallel_insert: u32,
+    pub enable_llm_cache: bool,
+    pub enable_llm_cache_for_extract: bool,
+    pub summary_language: String,
+    pub entity_types: Vec<String>,
+    pub max_gleaning: u32,
+    pub force_llm_summary_on_merge: u32,
+    pub summary_max_tokens: u32,
+    pub summary_context_size: u32,
+    pub summary_length_recommended: u32,
+    pub related_chunk_number: u32,
+    pub max_upload_size: u64,
+    pub log_level: String,
+}
+
+/// A configuration error: names the setting, the value and where it came from.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What the command line asked for besides settings.
+pub enum Command {
+    /// Run the server.
+    Serve(Box<Config>),
+    /// Print help and exit.
+    Help(String),
+}
+
+/// Where a value came from, for error messages.
+#[derive(Clone, Copy)]
+enum Origin {
+    Flag,
+    Env,
+    DotEnv,
+    Default,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Origin::Flag => "command line",
+            Origin::Env => "environment",
+            Origin::DotEnv => ".env file",
+            Origin::Default => "default",
+        })
+    }
+}
+
+/// The layered sources of setting values.
+struct Sources {
+    flags: HashMap<String, String>,
+    env: HashMap<String, String>,
+    dotenv: HashMap<String, String>,
+}
+
+impl Sources {
+    fn get(&self, name: &str) -> Option<(String, Origin)> {
+        if let Some(v) = self.flags.get(name) {
+            return Some((v.clone(), Origin::Flag));
+        }
+        if let Some(v) = self.env.get(name) {
+            return Some((v.clone(), Origin::Env));
+        }
+        self.dotenv.get(name).map(|v| (v.clone(), Origin::DotEnv))
+    }
+
+    /// The value of `name`, or its documented default.
+    fn raw(&self, name: &str) -> (String, Origin) {
+        self.get(name).unwrap_or_else(|| {
+            let default = SETTINGS
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.default)
+                .unwrap_or("");
+            (default.to_string(), Origin::Default)
+        })
+    }
+
+    fn string(&self, name: &str) -> String {
+        self.raw(name).0.trim().to_string()
+    }
+
+    fn parse<T: FromStr>(&self, name: &str, expected: &str) -> Result<T, ConfigError> {
+        let (value, origin) = self.raw(name);
+        value.trim().parse().map_err(|_| {
+            ConfigError(format!(
+                "invalid {name}={value:?} (from {origin}): expected {expected}"
+            ))
+        })
+    }
+
+    fn positive<T: FromStr + PartialOrd + Default>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        let value: T = self.parse(name, expected)?;
+        if value <= T::default() {
+            let (raw, origin) = self.raw(name);
+            return Err(ConfigError(format!(
+                "invalid {name}={raw:?} (from {origin}): expected {expected}"
+            )));
+        }
+        Ok(value)
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool, ConfigError> {
+        let (value, origin) = self.raw(name);
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "t" | "on" => Ok(true),
+            "false" | "0" | "no" | "f" | "off" => Ok(false),
+            _ => Err(ConfigError(format!(
+                "invalid {name}={value:?} (from {origin}): expected true or false"
+            ))),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration from `args` (without the program name), the process
+    /// environment and `./.env`.
+    pub fn from_command_line(args: &[String]) -> Result<Command, ConfigError> {
+        let env = std::env::vars().collect();
+        let dotenv = read_dotenv(Path::new(".env"))?;
+        Self::from_parts(args, env, dotenv)
+    }
+
+    /// Reads the configuration from explicit sources (tests use this).
+    pub fn from_parts(
+        args: &[String],
+        env: HashMap<String, String>,
+        dotenv: HashMap<String, String>,
+    ) -> Result<Command, ConfigError> {
+        let Some(flags) = parse_flags(args)? else {
+            return Ok(Command::Help(help_text()));
+        };
+        let sources = Sources { flags, env, dotenv };
+        Self::resolve(&sources).map(|c| Command::Serve(Box::new(c)))
+    }
+
+    fn resolve(s: &Sources) -> Result<Config, ConfigError> {
+        let working_dir = absolute(&s.string("WORKING_DIR"));
+        let mut default_workspace = s.string("LIGHTRAG_DEFAULT_WORKSPACE");
+        let mut default_from = "LIGHTRAG_DEFAULT_WORKSPACE";
+        if default_workspace.is_empty() {
+            default_workspace = s.string("WORKSPACE");
+            default_from = "WORKSPACE";
+        }
+        if default_workspace.is_empty() {
+            default_workspace = "default".into();
+        }
+        if let Err(why) = validate_name(&default_workspace) {
+            return Err(ConfigError(format!(
+                "invalid {default_from}={default_workspace:?}: {why}"
+            )));
+        }
+        let llm = model_config(s, "LLM", "gpt-4o-mini")?;
+        let mut embedding = model_config(s, "EMBEDDING", "text-embedding-3-small")?;
+        // As in LightRAG, the embedding server defaults to the LLM server.
+        if s.get("EMBEDDING_BINDING_HOST").is_none()
+            && s.get("LLM_BINDING_HOST").is_some()
+            && embedding.binding == llm.binding
+        {
+            embedding.host = llm.host.clone();
+        }
+        if embedding.api_key.is_empty() && embedding.binding == llm.binding {
+            embedding.api_key = llm.api_key.clone();
+        }
+        let embedding_dim = match embedding.binding {
+            Binding::Offline => 384,
+            Binding::OpenAi if s.string("EMBEDDING_DIM").is_empty() => 1536,
+            Binding::OpenAi => s.positive("EMBEDDING_DIM", "a positive number of dimensions")?,
+        };
+        let timeout_name = if s.get("LLM_TIMEOUT").is_some() {
+            "LLM_TIMEOUT"
+        } else {
+            "TIMEOUT"
+        };
+        let chunk_size: u32 = s.positive("CHUNK_SIZE", "a positive number of tokens")?;
+        let chunk_overlap: u32 = s.parse("CHUNK_OVERLAP_SIZE", "a number of tokens")?;
+        if chunk_overlap >= chunk_size {
+            return Err(ConfigError(format!(
+                "invalid CHUNK_OVERLAP_SIZE={chunk_overlap}: it must be smaller than CHUNK_SIZE={chunk_size}"
+            )));
+        }
+        let cosine_threshold: f32 = s.parse("COSINE_THRESHOLD", "a number between -1 and 1")?;
+        if !(-1.0..=1.0).contains(&cosine_threshold) {
+            return Err(ConfigError(format!(
+                "invalid COSINE_THRESHOLD={cosine_threshold}: expected a number between -1 and 1"
+            )));
+        }
+        let entity_types: Vec<String> = s
+            .string("ENTITY_TYPES")
+            .split(',')
+            .map(|t| {
+                t.trim()
+                    .trim_matches(|c| c == '"' || c == '\'' || c == '[' || c == ']')
+            })
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        let cache_dir = match s.string("LIGHTRAG_CACHE_DIR") {
+            dir if dir.is_empty() => working_dir.join(".host").join("cache"),
+            dir => absolute(&dir),
+        };
+        let log_level = s.string("LOG_LEVEL").to_ascii_uppercase();
+        if !["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"].contains(&log_level.as_str())
+        {
+            return Err(ConfigError(format!(
+                "invalid LOG_LEVEL={log_level:?}: expected DEBUG, INFO, WARNING or ERROR"
+            )));
+        }
+        Ok(Config {
+            host: s.string("HOST"),
+            port: s.positive("PORT", "a port number from 1 to 65535")?,
+            input_dir: absolute(&s.string("INPUT_DIR")),
+            working_dir,
+            default_workspace,
+            allow_default_workspace: s.boolean("LIGHTRAG_ALLOW_DEFAULT_WORKSPACE")?,
+            max_workspaces: s.positive("LIGHTRAG_MAX_WORKSPACES_IN_POOL", "a positive number")?,
+            workspace_memory_mb: s
+                .positive("LIGHTRAG_WORKSPACE_MEMORY_MB", "a positive number of MiB")?,
+            workspace_cpu: Duration::from_millis(s.positive(
+                "LIGHTRAG_WORKSPACE_CPU_MS",
+                "a positive number of milliseconds",
+            )?),
+            pool_wait: Duration::from_millis(
+                s.parse("LIGHTRAG_POOL_WAIT_MS", "a number of milliseconds")?,
+            ),
+            cache_dir,
+            shutdown_grace: Duration::from_secs(
+                s.parse("LIGHTRAG_SHUTDOWN_GRACE_SECS", "a number of seconds")?,
+            ),
+            llm,
+            embedding,
+            embedding_dim,
+            embedding_batch: s.positive("EMBEDDING_BATCH_NUM", "a positive number")?,
+            embedding_max_async: s.positive("EMBEDDING_FUNC_MAX_ASYNC", "a positive number")?,
+            max_async: s.positive("MAX_ASYNC", "a positive number")?,
+            llm_timeout: Duration::from_secs_f64(
+                s.positive(timeout_name, "a positive number of seconds")?,
+            ),
+            top_k: s.positive("TOP_K", "a positive number")?,
+            chunk_top_k: s.positive("CHUNK_TOP_K", "a positive number")?,
+            cosine_threshold,
+            max_entity_tokens: s.positive("MAX_ENTITY_TOKENS", "a positive number of tokens")?,
+            max_relation_tokens: s
+                .positive("MAX_RELATION_TOKENS", "a positive number of tokens")?,
+            max_total_tokens: s.positive("MAX_TOTAL_TOKENS", "a positive number of tokens")?,
+            chunk_size,
+            chunk_overlap,
+            max_parallel_insert: s.positive("MAX_PARALLEL_INSERT", "a positive number")?,
+            enable_llm_cache: s.boolean("ENABLE_LLM_CACHE")?,
+            enable_llm_cache_for_extract: s.boolean("ENABLE_LLM_CACHE_FOR_EXTRACT")?,
+            summary_language: s.string("SUMMARY_LANGUAGE"),
+            entity_types: if entity_types.is_empty() {
+                DEFAULT_ENTITY_TYPES.iter().map(|t| t.to_string()).collect()
+            } else {
+                entity_types
+            },
+            max_gleaning: s.parse("MAX_GLEANING", "a number of passes")?,
+            force_llm_summary_on_merge: s
+                .positive("FORCE_LLM_SUMMARY_ON_MERGE", "a positive number")?,
+            summary_max_tokens: s.positive("SUMMARY_MAX_TOKENS", "a positive number of tokens")?,
+            summary_context_size: s
+                .positive("SUMMARY_CONTEXT_SIZE", "a positive number of tokens")?,
+            summary_length_recommended: s
+                .positive("SUMMARY_LENGTH_RECOMMENDED", "a positive number of tokens")?,
+            related_chunk_number: s.positive("RELATED_CHUNK_NUMBER", "a positive number")?,
+            max_upload_size: s.parse("MAX_UPLOAD_SIZE", "a number of bytes")?,
+            log_level,
+        })
+    }
+}
+
+/// Reads `<PREFIX>_BINDING`, `_MODEL`, `_BINDING_HOST`, `_BINDING_API_KEY`.
+fn model_config(s: &Sources, prefix: &str, openai_model: &str) -> Result<ModelConfig, ConfigError> {
+    let name = format!("{prefix}_BINDING");
+    let (raw, origin) = s.raw(&name);
+    let binding = match raw.trim().to_ascii_lowercase().as_str() {
+        "openai" => Binding::OpenAi,
+        "offline" | "" => Binding::Offline,
+        "ollama" | "azure_openai" => {
+            return Err(ConfigError(format!(
+                "{name}={raw:?} (from {origin}) is not supported yet; use `openai` (any \
+                 OpenAI-compatible server, including Ollama's /v1 API) or `offline`"
+            )));
+        }
+        _ => {
+            return Err(ConfigError(format!(
+                "invalid {name}={raw:?} (from {origin}): expected openai or offline"
+            )));
+        }
+    };
+    let mut model = s.string(&format!("{prefix}_MODEL"));
+    let mut host = s
+        .string(&format!("{prefix}_BINDING_HOST"))
+        .trim_end_matches('/')
+        .to_string();
+    if binding == Binding::OpenAi {
+        if model.is_empty() {
+            model = openai_model.into();
+        }
+        if host.is_empty() {
+            host = "https://api.openai.com/v1".into();
+        }
+        if !(host.starts_with("http://") || host.starts_with("https://")) {
+            return Err(ConfigError(format!(
+                "invalid {prefix}_BINDING_HOST={host:?}: expected an http:// or https:// URL"
+            )));
+        }
+    }
+    Ok(ModelConfig {
+        binding,
+        model,
+        host,
+        api_key: s.string(&format!("{prefix}_BINDING_API_KEY")),
+    })
+}
+
+/// `--name value` / `--name=value` → `NAME`; `None` for `--help`.
+fn parse_flags(args: &[String]) -> Result<Option<HashMap<String, String>>, ConfigError> {
+    let mut flags = HashMap::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--help" || arg == "-h" {
+            return Ok(None);
+        }
+        let Some(flag) = arg.strip_prefix("--") else {
+            return Err(ConfigError(format!(
+                "unexpected argument {arg:?}; settings are given as --name value (see --help)"
+            )));
+        };
+        let (flag, value) = match flag.split_once('=') {
+            Some((flag, value)) => (flag, value.to_string()),
+            None => {
+                let value = iter
+                    .next()
+                    .ok_or_else(|| ConfigError(format!("--{flag} needs a value (see --help)")))?;
+                (flag, value.clone())
+            }
+        };
+        let name = flag.replace('-', "_").to_ascii_uppercase();
+        if !SETTINGS.iter().any(|s| s.name == name) {
+            return Err(ConfigError(format!("unknown option --{flag} (see --help)")));
+        }
+        flags.insert(name, value);
+    }
+    Ok(Some(flags))
+}
+
+/// Reads `.env` without touching the process environment; a missing file is fine.
+fn read_dotenv(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    match dotenvy::from_path_iter(path) {
+        Ok(iter) => iter
+            .map(|item| {
+                item.map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))
+            })
+            .collect(),
+        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(HashMap::new())
+        }
+        Err(e) => Err(ConfigError(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn absolute(path: &str) -> PathBuf {
+    let path = PathBuf::from(path);
+    if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    }
+}
+
+/// `--help`: every setting with its default.
+pub fn help_text() -> String {
+    let mut text = String::from(
+        "lightrag-server: a multi-workspace LightRAG server.\n\n\
+         Every setting is read from the environment (or ./.env) under its name, or from\n\
+         a flag: --port 9000, --working-dir=/data.\n\n",
+    );
+    for s in SETTINGS {
+        let flag = s.name.to_ascii_lowercase().replace('_', "-");
+        let default = if s.default.is_empty() {
+            "unset"
+        } else {
+            s.default
+        };
+        text.push_str(&format!("  --{flag:<34} {} [default: {default}]\n", s.help));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match Config::from_parts(&args, env, HashMap::new())? {
+            Command::Serve(config) => Ok(*config),
+            Command::Help(_) => panic!("unexpected help"),
+        }
+    }
+
+    #[test]
+    fn defaults_match_lightrag() {
+        let c = config(&[], &[]).unwrap();
+        assert_eq!(c.port, 9621);
+        assert_eq!(c.max_workspaces, 50);
+        assert_eq!(c.default_workspace, "default");
+        assert_eq!(
+            (c.chunk_size, c.chunk_overlap, c.top_k, c.chunk_top_k),
+            (1200, 100, 40, 20)
+        );
+        assert_eq!(c.llm.binding, Binding::Offline);
+        assert_eq!(c.embedding_dim, 384);
+    }
+
+    #[test]
+    fn flags_beat_environment_and_workspace_falls_back() {
+        let c = config(
+            &["--port", "9000"],
+            &[("PORT", "8000"), ("WORKSPACE", "team_a")],
+        )
+        .unwrap();
+        assert_eq!(c.port, 9000);
+        assert_eq!(c.default_workspace, "team_a");
+        let c = config(
+            &[],
+            &[("LIGHTRAG_DEFAULT_WORKSPACE", "x"), ("WORKSPACE", "y")],
+        )
+        .unwrap();
+        assert_eq!(c.default_workspace, "x");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = config(&[], &[("PORT", "nine")]).unwrap_err().0;
+        assert!(err.contains("PORT") && err.contains("environment"), "{err}");
+        let err = config(&["--max-async=0"], &[]).unwrap_err().0;
+        assert!(
+            err.contains("MAX_ASYNC") && err.contains("command line"),
+            "{err}"
+        );
+        let err = config(&[], &[("WORKSPACE", "../etc")]).unwrap_err().0;
+        assert!(err.contains("WORKSPACE"), "{err}");
+        let err = config(&[], &[("LIGHTRAG_ALLOW_DEFAULT_WORKSPACE", "maybe")])
+            .unwrap_err()
+            .0;
+        assert!(err.contains("LIGHTRAG_ALLOW_DEFAULT_WORKSPACE"), "{err}");
+        let err = config(&[], &[("CHUNK_OVERLAP_SIZE", "1200")])
+            .unwrap_err()
+            .0;
+        assert!(err.contains("CHUNK_OVERLAP_SIZE"), "{err}");
+        assert!(config(&["--no-such-thing", "1"], &[]).is_err());
+    }
+
+    #[test]
+    fn openai_defaults_and_embedding_inherits_the_llm_host() {
+        let c = config(
+            &[],
+            &[
+                ("LLM_BINDING", "openai"),
+                ("EMBEDDING_BINDING", "openai"),
+                ("LLM_BINDING_HOST", "http://127.0.0.1:1/v1/"),
+                ("LLM_BINDING_API_KEY", "k"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.embedding.host, "http://127.0.0.1:1/v1");
+        assert_eq!(c.embedding.api_key, "k");
+        assert_eq!(c.embedding_dim, 1536);
+        assert_eq!(c.llm.model, "gpt-4o-mini");
+    }
+}

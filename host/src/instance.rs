@@ -1,0 +1,162 @@
+//! [`Instance`]: one workspace's live engine, with typed calls.
+//!
+//! Every call gets a fresh CPU budget. A call that traps (guest panic, out of memory,
+//! CPU budget exhausted) leaves the instance unusable — wasmtime refuses to enter it
+//! again — so the instance marks itself broken and every later call fails fast; the
+//! pool then drops it without calling `finalize`, and the next request re-opens the
+//! workspace from disk.
+
+use crate::bindings::Workspace as EngineBindings;
+use crate::bindings::types::{
+    Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error as GuestError, NewDocument,
+    NumberedReply, OpenReport, PipelineReport, StateCount, Step, Task, WorkspaceStats,
+};
+use crate::runtime::{CPU_BUDGET_EXHAUSTED, HostState, Runtime};
+use std::fs::File;
+use std::sync::Arc;
+use wasmtime::Store;
+
+/// A guest call that did not return: the instance is gone.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// What happened, including the guest's panic message when there is one.
+    pub message: String,
+    /// The guest ran out of CPU budget.
+    pub cpu_exhausted: bool,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A live engine instance of one workspace.
+pub struct Instance {
+    store: Store<HostState>,
+    engine: EngineBindings,
+    runtime: Arc<Runtime>,
+    broken: Option<Fault>,
+    /// An OS lock on the workspace, held while the instance lives, so a second server
+    /// process cannot open the same directory.
+    _lock: File,
+}
+
+/// Defines a forwarding method for an engine export.
+macro_rules! call {
+    ($(#[$doc:meta])* $name:ident => $export:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty) => {
+        $(#[$doc])*
+        pub async fn $name(&mut self, $($arg: $ty),*) -> Result<$ret, Fault> {
+            self.ready()?;
+            let result = self
+                .engine
+                .lightrag_engine_engine()
+                .$export(&mut self.store, $($arg),*)
+                .await;
+            self.check(result)
+        }
+    };
+}
+
+impl Instance {
+    /// Wraps a freshly instantiated engine.
+    pub fn new(
+        runtime: Arc<Runtime>,
+        store: Store<HostState>,
+        engine: EngineBindings,
+        lock: File,
+    ) -> Instance {
+        Instance {
+            store,
+            engine,
+            runtime,
+            broken: None,
+            _lock: lock,
+        }
+    }
+
+    /// The fault that broke this instance, if any.
+    pub fn fault(&self) -> Option<&Fault> {
+        self.broken.as_ref()
+    }
+
+    fn ready(&mut self) -> Result<(), Fault> {
+        if let Some(fault) = &self.broken {
+            return Err(fault.clone());
+        }
+        self.runtime.arm(&mut self.store);
+        Ok(())
+    }
+
+    fn check<T>(&mut self, result: wasmtime::Result<T>) -> Result<T, Fault> {
+        result.map_err(|err| {
+            let err = anyhow::Error::from(err);
+            let cpu_exhausted = format!("{err:#}").contains(CPU_BUDGET_EXHAUSTED);
+            let stderr = self.store.data().stderr.contents();
+            let stderr = String::from_utf8_lossy(&stderr);
+            let mut message = format!("{}", err.root_cause());
+            if let Some(last) = stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+                message.push_str(&format!(" (guest: {})", last.trim()));
+            }
+            let fault = Fault {
+                message,
+                cpu_exhausted,
+            };
+            self.broken = Some(fault.clone());
+            fault
+        })
+    }
+
+    call!(
+        /// Loads the workspace.
+        open => call_open(config: &Config) -> Result<OpenReport, GuestError>
+    );
+    call!(
+        /// Flushes and compacts the workspace's storage.
+        finalize => call_finalize() -> Result<(), GuestError>
+    );
+    call!(
+        /// Starts a task.
+        start => call_start(task: &Task) -> (u64, Step)
+    );
+    call!(
+        /// Continues a task.
+        resume => call_resume(task: u64, replies: &[NumberedReply]) -> Step
+    );
+    call!(
+        /// Abandons a task.
+        cancel => call_cancel(task: u64) -> ()
+    );
+    call!(
+        /// Stores new documents as pending.
+        enqueue => call_enqueue(documents: &[NewDocument], track_id: &str) -> Result<EnqueueReport, GuestError>
+    );
+    call!(
+        /// Documents of one request.
+        documents_by_track => call_documents_by_track(track_id: &str) -> Vec<DocStatus>
+    );
+    call!(
+        /// A page of documents.
+        documents_page => call_documents_page(request: &DocPageRequest) -> DocPage
+    );
+    call!(
+        /// Documents per state.
+        state_counts => call_state_counts() -> Vec<StateCount>
+    );
+    call!(
+        /// Pipeline progress.
+        pipeline_status => call_pipeline_status() -> PipelineReport
+    );
+    call!(
+        /// Deletes everything.
+        clear => call_clear() -> Result<u32, GuestError>
+    );
+    call!(
+        /// Drops cached model answers.
+        clear_cache => call_clear_cache() -> Result<(), GuestError>
+    );
+    call!(
+        /// Sizes of the workspace.
+        stats => call_stats() -> WorkspaceStats
+    );
+}

@@ -1,0 +1,65 @@
+//! `lightrag-server`: runs the multi-workspace LightRAG server.
+//!
+//! ```text
+//! cargo run --release -p lightrag-server            # offline defaults, port 9621
+//! cargo run --release -p lightrag-server -- --help  # every setting
+//! ```
+
+use lightrag_server::config::{Command, Config};
+use lightrag_server::server::{AppState, serve, shutdown_signal};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match Config::from_command_line(&args) {
+        Ok(Command::Serve(config)) => *config,
+        Ok(Command::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("lightrag-server: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.log_level);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let address = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
+    let state = AppState::build(config)?;
+    tracing::info!(
+        "lightrag-server listening on http://{} (default workspace: {})",
+        listener.local_addr()?,
+        state.config.default_workspace
+    );
+    serve(state, listener, shutdown_signal()).await
+}
+
+/// `LOG_LEVEL` (LightRAG's names) unless `RUST_LOG` says otherwise.
+fn init_logging(level: &str) {
+    let level = match level {
+        "DEBUG" => "debug",
+        "WARNING" | "WARN" => "warn",
+        "ERROR" | "CRITICAL" => "error",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},wasmtime=warn,cranelift=warn"))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,92 @@
+//! `/health` and `/metrics`.
+
+use crate::server::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+/// LightRAG's core and API versions this server is compatible with.
+pub const CORE_VERSION: &str = "1.5.7";
+/// See [`CORE_VERSION`].
+pub const API_VERSION: &str = "0344";
+
+/// The system routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+}
+
+/// Always 200. Reports the pipeline of the workspace the headers name, without
+/// opening it (a health probe must never load tenants). Without authentication every
+/// caller is trusted, so the configuration and pool summary are included; secrets
+/// never are.
+async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+    let mut pipeline_busy = false;
+    if let Ok(workspace) = state.resolver.resolve(&headers)
+        && let Some(lease) = state.pool.lease_if_live(&workspace)
+    {
+        pipeline_busy = lease
+            .run(|live| Box::pin(async move { live.pipeline_running }))
+            .await
+            .unwrap_or(false);
+    }
+    let config = &state.config;
+    let pool = state.pool.summary();
+    Json(json!({
+        "status": "healthy",
+        "auth_mode": "disabled",
+        "core_version": CORE_VERSION,
+        "api_version": API_VERSION,
+        "webui_available": false,
+        "workspace_available": false,
+        "api_docs_available": false,
+        "webui_title": null,
+        "webui_description": null,
+        "ai_content_notice_enabled": false,
+        "pipeline_busy": pipeline_busy,
+        "pipeline_active": pipeline_busy,
+        "working_directory": config.working_dir,
+        "input_directory": config.input_dir,
+        "configuration": {
+            "llm_binding": format!("{:?}", config.llm.binding).to_lowercase(),
+            "llm_binding_host": config.llm.host,
+            "llm_model": config.llm.model,
+            "embedding_binding": format!("{:?}", config.embedding.binding).to_lowercase(),
+            "embedding_binding_host": config.embedding.host,
+            "embedding_model": config.embedding.model,
+            "embedding_dim": config.embedding_dim,
+            "kv_storage": "EngineJournal",
+            "doc_status_storage": "EngineJournal",
+            "graph_storage": "EngineJournal",
+            "vector_storage": "EngineJournal",
+            "enable_llm_cache_for_extract": config.enable_llm_cache_for_extract,
+            "enable_llm_cache": config.enable_llm_cache,
+            "workspace": config.default_workspace,
+            "max_parallel_insert": config.max_parallel_insert,
+            "cosine_threshold": config.cosine_threshold,
+            "summary_language": config.summary_language,
+            "max_async": config.max_async,
+            "embedding_func_max_async": config.embedding_max_async,
+            "embedding_batch_num": config.embedding_batch,
+            "llm_timeout": config.llm_timeout.as_secs(),
+            "enable_rerank": false,
+        },
+        "pool": pool,
+        "uptime_seconds": state.started.elapsed().as_secs(),
+    }))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let pool = state.pool.summary();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        state.metrics.render(pool.loaded, pool.capacity),
+    )
+}

@@ -1,0 +1,244 @@
+//! The wasm runtime: one `Engine`, one compiled component, one `InstancePre`, shared
+//! by every workspace; a fresh `Store` per workspace instance.
+//!
+//! Compilation happens once per component build: the compiled code is cached on
+//! disk under a name derived from the component's hash and the engine's
+//! compatibility hash, and only files this server wrote there are ever loaded.
+//! Instances come from the pooling allocator (memory slots reserved up front, reused
+//! copy-on-write), so opening a workspace costs tens of microseconds.
+
+use crate::bindings::{Workspace as EngineBindings, WorkspacePre};
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder, UpdateDeadline,
+};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// How often the epoch advances; the unit of the per-call CPU budget.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Bytes of guest stderr kept per instance (panic messages).
+const STDERR_CAPTURE: usize = 16 * 1024;
+
+/// Per-store host state: the instance's WASI context and limits.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    /// Epoch ticks the current call may still run.
+    budget: u64,
+    /// The guest's stderr, so a panic's message can be logged.
+    pub stderr: MemoryOutputPipe,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Limits of one workspace instance.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Linear memory, bytes.
+    pub memory: usize,
+    /// Wall time one guest call may compute (every guest call is pure computation).
+    pub cpu: Duration,
+}
+
+/// The shared runtime.
+pub struct Runtime {
+    engine: Engine,
+    pre: WorkspacePre<HostState>,
+    limits: Limits,
+    ticker_stop: Arc<AtomicBool>,
+    /// How the component was obtained, for the log.
+    pub origin: String,
+}
+
+impl Runtime {
+    /// Builds the engine for up to `slots` live instances and loads `component`.
+    pub fn new(
+        component: &[u8],
+        cache_dir: &Path,
+        slots: usize,
+        limits: Limits,
+    ) -> anyhow::Result<Runtime> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        // Component-model async (WASIp3) is not used; without it calls are 3-5x cheaper.
+        config.concurrency_support(false);
+        let mut pooling = PoolingAllocationConfig::default();
+        let slots = slots as u32;
+        pooling
+            .total_component_instances(slots)
+            .total_core_instances(slots * 8)
+            .total_memories(slots * 2)
+            .total_tables(slots * 8)
+            .total_stacks(slots)
+            .max_memories_per_component(2)
+            .max_tables_per_component(8)
+            .max_memory_size(limits.memory);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
+        let (component, origin) = load_component(&engine, component, cache_dir)?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        let pre = WorkspacePre::new(
+            linker
+                .instantiate_pre(&component)
+                .map_err(anyhow::Error::from)?,
+        )
+        .map_err(anyhow::Error::from)?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
+        Ok(Runtime {
+            engine,
+            pre,
+            limits,
+            ticker_stop,
+            origin,
+        })
+    }
+
+    /// Creates an instance whose only filesystem access is `data_dir`, seen as `/data`.
+    pub async fn instantiate(
+        &self,
+        data_dir: &Path,
+    ) -> anyhow::Result<(Store<HostState>, EngineBindings)> {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let mut wasi = WasiCtxBuilder::new();
+        // No environment, arguments, stdin, clocks beyond the defaults or network:
+        // the guest sees its own directory and nothing else.
+        wasi.stderr(stderr.clone())
+            .allow_blocking_current_thread(true)
+            .preopened_dir(data_dir, "/data", FsPerms::ReadWrite)
+            .map_err(anyhow::Error::from)?;
+        let state = HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.limits.memory)
+                .instances(16)
+                .memories(4)
+                .tables(16)
+                .build(),
+            budget: 0,
+            stderr,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        // The guest yields to tokio every tick and is stopped when its budget is spent,
+        // so a looping guest costs one request, not a worker thread.
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if state.budget == 0 {
+                return Err(wasmtime::format_err!(CPU_BUDGET_EXHAUSTED));
+            }
+            state.budget -= 1;
+            Ok(UpdateDeadline::Yield(1))
+        });
+        self.arm(&mut store);
+        let bindings = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok((store, bindings))
+    }
+
+    /// Gives the next guest call its full CPU budget.
+    pub fn arm(&self, store: &mut Store<HostState>) {
+        let ticks = (self.limits.cpu.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.data_mut().budget = ticks;
+        store.set_epoch_deadline(1);
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The error text of a call stopped for exceeding its CPU budget.
+pub const CPU_BUDGET_EXHAUSTED: &str = "the engine call exceeded its CPU budget";
+
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("cannot start the epoch thread");
+}
+
+/// Loads the compiled component from the cache, or compiles and caches it.
+fn load_component(
+    engine: &Engine,
+    wasm: &[u8],
+    cache_dir: &Path,
+) -> anyhow::Result<(Component, String)> {
+    let path = cache_path(engine, wasm, cache_dir);
+    if path.exists() {
+        // SAFETY: the file is at a path only this server writes (the cache directory is
+        // outside every workspace's preopened directory), and its name binds it to this
+        // exact component and engine configuration. Deserialising runs no guest code.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize_file(engine, &path) };
+        match loaded {
+            Ok(component) => return Ok((component, format!("cached {}", path.display()))),
+            Err(err) => {
+                tracing::warn!("ignoring unusable compiled cache {}: {err}", path.display())
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let compiled = engine
+        .precompile_component(wasm)
+        .map_err(anyhow::Error::from)
+        .context("compiling the engine component")?;
+    std::fs::create_dir_all(cache_dir)
+        .with_context(|| format!("creating {}", cache_dir.display()))?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, &compiled)?;
+    std::fs::rename(&tmp, &path)?;
+    // SAFETY: the bytes were produced just now by `precompile_component` of this engine.
+    #[allow(unsafe_code)]
+    let component =
+        unsafe { Component::deserialize(engine, &compiled) }.map_err(anyhow::Error::from)?;
+    Ok((
+        component,
+        format!(
+            "compiled in {:?}, cached at {}",
+            started.elapsed(),
+            path.display()
+        ),
+    ))
+}
+
+/// `engine-<component hash>-<engine compatibility hash>.cwasm`.
+fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
+    let component_hash = hex::encode(&Sha256::digest(wasm)[..12]);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    "wasmtime-48.0.8".hash(&mut hasher);
+    cache_dir.join(format!(
+        "engine-{component_hash}-{:016x}.cwasm",
+        hasher.finish()
+    ))
+}

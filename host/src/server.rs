@@ -1,0 +1,201 @@
+//! Building the server's state, serving, and shutting down gracefully.
+
+use crate::bindings::types::Config as GuestConfig;
+use crate::config::Config;
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::pool::{Lease, Pool, PoolSettings};
+use crate::providers::Providers;
+use crate::runtime::{Limits, Runtime};
+use crate::workspace::{Resolver, Workspace};
+use crate::{pipeline, routes};
+use anyhow::Context as _;
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The contents of [`AppState`].
+pub struct Inner {
+    pub config: Config,
+    pub pool: Pool,
+    pub providers: Arc<Providers>,
+    pub metrics: Arc<Metrics>,
+    pub resolver: Resolver,
+    /// Cancelled when the server starts shutting down; pipelines stop at a step.
+    pub shutdown: CancellationToken,
+    /// Background work (pipelines, deletions) to wait for at shutdown.
+    pub tasks: TaskTracker,
+    pub started: Instant,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the runtime, the pool and the providers from `config`.
+    pub fn build(config: Config) -> anyhow::Result<AppState> {
+        let metrics = Arc::new(Metrics::default());
+        let providers =
+            Arc::new(Providers::new(&config, metrics.clone()).map_err(|e| anyhow::anyhow!(e))?);
+        // Room for every live instance plus as many being finalized.
+        let slots = config.max_workspaces * 2 + 4;
+        let runtime = Arc::new(
+            Runtime::new(
+                lightrag_bindings::ENGINE_COMPONENT,
+                &config.cache_dir,
+                slots,
+                Limits {
+                    memory: config.workspace_memory_mb as usize * 1024 * 1024,
+                    cpu: config.workspace_cpu,
+                },
+            )
+            .context("starting the wasm runtime")?,
+        );
+        tracing::info!("engine component: {}", runtime.origin);
+        let host_dir = config.working_dir.join(".host");
+        let pool = Pool::new(
+            runtime,
+            PoolSettings {
+                capacity: config.max_workspaces,
+                wait: config.pool_wait,
+                working_dir: config.working_dir.clone(),
+                locks_dir: host_dir.join("locks"),
+                guest_config: guest_config(&config, &providers),
+            },
+            metrics.clone(),
+        );
+        let resolver = Resolver {
+            default: Workspace::new(&config.default_workspace).map_err(|e| anyhow::anyhow!(e))?,
+            allow_default: config.allow_default_workspace,
+        };
+        Ok(AppState(Arc::new(Inner {
+            config,
+            pool,
+            providers,
+            metrics,
+            resolver,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            started: Instant::now(),
+        })))
+    }
+
+    /// Leases `workspace`. A workspace opened now that has pending documents (for
+    /// instance, ones a crash interrupted) gets its pipeline restarted.
+    pub async fn lease(&self, workspace: &Workspace) -> Result<Lease, AppError> {
+        let lease = self.pool.lease(workspace).await?;
+        if lease.opened_now {
+            let pending = lease
+                .run(|live| Box::pin(async move { live.opened.pending_documents }))
+                .await?;
+            if pending > 0 {
+                tracing::info!(%workspace, pending, "resuming interrupted ingestion");
+                pipeline::ensure_running(self, lease.clone());
+            }
+        }
+        Ok(lease)
+    }
+}
+
+/// The engine's settings, from the server's.
+fn guest_config(config: &Config, providers: &Providers) -> GuestConfig {
+    GuestConfig {
+        workspace: String::new(),
+        chunk_size: config.chunk_size,
+        chunk_overlap: config.chunk_overlap,
+        cosine_threshold: config.cosine_threshold,
+        top_k: config.top_k,
+        chunk_top_k: config.chunk_top_k,
+        max_entity_tokens: config.max_entity_tokens,
+        max_relation_tokens: config.max_relation_tokens,
+        max_total_tokens: config.max_total_tokens,
+        enable_llm_cache: config.enable_llm_cache,
+        enable_llm_cache_for_extract: config.enable_llm_cache_for_extract,
+        max_parallel_insert: config.max_parallel_insert,
+        summary_language: config.summary_language.clone(),
+        entity_types: config.entity_types.clone(),
+        max_gleaning: config.max_gleaning,
+        force_llm_summary_on_merge: config.force_llm_summary_on_merge,
+        summary_max_tokens: config.summary_max_tokens,
+        summary_context_size: config.summary_context_size,
+        summary_length_recommended: config.summary_length_recommended,
+        related_chunk_number: config.related_chunk_number,
+        llm_identity: providers.llm_identity.clone(),
+        embedding_identity: providers.embedding_identity.clone(),
+        embedding_dim: providers.embedding_dim,
+    }
+}
+
+/// Serves until `signal` resolves, then shuts down in order: stop accepting, let
+/// requests in flight finish (at most `LIGHTRAG_SHUTDOWN_GRACE_SECS`), stop pipelines
+/// at their next step, finalize every instance.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = routes::app(state.clone());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        signal.await;
+        let _ = stop_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    let mut server = std::pin::pin!(server);
+    tokio::select! {
+        result = &mut server => { result??; }
+        _ = stop_rx => {
+            tracing::info!("shutting down: waiting for requests in flight");
+            if tokio::time::timeout(state.config.shutdown_grace, &mut server).await.is_err() {
+                tracing::warn!("requests still in flight after the grace period; stopping anyway");
+            }
+        }
+    }
+    state.shutdown.cancel();
+    state.tasks.close();
+    if tokio::time::timeout(state.config.shutdown_grace, state.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks did not stop in time");
+    }
+    let started = Instant::now();
+    state.pool.shutdown().await;
+    tracing::info!(
+        "finalized all workspaces in {:?}; finalize calls: {}",
+        started.elapsed(),
+        state.metrics.finalizes.get()
+    );
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests (placeholder while the server is being assembled).
