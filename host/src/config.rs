@@ -35,7 +35,7 @@ macro_rules! settings {
 
 settings! {
     "HOST", "0.0.0.0", "Address to listen on.";
-    "PORT", "9621", "Port to listen on.";
+    "PORT", "9621", "Port to listen on (0 picks a free port and logs it).";
     "WORKING_DIR", "./rag_storage", "Root of all workspace data; workspace X lives in WORKING_DIR/X.";
     "INPUT_DIR", "./inputs", "Root of input files; workspace X reads INPUT_DIR/X.";
     "WORKSPACE", "", "Workspace used when a request names none (LightRAG's single-workspace setting).";
@@ -370,7 +370,7 @@ impl Config {
         }
         Ok(Config {
             host: s.string("HOST"),
-            port: s.positive("PORT", "a port number from 1 to 65535")?,
+            port: s.parse("PORT", "a port number from 0 to 65535")?,
             input_dir: absolute(&s.string("INPUT_DIR")),
             working_dir,
             default_workspace,

@@ -1,1 +1,13 @@
-//! Integration tests (placeholder while the server is being assembled).
+//! Black-box tests of lightrag-server: a real server process on a loopback port, a
+//! real HTTP client, and a mock OpenAI-compatible model server.
+//!
+//! One binary, one module per area. Regression tests are named after the bug.
+
+mod documents;
+mod harness;
+mod isolation;
+mod lifecycle;
+mod mock_llm;
+mod pool;
+mod query;
+mod routing;

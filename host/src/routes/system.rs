@@ -67,7 +67,7 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Value
             "enable_llm_cache": config.enable_llm_cache,
             "workspace": config.default_workspace,
             "max_parallel_insert": config.max_parallel_insert,
-            "cosine_threshold": config.cosine_threshold,
+            "cosine_threshold": (f64::from(config.cosine_threshold) * 1e6).round() / 1e6,
             "summary_language": config.summary_language,
             "max_async": config.max_async,
             "embedding_func_max_async": config.embedding_max_async,

@@ -1,0 +1,287 @@
+//! A deterministic mock of an OpenAI-compatible server, listening on loopback.
+//!
+//! It speaks the real protocol (`/v1/chat/completions` with JSON or server-sent
+//! events, `/v1/embeddings` with float or base64 vectors) so the server's real HTTP
+//! client is exercised. Answers are derived from the request, so tests can assert on
+//! what the model was shown:
+//!
+//! * an answer request (system prompt with a `---Context---` section) gets
+//!   `MOCK ANSWER to: <query>` followed by the context it was given;
+//! * anything else gets `MOCK REPLY to: <last user message>`.
+//!
+//! Embeddings are a hashed bag of words plus a constant bias component, so that
+//! texts sharing words are similar and every pair clears LightRAG's default cosine
+//! threshold, as real models' vectors do.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One request the mock received.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    /// `chat` or `embed`.
+    pub kind: &'static str,
+    /// Chat messages as (role, content), or the texts to embed as ("input", text).
+    pub messages: Vec<(String, String)>,
+    /// Whether a chat asked to stream.
+    pub stream: bool,
+    /// The `Authorization` header.
+    pub authorization: Option<String>,
+}
+
+/// Knobs and the request log.
+#[derive(Default)]
+pub struct MockState {
+    /// Delay before answering a completion, in ms.
+    pub latency_ms: AtomicU64,
+    /// Delay before answering an embedding request, in ms.
+    pub embed_latency_ms: AtomicU64,
+    /// Delay between streamed pieces, in ms.
+    pub chunk_ms: AtomicU64,
+    /// The next this-many completions fail with HTTP 500.
+    pub fail_completions: AtomicU32,
+    /// When nonzero, streams break off (no `[DONE]`) after this many pieces.
+    pub break_stream_after: AtomicUsize,
+    /// Vector dimension.
+    pub dim: AtomicUsize,
+    log: Mutex<Vec<Logged>>,
+}
+
+impl MockState {
+    /// Everything received so far.
+    pub fn log(&self) -> Vec<Logged> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Number of chat completions received.
+    pub fn chats(&self) -> usize {
+        self.log().iter().filter(|l| l.kind == "chat").count()
+    }
+}
+
+/// A running mock.
+pub struct MockLlm {
+    pub state: Arc<MockState>,
+    env: Vec<(String, String)>,
+}
+
+impl MockLlm {
+    /// Starts a mock producing `dim`-dimensional embeddings.
+    pub async fn start(dim: usize) -> MockLlm {
+        let state = Arc::new(MockState::default());
+        state.dim.store(dim, Ordering::Relaxed);
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .route("/v1/embeddings", post(embeddings))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let env = crate::harness::mock_env(&base, dim);
+        MockLlm { state, env }
+    }
+
+    /// Server environment pointing at this mock.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+}
+
+async fn sleep_ms(ms: u64) {
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+fn authorization(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")
+        .map(|v| v.to_str().unwrap_or_default().to_string())
+}
+
+/// The mock's answer to a conversation.
+pub fn answer_for(messages: &[(String, String)]) -> String {
+    let last_user = messages
+        .iter()
+        .rev()
+        .find(|(role, _)| role == "user")
+        .map(|(_, c)| c.as_str())
+        .unwrap_or("");
+    let system = messages
+        .iter()
+        .find(|(role, _)| role == "system")
+        .map(|(_, c)| c.as_str())
+        .unwrap_or("");
+    match system.split_once("---Context---") {
+        Some((_, context)) => format!("MOCK ANSWER to: {last_user}\n{}", context.trim()),
+        None => format!("MOCK REPLY to: {last_user}"),
+    }
+}
+
+async fn chat(State(state): State<Arc<MockState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let messages: Vec<(String, String)> = body["messages"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|m| {
+                    (
+                        m["role"].as_str().unwrap_or("").to_string(),
+                        m["content"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let stream = body["stream"].as_bool().unwrap_or(false);
+    state.log.lock().unwrap().push(Logged {
+        kind: "chat",
+        messages: messages.clone(),
+        stream,
+        authorization: authorization(&headers),
+    });
+    sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
+    if state
+        .fail_completions
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"error": {"message": "mock failure", "type": "server_error"}})),
+        )
+            .into_response();
+    }
+    let text = answer_for(&messages);
+    if !stream {
+        return axum::Json(json!({
+            "id": "chatcmpl-mock",
+            "object": "chat.completion",
+            "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }))
+        .into_response();
+    }
+    let pieces: Vec<String> = text
+        .split_inclusive(' ')
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|c| c.concat())
+        .collect();
+    let chunk_ms = state.chunk_ms.load(Ordering::Relaxed);
+    let break_after = state.break_stream_after.load(Ordering::Relaxed);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        for (i, piece) in pieces.iter().enumerate() {
+            if break_after > 0 && i == break_after {
+                return;
+            }
+            let event = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]});
+            if tx
+                .send(Ok(Bytes::from(format!("data: {event}\n\n"))))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            sleep_ms(chunk_ms).await;
+        }
+        let _ = tx.send(Ok(Bytes::from("data: [DONE]\n\n"))).await;
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
+        .unwrap()
+}
+
+async fn embeddings(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect(),
+        _ => Vec::new(),
+    };
+    state.log.lock().unwrap().push(Logged {
+        kind: "embed",
+        messages: inputs
+            .iter()
+            .map(|t| ("input".to_string(), t.clone()))
+            .collect(),
+        stream: false,
+        authorization: authorization(&headers),
+    });
+    sleep_ms(state.embed_latency_ms.load(Ordering::Relaxed)).await;
+    let dim = state.dim.load(Ordering::Relaxed);
+    let base64 = body["encoding_format"].as_str() == Some("base64");
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let vector = embed(text, dim);
+            let embedding = if base64 {
+                let bytes: Vec<u8> = vector.iter().flat_map(|f| f.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(vector)
+            };
+            json!({"object": "embedding", "index": index, "embedding": embedding})
+        })
+        .collect();
+    axum::Json(
+        json!({"object": "list", "data": data, "model": body["model"],
+        "usage": {"prompt_tokens": 1, "total_tokens": 1}}),
+    )
+    .into_response()
+}
+
+/// Hashed bag of words (FNV-1a, signed, sublinear) in `dim - 1` components plus a
+/// bias component, normalised: `cos(a, b) = 0.4 + 0.6 · cos_words(a, b)`.
+pub fn embed(text: &str, dim: usize) -> Vec<f32> {
+    let mut words = vec![0f32; dim - 1];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+    {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in word.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        let sign = if hash >> 63 == 0 { 1.0 } else { -1.0 };
+        words[(hash % (dim as u64 - 1)) as usize] += sign;
+    }
+    for v in &mut words {
+        *v = v.signum() * (1.0 + v.abs()).ln();
+    }
+    let norm = words.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let scale = if norm > 0.0 {
+        0.6f32.sqrt() / norm
+    } else {
+        0.0
+    };
+    let mut vector: Vec<f32> = words.iter().map(|v| v * scale).collect();
+    vector.push(if norm > 0.0 { 0.4f32.sqrt() } else { 1.0 });
+    vector
+}
