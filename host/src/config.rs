@@ -619,6 +619,19 @@ mod tests {
         assert!(config(&["--no-such-thing", "1"], &[]).is_err());
     }
 
+    /// `env.example` documents every setting, with its default.
+    #[test]
+    fn env_example_lists_every_setting() {
+        let example = include_str!("../../env.example");
+        for setting in SETTINGS {
+            let line = format!("# {}={}", setting.name, setting.default);
+            assert!(
+                example.lines().any(|l| l == line),
+                "env.example lacks `{line}`"
+            );
+        }
+    }
+
     #[test]
     fn openai_defaults_and_embedding_inherits_the_llm_host() {
         let c = config(

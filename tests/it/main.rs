@@ -3,11 +3,13 @@
 //!
 //! One binary, one module per area. Regression tests are named after the bug.
 
+mod component;
 mod documents;
 mod harness;
 mod isolation;
 mod lifecycle;
 mod mock_llm;
+mod offline;
 mod pool;
 mod query;
 mod routing;

@@ -291,8 +291,9 @@ async fn query_stream(
 
     // Headers go out once there is something to send: the first streamed piece, or
     // the whole result. So an error before streaming is a proper status code.
+    // A closed event channel (a cached or unstreamed answer) disables the first branch.
     let first = tokio::select! {
-        event = events.recv() => event,
+        Some(event) = events.recv() => Some(event),
         result = &mut done => {
             let output = match result {
                 Ok(Ok(output)) => output,
