@@ -8,8 +8,8 @@
 
 use crate::wit::exports::lightrag::engine::engine::Guest;
 use crate::wit::{
-    Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error, NewDocument, NumberedReply,
-    OpenReport, PipelineReport, StateCount, Step, Task, WorkspaceStats,
+    Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error, GraphView, NewDocument,
+    NumberedReply, OpenReport, PipelineReport, StateCount, Step, Task, WorkspaceStats,
 };
 use crate::{Engine, documents};
 use std::cell::RefCell;
@@ -59,7 +59,15 @@ impl Guest for Component {
     }
 
     fn enqueue(documents: Vec<NewDocument>, track_id: String) -> Result<EnqueueReport, Error> {
-        with(|engine| documents::enqueue(engine.shared(), documents, &track_id))
+        with(|engine| documents::enqueue(engine.shared(), documents, &track_id, false))
+    }
+
+    fn enqueue_new(documents: Vec<NewDocument>, track_id: String) -> Result<EnqueueReport, Error> {
+        with(|engine| documents::enqueue(engine.shared(), documents, &track_id, true))
+    }
+
+    fn reset_failed() -> Result<u32, Error> {
+        with(|engine| documents::reset_failed(engine.shared()))
     }
 
     fn documents_by_track(track_id: String) -> Vec<DocStatus> {
@@ -88,6 +96,51 @@ impl Guest for Component {
 
     fn stats() -> WorkspaceStats {
         with(|engine| engine.stats())
+    }
+
+    fn graph_labels() -> Vec<String> {
+        with(|engine| engine.shared().store.borrow().state().graph.labels())
+    }
+
+    fn popular_labels(limit: u32) -> Vec<String> {
+        with(|engine| {
+            engine
+                .shared()
+                .store
+                .borrow()
+                .state()
+                .graph
+                .popular(limit as usize)
+        })
+    }
+
+    fn search_labels(query: String, limit: u32) -> Vec<String> {
+        with(|engine| {
+            engine
+                .shared()
+                .store
+                .borrow()
+                .state()
+                .graph
+                .search(&query, limit as usize)
+        })
+    }
+
+    fn subgraph(label: String, max_depth: u32, max_nodes: u32) -> GraphView {
+        with(|engine| engine.subgraph(&label, max_depth, max_nodes))
+    }
+
+    fn entity_exists(name: String) -> bool {
+        with(|engine| {
+            engine
+                .shared()
+                .store
+                .borrow()
+                .state()
+                .graph
+                .node(&name)
+                .is_some()
+        })
     }
 }
 

@@ -10,8 +10,8 @@ use crate::executor::{Executor, TaskFuture};
 use crate::state::{DocState, Op, State};
 use crate::store::{Store, StoreError};
 use crate::wit::{
-    Config, DeleteRequest, Error, NumberedReply, OpenReport, PipelineReport, Step, Task,
-    WorkspaceStats,
+    Config, DeleteRequest, Error, GraphEdge, GraphNode, GraphView, NumberedReply, OpenReport,
+    PipelineReport, Step, Task, WorkspaceStats,
 };
 use crate::{documents, pipeline, query};
 use std::cell::RefCell;
@@ -26,6 +26,9 @@ pub struct Shared {
     pub store: RefCell<Store<State>>,
     /// Progress of the ingestion pipeline; not persisted (it describes this run).
     pub pipeline: RefCell<PipelineReport>,
+    /// Held while a document's results are merged into the graph and committed, so
+    /// concurrent documents never overwrite each other's contribution.
+    pub merge_lock: futures_util::lock::Mutex<()>,
 }
 
 impl Shared {
@@ -80,6 +83,7 @@ impl Engine {
             config,
             store: RefCell::new(store),
             pipeline: RefCell::new(pipeline::idle_status()),
+            merge_lock: futures_util::lock::Mutex::new(()),
         });
         let recovered = documents::recover_interrupted(&shared)?;
         let pending = documents::count_state(&shared, DocState::Pending);
@@ -120,7 +124,7 @@ impl Engine {
                 Task::DeleteDocuments(DeleteRequest {
                     doc_ids,
                     delete_llm_cache,
-                }) => Box::pin(documents::delete(shared, doc_ids, delete_llm_cache)),
+                }) => Box::pin(documents::delete(shared, io, doc_ids, delete_llm_cache)),
             }
         })
     }
@@ -135,6 +139,46 @@ impl Engine {
         self.executor.cancel(task);
     }
 
+    /// A part of the graph, in the contract's types.
+    pub fn subgraph(&self, label: &str, max_depth: u32, max_nodes: u32) -> GraphView {
+        let store = self.shared.store.borrow();
+        let part = store
+            .state()
+            .graph
+            .subgraph(label, max_depth as usize, max_nodes as usize);
+        GraphView {
+            nodes: part
+                .nodes
+                .into_iter()
+                .map(|n| GraphNode {
+                    entity_id: n.entity_id,
+                    entity_type: n.entity_type,
+                    description: n.description,
+                    source_id: n.source_id,
+                    file_path: n.file_path,
+                    created_at: n.created_at,
+                    truncate: n.truncate,
+                })
+                .collect(),
+            edges: part
+                .edges
+                .into_iter()
+                .map(|e| GraphEdge {
+                    source: e.source,
+                    target: e.target,
+                    weight: e.weight,
+                    description: e.description,
+                    keywords: e.keywords,
+                    source_id: e.source_id,
+                    file_path: e.file_path,
+                    created_at: e.created_at,
+                    truncate: e.truncate,
+                })
+                .collect(),
+            is_truncated: part.is_truncated,
+        }
+    }
+
     /// Sizes of the workspace.
     pub fn stats(&self) -> WorkspaceStats {
         let store = self.shared.store.borrow();
@@ -142,8 +186,8 @@ impl Engine {
         WorkspaceStats {
             documents: state.status.len() as u32,
             chunks: state.chunks.len() as u32,
-            entities: 0,
-            relations: 0,
+            entities: state.graph.node_count() as u32,
+            relations: state.graph.edge_count() as u32,
             cache_entries: state.cache.len() as u32,
             disk_bytes: store.disk_bytes(),
         }

@@ -16,7 +16,12 @@
 //! * `store` — durable storage: an append-only checksummed journal plus snapshots.
 //! * `state` — the in-memory tables the journal replays into.
 //! * `documents` — enqueueing, document status, paging.
-//! * `pipeline` — the background task that chunks and embeds pending documents.
+//! * `pipeline` — the background task that chunks, embeds, extracts and merges
+//!   pending documents.
+//! * `extract` — the extraction step of one chunk (prompt, gleaning, cache);
+//!   `extraction` parses the model's records.
+//! * `kg` — merging extraction results into the graph, LightRAG's way.
+//! * `graph` — the knowledge graph and its reads (labels, search, subgraphs).
 //! * `query` — query modes (`naive`, `bypass`), context building, the answer cache.
 //! * `prompts` — the wording of every prompt the engine sends.
 //! * `vectors` — exact cosine search over normalised vectors.
@@ -29,6 +34,10 @@ mod component;
 pub mod documents;
 pub mod engine;
 pub mod executor;
+pub mod extract;
+pub mod extraction;
+pub mod graph;
+pub mod kg;
 pub mod pipeline;
 pub mod prompts;
 pub mod query;

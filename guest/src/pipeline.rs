@@ -1,7 +1,8 @@
 //! The ingestion pipeline: the `process-documents` task.
 //!
 //! It takes pending documents oldest first and processes up to `MAX_PARALLEL_INSERT`
-//! of them at once: chunk, embed, store. A document's results are committed in one
+//! of them at once: chunk; embed the chunks and extract entities and relations from
+//! them; merge into the graph; store. A document's results are committed in one
 //! transaction together with its `processed` status, so after a crash a document is
 //! either complete or still (back to) pending — never half-stored. Documents enqueued
 //! while the task runs are picked up before it finishes.
@@ -12,7 +13,9 @@ use crate::executor::{Io, TaskResult};
 use crate::state::{ChunkRecord, DocState, Meta, Op};
 use crate::util::{iso_now, unix_now};
 use crate::wit::{EmbedKind, Error, PipelineReport, TaskOutput};
+use crate::{extract, kg};
 use futures_util::StreamExt;
+use futures_util::future::{join, try_join_all};
 use futures_util::stream::FuturesUnordered;
 use std::rc::Rc;
 
@@ -34,7 +37,7 @@ pub fn idle_status() -> PipelineReport {
 }
 
 /// Records a progress message.
-fn progress(shared: &Shared, message: String) {
+pub(crate) fn progress(shared: &Shared, message: String) {
     let mut status = shared.pipeline.borrow_mut();
     status.history_messages.push(message.clone());
     if status.history_messages.len() > HISTORY_LIMIT {
@@ -144,6 +147,11 @@ fn mark_processing(shared: &Shared, doc_id: &str) -> Result<(), Error> {
 
 /// Processes one document; `Ok(false)` when the document failed (its status says why),
 /// `Err` only when storage itself failed.
+///
+/// The chunks' embeddings and the extraction of every chunk are requested together,
+/// so the host runs them concurrently. The merge into the graph then runs under the
+/// workspace's merge lock, and everything the document produced — chunks, vectors,
+/// graph changes, the document's `processed` status — is one transaction.
 async fn process_one(shared: Rc<Shared>, io: Io, doc_id: String) -> Result<bool, Error> {
     let started = unix_now();
     let Some(doc) = shared.store.borrow().state().docs.get(&doc_id).cloned() else {
@@ -158,10 +166,35 @@ async fn process_one(shared: Rc<Shared>, io: Io, doc_id: String) -> Result<bool,
         &shared,
         format!("Chunked {} into {} chunks", doc.file_path, chunks.len()),
     );
+    let chunk_ids: Vec<String> = chunks
+        .iter()
+        .map(|c| format!("{doc_id}-chunk-{:03}", c.order))
+        .collect();
     let texts: Vec<String> = chunks.iter().map(|c| c.content.clone()).collect();
-    let vectors = match io.embed(EmbedKind::Document, texts).await {
+    let total = chunks.len();
+    let extractions = chunks.iter().zip(&chunk_ids).map(|(chunk, id)| {
+        extract::extract_chunk(
+            &shared,
+            &io,
+            id,
+            &chunk.content,
+            &doc.file_path,
+            chunk.order,
+            total,
+        )
+    });
+    let (vectors, extracted) = join(
+        io.embed(EmbedKind::Document, texts),
+        try_join_all(extractions),
+    )
+    .await;
+    let vectors = match vectors {
         Ok(vectors) => vectors,
         Err(err) => return fail(&shared, &doc_id, format!("embedding failed: {err}")),
+    };
+    let extracted = match extracted {
+        Ok(extracted) => extracted,
+        Err(err) => return fail(&shared, &doc_id, error_text(&err)),
     };
     let dim = config.embedding_dim as usize;
     if let Some(bad) = vectors.iter().find(|v| v.len() != dim) {
@@ -172,11 +205,40 @@ async fn process_one(shared: Rc<Shared>, io: Io, doc_id: String) -> Result<bool,
         return fail(&shared, &doc_id, msg);
     }
 
-    let mut ops = Vec::with_capacity(chunks.len() + 2);
+    let _merging = shared.merge_lock.lock().await;
+    // Deleted or cleared while it was being extracted: nothing to store.
+    if !shared.store.borrow().state().status.contains_key(&doc_id) {
+        return Ok(false);
+    }
+    let results: Vec<kg::ChunkResult> = extracted
+        .iter()
+        .zip(&chunk_ids)
+        .zip(&chunks)
+        .map(|((e, id), chunk)| kg::ChunkResult {
+            chunk_id: id.clone(),
+            order: chunk.order,
+            file_path: doc.file_path.clone(),
+            extraction: e.extraction.clone(),
+        })
+        .collect();
+    let merged = match kg::merge(&shared, &io, &results, kg::Mode::Ingest).await {
+        Ok(merged) => merged,
+        Err(err) => return fail(&shared, &doc_id, error_text(&err)),
+    };
+    progress(
+        &shared,
+        format!(
+            "Merged {}: {} entities, {} relations",
+            doc.file_path,
+            merged.doc_graph.entities.len(),
+            merged.doc_graph.relations.len()
+        ),
+    );
+
+    let mut ops = Vec::with_capacity(chunks.len() + merged.ops.len() + 3);
     {
         let store = shared.store.borrow();
         let state = store.state();
-        // Deleted or cleared while it was being embedded: nothing to store.
         let Some(status) = state.status.get(&doc_id) else {
             return Ok(false);
         };
@@ -186,23 +248,27 @@ async fn process_one(shared: Rc<Shared>, io: Io, doc_id: String) -> Result<bool,
                 embedding_dim: config.embedding_dim,
             }));
         }
-        let mut chunk_ids = Vec::with_capacity(chunks.len());
-        for (chunk, vector) in chunks.into_iter().zip(vectors) {
-            let id = format!("{doc_id}-chunk-{:03}", chunk.order);
-            chunk_ids.push(id.clone());
+        for (((chunk, vector), id), extracted) in chunks
+            .into_iter()
+            .zip(vectors)
+            .zip(&chunk_ids)
+            .zip(&extracted)
+        {
             ops.push(Op::PutChunk(
                 ChunkRecord {
-                    id,
+                    id: id.clone(),
                     tokens: chunk.tokens,
                     content: chunk.content,
                     order: chunk.order,
                     doc_id: doc_id.clone(),
                     file_path: doc.file_path.clone(),
-                    llm_cache_list: Vec::new(),
+                    llm_cache_list: extracted.cache_keys.clone(),
                 },
                 vector,
             ));
         }
+        ops.extend(merged.ops);
+        ops.push(Op::SetDocGraph(doc_id.clone(), merged.doc_graph));
         let mut status = status.clone();
         status.state = DocState::Processed;
         status.updated_at = iso_now();
@@ -224,6 +290,18 @@ async fn process_one(shared: Rc<Shared>, io: Io, doc_id: String) -> Result<bool,
         format!("Completed processing file: {}", doc.file_path),
     );
     Ok(true)
+}
+
+/// The message of an engine error, for a document's `error_msg`.
+fn error_text(err: &Error) -> String {
+    match err {
+        Error::BadInput(m)
+        | Error::NotFound(m)
+        | Error::Conflict(m)
+        | Error::Busy(m)
+        | Error::StorageFull(m)
+        | Error::Internal(m) => m.clone(),
+    }
 }
 
 /// Marks a document failed with `reason`.

@@ -85,6 +85,108 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
+/// System prompt of entity and relation extraction. Placeholders: `{entity_types}`,
+/// `{language}`, `{max_total_records}`, `{max_entity_records}`; the delimiters are
+/// LightRAG's, so LightRAG-tuned models and parsers keep working.
+pub const EXTRACTION_SYSTEM: &str = "---Role---
+
+You build knowledge graphs. You read a passage and list the entities it mentions and \
+the relationships between them, as structured records.
+
+---Steps---
+
+1. Entities. For every clearly identifiable entity in the passage, write one record:
+   entity<|#|>entity_name<|#|>entity_type<|#|>entity_description
+   - entity_name: the entity's name as the text gives it. Use title case for names \
+that are not case-sensitive, and one consistent name for the same entity throughout.
+   - entity_type: one of: {entity_types}. Use `Other` if none fits.
+   - entity_description: what the passage says about the entity, and only that.
+2. Relationships. For every direct, meaningful relationship between two of the \
+entities you listed, write one record:
+   relation<|#|>source_entity<|#|>target_entity<|#|>relationship_keywords<|#|>relationship_description
+   - Relationships are undirected; list each pair once.
+   - relationship_keywords: a few comma-separated words that name the nature of the link.
+   - relationship_description: how the two are related, according to the passage.
+   - Break a statement about three or more entities into pairs.
+3. Write all entity records first, then all relationship records, one record per \
+line, and nothing else: no headings, no explanations, no markdown.
+4. Write at most {max_total_records} records in total and at most \
+{max_entity_records} entity records.
+5. Describe in the third person; never use pronouns such as \"this article\" or \
+\"our company\" in place of a name.
+6. Write names, types' descriptions and keywords in {language}. Keep proper nouns in \
+their original language.
+7. Finish with the line <|COMPLETE|>.
+
+---Example---
+
+Passage:
+```
+The Meridian Observatory, run by the Andes Astronomy Trust, spotted comet Kestrel in \
+March. Dr. Lina Ortega led the night team.
+```
+
+Output:
+entity<|#|>Meridian Observatory<|#|>Location<|#|>Meridian Observatory is an observatory run by the Andes Astronomy Trust that spotted comet Kestrel.
+entity<|#|>Andes Astronomy Trust<|#|>Organization<|#|>Andes Astronomy Trust runs the Meridian Observatory.
+entity<|#|>Kestrel<|#|>NaturalObject<|#|>Kestrel is a comet spotted by the Meridian Observatory in March.
+entity<|#|>Lina Ortega<|#|>Person<|#|>Dr. Lina Ortega led the night team at the Meridian Observatory.
+relation<|#|>Andes Astronomy Trust<|#|>Meridian Observatory<|#|>operation, management<|#|>The Andes Astronomy Trust runs the Meridian Observatory.
+relation<|#|>Meridian Observatory<|#|>Kestrel<|#|>discovery, observation<|#|>The Meridian Observatory spotted comet Kestrel in March.
+relation<|#|>Lina Ortega<|#|>Meridian Observatory<|#|>leadership, night team<|#|>Lina Ortega led the observatory's night team.
+<|COMPLETE|>
+";
+
+/// User prompt of extraction. Placeholders: `{input_text}`, `{language}`,
+/// `{max_total_records}`.
+pub const EXTRACTION_USER: &str = "Extract the entities and relationships of the passage below, \
+following the steps and format above. At most {max_total_records} records. Output only \
+the records, in {language}, then <|COMPLETE|>.
+
+---Input Text---
+
+```
+{input_text}
+```
+
+---Output---
+";
+
+/// Follow-up prompt of a gleaning pass (sent after the first answer).
+pub const EXTRACTION_CONTINUE: &str = "Some entities or relationships of the passage may \
+be missing from your answer. Read the passage again and list only the records you \
+missed, in the same format, then <|COMPLETE|>. If nothing is missing, answer with \
+<|COMPLETE|> alone.
+";
+
+/// Prompt merging several descriptions of one entity or relation. Placeholders:
+/// `{description_type}`, `{description_name}`, `{description_list}`,
+/// `{summary_length}`, `{language}`.
+pub const SUMMARIZE_DESCRIPTIONS: &str = "---Role---
+
+You curate a knowledge base. Several descriptions of the same {description_type} were \
+collected from different passages; merge them into one.
+
+---Instructions---
+
+1. Keep every distinct fact; drop repetition.
+2. Where descriptions disagree, keep both views and say which passage-level context \
+each belongs to, or prefer the more specific one.
+3. Write in the third person and name the {description_type} explicitly; do not start \
+with \"This\" or a pronoun.
+4. At most {summary_length} tokens, in {language}. Plain prose, no lists, no headings.
+
+---{description_type}---
+
+{description_name}
+
+---Descriptions---
+
+{description_list}
+
+---Output---
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,8 @@
 //! `chunks_vdb`, `llm_response_cache`), kept in memory and persisted by
 //! [`crate::store`]. Every change goes through an [`Op`], so the journal can replay it.
 
+use crate::graph::{Edge, Graph, Node};
+use crate::kg::{entity_vector_id, relation_vector_id};
 use crate::store::Journaled;
 use crate::vectors::VectorIndex;
 use serde::{Deserialize, Serialize};
@@ -93,6 +95,15 @@ pub struct Meta {
     pub embedding_dim: u32,
 }
 
+/// What one document contributed to the graph (LightRAG's `full_entities` and
+/// `full_relations`): the starting point of its deletion.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DocGraph {
+    pub entities: Vec<String>,
+    /// Sorted pairs.
+    pub relations: Vec<(String, String)>,
+}
+
 /// All tables of a workspace.
 #[derive(Default, Serialize, Deserialize)]
 pub struct State {
@@ -102,9 +113,27 @@ pub struct State {
     pub chunks: HashMap<String, ChunkRecord>,
     pub chunk_vectors: VectorIndex,
     pub cache: HashMap<String, CacheRecord>,
+    /// The knowledge graph.
+    pub graph: Graph,
+    /// Entity vectors under LightRAG's ids (`ent-…`).
+    pub entity_vectors: VectorIndex,
+    /// Relation vectors under LightRAG's ids (`rel-…`).
+    pub relation_vectors: VectorIndex,
+    /// Every chunk an entity was extracted from (`source_id` keeps at most 200).
+    pub entity_chunks: HashMap<String, Vec<String>>,
+    /// Every chunk a relation (sorted pair) was extracted from.
+    pub relation_chunks: HashMap<(String, String), Vec<String>>,
+    /// Per document: the entities and relations it contributed.
+    pub doc_graph: HashMap<String, DocGraph>,
     /// Content hash → document id, for duplicate detection. Derived, not stored.
     #[serde(skip)]
     pub by_content_hash: HashMap<String, String>,
+    /// Entity vector id → entity name. Derived.
+    #[serde(skip)]
+    pub entity_of_vector: HashMap<String, String>,
+    /// Relation vector id → sorted pair. Derived.
+    #[serde(skip)]
+    pub relation_of_vector: HashMap<String, (String, String)>,
 }
 
 /// One change to the tables.
@@ -120,8 +149,29 @@ pub enum Op {
     DelCache(String),
     ClearCache,
     SetMeta(Meta),
+    PutNode(Node),
+    /// Removes a node and its incident edges (their vectors and tracking are removed
+    /// by their own operations).
+    DelNode(String),
+    PutEdge(Edge),
+    DelEdge(String, String),
+    PutEntityVector(String, Vec<f32>),
+    DelEntityVector(String),
+    PutRelationVector(String, String, Vec<f32>),
+    DelRelationVector(String, String),
+    SetEntityChunks(String, Vec<String>),
+    DelEntityChunks(String),
+    SetRelationChunks(String, String, Vec<String>),
+    DelRelationChunks(String, String),
+    SetDocGraph(String, DocGraph),
+    DelDocGraph(String),
     /// Empties every table except `meta`.
     ClearAll,
+}
+
+/// A relation's key in LightRAG's order.
+fn pair(a: String, b: String) -> (String, String) {
+    if a <= b { (a, b) } else { (b, a) }
 }
 
 impl Journaled for State {
@@ -163,6 +213,54 @@ impl Journaled for State {
             }
             Op::ClearCache => self.cache.clear(),
             Op::SetMeta(meta) => self.meta = meta,
+            Op::PutNode(node) => self.graph.upsert_node(node),
+            Op::DelNode(name) => {
+                self.graph.remove_node(&name);
+            }
+            Op::PutEdge(edge) => {
+                self.graph.upsert_edge(edge);
+            }
+            Op::DelEdge(a, b) => {
+                self.graph.remove_edge(&a, &b);
+            }
+            Op::PutEntityVector(name, vector) => {
+                let id = entity_vector_id(&name);
+                self.entity_vectors.upsert(&id, &vector);
+                self.entity_of_vector.insert(id, name);
+            }
+            Op::DelEntityVector(name) => {
+                let id = entity_vector_id(&name);
+                self.entity_vectors.remove(&id);
+                self.entity_of_vector.remove(&id);
+            }
+            Op::PutRelationVector(a, b, vector) => {
+                let id = relation_vector_id(&a, &b);
+                self.relation_vectors.upsert(&id, &vector);
+                self.relation_of_vector.insert(id, pair(a, b));
+            }
+            Op::DelRelationVector(a, b) => {
+                let id = relation_vector_id(&a, &b);
+                self.relation_vectors.remove(&id);
+                self.relation_of_vector.remove(&id);
+            }
+            Op::SetEntityChunks(name, chunks) => {
+                self.entity_chunks.insert(name, chunks);
+            }
+            Op::DelEntityChunks(name) => {
+                self.entity_chunks.remove(&name);
+            }
+            Op::SetRelationChunks(a, b, chunks) => {
+                self.relation_chunks.insert(pair(a, b), chunks);
+            }
+            Op::DelRelationChunks(a, b) => {
+                self.relation_chunks.remove(&pair(a, b));
+            }
+            Op::SetDocGraph(doc, graph) => {
+                self.doc_graph.insert(doc, graph);
+            }
+            Op::DelDocGraph(doc) => {
+                self.doc_graph.remove(&doc);
+            }
             Op::ClearAll => {
                 let meta = std::mem::take(&mut self.meta);
                 *self = State {
@@ -178,6 +276,21 @@ impl Journaled for State {
             .docs
             .values()
             .map(|doc| (doc.content_hash.clone(), doc.id.clone()))
+            .collect();
+        self.entity_of_vector = self
+            .graph
+            .nodes()
+            .map(|n| (entity_vector_id(&n.entity_id), n.entity_id.clone()))
+            .collect();
+        self.relation_of_vector = self
+            .graph
+            .edges()
+            .map(|e| {
+                (
+                    relation_vector_id(&e.source, &e.target),
+                    (e.source.clone(), e.target.clone()),
+                )
+            })
             .collect();
     }
 }

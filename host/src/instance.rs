@@ -8,8 +8,8 @@
 
 use crate::bindings::Workspace as EngineBindings;
 use crate::bindings::types::{
-    Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error as GuestError, NewDocument,
-    NumberedReply, OpenReport, PipelineReport, StateCount, Step, Task, WorkspaceStats,
+    Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error as GuestError, GraphView,
+    NewDocument, NumberedReply, OpenReport, PipelineReport, StateCount, Step, Task, WorkspaceStats,
 };
 use crate::runtime::{CPU_BUDGET_EXHAUSTED, HostState, Runtime};
 use std::fs::File;
@@ -158,5 +158,33 @@ impl Instance {
     call!(
         /// Sizes of the workspace.
         stats => call_stats() -> WorkspaceStats
+    );
+    call!(
+        /// Stores documents whose names are new, skipping the others.
+        enqueue_new => call_enqueue_new(documents: &[NewDocument], track_id: &str) -> Result<EnqueueReport, GuestError>
+    );
+    call!(
+        /// Failed documents back to pending.
+        reset_failed => call_reset_failed() -> Result<u32, GuestError>
+    );
+    call!(
+        /// Every entity name.
+        graph_labels => call_graph_labels() -> Vec<String>
+    );
+    call!(
+        /// Entity names by degree.
+        popular_labels => call_popular_labels(limit: u32) -> Vec<String>
+    );
+    call!(
+        /// Entity names matching a query.
+        search_labels => call_search_labels(query: &str, limit: u32) -> Vec<String>
+    );
+    call!(
+        /// A part of the graph.
+        subgraph => call_subgraph(label: &str, max_depth: u32, max_nodes: u32) -> GraphView
+    );
+    call!(
+        /// Whether an entity exists.
+        entity_exists => call_entity_exists(name: &str) -> bool
     );
 }

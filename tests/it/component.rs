@@ -62,11 +62,17 @@ fn answer(request: &Request, seen: &mut Vec<RawInput>) -> Reply {
             .iter()
             .map(|t| embed(t, 16))
             .collect())),
-        Request::Complete(completion) => {
-            assert_eq!(completion.purpose, Purpose::Answer);
-            seen.push(completion.input.clone());
-            Reply::Completion(Ok("Otters live in rivers.".into()))
-        }
+        Request::Complete(completion) => match (&completion.purpose, &completion.input) {
+            (Purpose::Extract, RawInput::Chunk(chunk)) => {
+                Reply::Completion(Ok(crate::mock_llm::extraction_for(chunk)))
+            }
+            (Purpose::Glean, _) => Reply::Completion(Ok("<|COMPLETE|>".into())),
+            (Purpose::Answer, _) => {
+                seen.push(completion.input.clone());
+                Reply::Completion(Ok("Otters live in rivers.".into()))
+            }
+            other => panic!("unexpected request {other:?}"),
+        },
     }
 }
 
@@ -109,7 +115,7 @@ async fn the_component_runs_under_plain_wasmtime_with_a_short_driver_loop() {
     let report = api.call_open(&mut store, &config()).await.unwrap().unwrap();
     assert_eq!(report.pending_documents, 0);
     let docs = [NewDocument {
-        content: "Otters are semi-aquatic mammals that live in rivers.".into(),
+        content: "Otters are semi-aquatic mammals that live in the Amazon River.".into(),
         file_path: "otters.txt".into(),
     }];
     let enqueued = api
@@ -176,6 +182,10 @@ async fn the_component_runs_under_plain_wasmtime_with_a_short_driver_loop() {
         panic!("the answer call carried no context")
     };
     assert!(context.passages[0].content.contains("semi-aquatic"));
+    // Extraction went through the same loop: the graph holds the entities.
+    assert!(api.call_entity_exists(&mut store, "Otters").await.unwrap());
+    let part = api.call_subgraph(&mut store, "*", 3, 10).await.unwrap();
+    assert_eq!(part.edges.len(), 1, "{part:?}");
 
     api.call_finalize(&mut store).await.unwrap().unwrap();
     // Everything the engine wrote is inside its preopened directory.

@@ -293,19 +293,6 @@ impl Drop for Server {
     }
 }
 
-/// Environment that points a server at a mock OpenAI-compatible server.
-pub fn mock_env(base: &str, dim: usize) -> Vec<(String, String)> {
-    vec![
-        ("LLM_BINDING".into(), "openai".into()),
-        ("LLM_BINDING_HOST".into(), format!("{base}/v1")),
-        ("LLM_MODEL".into(), "mock-llm".into()),
-        ("LLM_BINDING_API_KEY".into(), "sk-test-secret-key".into()),
-        ("EMBEDDING_BINDING".into(), "openai".into()),
-        ("EMBEDDING_MODEL".into(), "mock-embed".into()),
-        ("EMBEDDING_DIM".into(), dim.to_string()),
-    ]
-}
-
 /// Borrows a list of owned pairs as `&str` pairs.
 pub fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()

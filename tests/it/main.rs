@@ -5,6 +5,7 @@
 
 mod component;
 mod documents;
+mod graph;
 mod harness;
 mod isolation;
 mod lifecycle;

@@ -5,6 +5,11 @@
 //! client is exercised. Answers are derived from the request, so tests can assert on
 //! what the model was shown:
 //!
+//! * an extraction request (`---Input Text---`) gets LightRAG records: every run of
+//!   capitalised words is an entity described by its first sentence, and every two
+//!   entities in one sentence are related, described by that sentence;
+//! * a gleaning pass gets `<|COMPLETE|>` (or [`MockState::glean_answer`]);
+//! * a summary request (`---Descriptions---`) gets `SUMMARY(<n>): <first fragment>`;
 //! * an answer request (system prompt with a `---Context---` section) gets
 //!   `MOCK ANSWER to: <query>` followed by the context it was given;
 //! * anything else gets `MOCK REPLY to: <last user message>`.
@@ -53,6 +58,8 @@ pub struct MockState {
     pub break_stream_after: AtomicUsize,
     /// Vector dimension.
     pub dim: AtomicUsize,
+    /// What gleaning passes answer (default: nothing more).
+    pub glean_answer: Mutex<Option<String>>,
     log: Mutex<Vec<Logged>>,
 }
 
@@ -86,7 +93,7 @@ impl MockLlm {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let env = crate::harness::mock_env(&base, dim);
+        let env = mock_env(&base, dim);
         MockLlm { state, env }
     }
 
@@ -94,6 +101,22 @@ impl MockLlm {
     pub fn env(&self) -> &[(String, String)] {
         &self.env
     }
+}
+
+/// Environment that points a server at a mock on `base`.
+pub fn mock_env(base: &str, dim: usize) -> Vec<(String, String)> {
+    [
+        ("LLM_BINDING", "openai".to_string()),
+        ("LLM_BINDING_HOST", format!("{base}/v1")),
+        ("LLM_MODEL", "mock-llm".to_string()),
+        ("LLM_BINDING_API_KEY", "sk-test-secret-key".to_string()),
+        ("EMBEDDING_BINDING", "openai".to_string()),
+        ("EMBEDDING_MODEL", "mock-embed".to_string()),
+        ("EMBEDDING_DIM", dim.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 async fn sleep_ms(ms: u64) {
@@ -108,8 +131,165 @@ fn authorization(headers: &HeaderMap) -> Option<String> {
         .map(|v| v.to_str().unwrap_or_default().to_string())
 }
 
+/// Which kind of request a conversation is, by the markers of the engine's prompts.
+pub fn purpose_of(messages: &[(String, String)]) -> &'static str {
+    let last_user = messages
+        .iter()
+        .rev()
+        .find(|(r, _)| r == "user")
+        .map(|(_, c)| c.as_str())
+        .unwrap_or("");
+    if last_user.contains("---Input Text---") {
+        "extract"
+    } else if messages
+        .iter()
+        .any(|(r, c)| r == "user" && c.contains("---Input Text---"))
+    {
+        "glean"
+    } else if last_user.contains("---Descriptions---") {
+        "summary"
+    } else if messages
+        .iter()
+        .any(|(r, c)| r == "system" && c.contains("---Context---"))
+    {
+        "answer"
+    } else {
+        "other"
+    }
+}
+
+/// Words that start a sentence without being names.
+const FUNCTION_WORDS: &[&str] = &[
+    "The", "A", "An", "In", "On", "At", "During", "When", "After", "Before", "While", "It", "This",
+    "That", "Its", "Their", "His", "Her", "And", "But", "Of", "With", "From", "By",
+];
+
+/// Runs of capitalised words, in order of first appearance.
+pub fn capitalised_runs(sentence: &str) -> Vec<String> {
+    let mut runs: Vec<String> = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let words: Vec<&str> = sentence
+        .split(|c: char| c.is_whitespace() || ",;:()\"".contains(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    for word in words {
+        let word = word
+            .trim_end_matches(['.', '!', '?', '\''])
+            .trim_end_matches("'s");
+        let capital = word.chars().next().is_some_and(char::is_uppercase);
+        if capital && !(current.is_empty() && FUNCTION_WORDS.contains(&word)) {
+            current.push(word);
+        } else if !current.is_empty() {
+            runs.push(current.join(" "));
+            current.clear();
+        }
+    }
+    if !current.is_empty() {
+        runs.push(current.join(" "));
+    }
+    let mut unique = Vec::new();
+    for run in runs {
+        if !unique.contains(&run) {
+            unique.push(run);
+        }
+    }
+    unique
+}
+
+fn entity_type(name: &str) -> &'static str {
+    let last = name.rsplit(' ').next().unwrap_or("");
+    match last {
+        "Inc" | "Corp" | "Company" | "University" | "Institute" | "Agency" | "Trust"
+        | "Society" | "Observatory" => "Organization",
+        "City" | "River" | "Lake" | "Mountain" | "Island" | "Street" | "Harbour" => "Location",
+        "Prize" | "Festival" | "War" | "Summit" => "Event",
+        _ => "Person",
+    }
+}
+
+/// LightRAG extraction records for `text`.
+pub fn extraction_for(text: &str) -> String {
+    let sentences: Vec<&str> = text
+        .split_inclusive(['.', '!', '?'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut entities: Vec<(String, String)> = Vec::new();
+    let mut relations: Vec<String> = Vec::new();
+    for sentence in &sentences {
+        let names = capitalised_runs(sentence);
+        for name in &names {
+            if !entities.iter().any(|(n, _)| n == name) {
+                entities.push((name.clone(), sentence.to_string()));
+            }
+        }
+        for (i, a) in names.iter().enumerate() {
+            for b in &names[i + 1..] {
+                relations.push(format!(
+                    "relation<|#|>{a}<|#|>{b}<|#|>co-occurrence, context<|#|>{sentence}"
+                ));
+            }
+        }
+    }
+    let mut out: Vec<String> = entities
+        .iter()
+        .map(|(name, sentence)| {
+            format!("entity<|#|>{name}<|#|>{}<|#|>{sentence}", entity_type(name))
+        })
+        .collect();
+    out.extend(relations);
+    out.push("<|COMPLETE|>".into());
+    out.join("\n")
+}
+
 /// The mock's answer to a conversation.
-pub fn answer_for(messages: &[(String, String)]) -> String {
+pub fn answer_for(state: &MockState, messages: &[(String, String)]) -> String {
+    match purpose_of(messages) {
+        "extract" => {
+            let user = messages
+                .iter()
+                .rev()
+                .find(|(r, _)| r == "user")
+                .map(|(_, c)| c.as_str())
+                .unwrap_or("");
+            let after = user.split("---Input Text---").nth(1).unwrap_or("");
+            let text = after.split("```").nth(1).unwrap_or("");
+            return extraction_for(text.trim());
+        }
+        "glean" => {
+            return state
+                .glean_answer
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| "<|COMPLETE|>".into());
+        }
+        "summary" => {
+            let user = messages
+                .iter()
+                .rev()
+                .find(|(r, _)| r == "user")
+                .map(|(_, c)| c.as_str())
+                .unwrap_or("");
+            let list = user.split("---Descriptions---").nth(1).unwrap_or("");
+            let fragments: Vec<String> = list
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+                .filter_map(|v| v["Description"].as_str().map(str::to_string))
+                .collect();
+            return format!(
+                "SUMMARY({}): {}",
+                fragments.len(),
+                fragments.first().cloned().unwrap_or_default()
+            );
+        }
+        _ => {}
+    }
+    answer_text(messages)
+}
+
+/// The reply to an answer request or any other conversation.
+fn answer_text(messages: &[(String, String)]) -> String {
     let last_user = messages
         .iter()
         .rev()
@@ -162,7 +342,7 @@ async fn chat(State(state): State<Arc<MockState>>, headers: HeaderMap, body: Byt
         )
             .into_response();
     }
-    let text = answer_for(&messages);
+    let text = answer_for(&state, &messages);
     if !stream {
         return axum::Json(json!({
             "id": "chatcmpl-mock",

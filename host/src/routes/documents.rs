@@ -25,6 +25,8 @@ pub fn routes() -> Router<AppState> {
         .route("/documents/status_counts", get(status_counts))
         .route("/documents/delete_document", delete(delete_documents))
         .route("/documents/clear_cache", post(clear_cache))
+        .route("/documents/scan", post(scan))
+        .route("/documents/reprocess_failed", post(reprocess_failed))
         .route("/documents", delete(clear_documents))
 }
 
@@ -623,4 +625,116 @@ async fn clear_cache(
         workspace,
         Json(json!({"status": "success", "message": "Successfully cleared all cache"})),
     ))
+}
+
+/// Reads the supported files directly inside `dir`. Symbolic links (to files or as
+/// the directory itself) are skipped: the input directory is the tenant's, and a
+/// link must not make the server read anything outside it.
+fn read_input_files(dir: &std::path::Path) -> Vec<NewDocument> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let is_real_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+    if !is_real_dir {
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut documents = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(name) = check_upload_name(&name) else {
+            continue;
+        };
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let mut content = String::new();
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(entry.path());
+        if opened
+            .and_then(|mut f| f.read_to_string(&mut content))
+            .is_err()
+            || content.trim().is_empty()
+        {
+            continue;
+        }
+        documents.push(NewDocument {
+            content,
+            file_path: name,
+        });
+    }
+    documents.sort_by(|a, b| a.file_path.cmp(&b.file_path));
+    documents
+}
+
+/// `POST /documents/scan`: failed documents go back to pending, and the text and
+/// markdown files of `INPUT_DIR/<workspace>/` whose names are new are enqueued.
+async fn scan(
+    State(state): State<AppState>,
+    workspace: Workspace,
+) -> Result<(Workspace, Json<Value>), AppError> {
+    let track = track_id("scan");
+    let lease = state.lease(&workspace).await?;
+    let busy = lease
+        .run(|live| Box::pin(async move { live.pipeline_running }))
+        .await?;
+    if busy {
+        let body = json!({
+            "status": "scanning_skipped_pipeline_busy",
+            "message": "The pipeline is busy; scan again when it is done",
+            "track_id": track,
+        });
+        return Ok((workspace, Json(body)));
+    }
+    let dir = state.config.input_dir.join(workspace.as_str());
+    let documents = tokio::task::spawn_blocking(move || read_input_files(&dir))
+        .await
+        .map_err(AppError::internal)?;
+    let scan_track = track.clone();
+    lease
+        .run(move |live| {
+            Box::pin(async move {
+                live.instance
+                    .reset_failed()
+                    .await?
+                    .map_err(AppError::from)?;
+                live.instance
+                    .enqueue_new(&documents, &scan_track)
+                    .await?
+                    .map_err(AppError::from)
+            })
+        })
+        .await??;
+    pipeline::ensure_running(&state, lease);
+    let body = json!({
+        "status": "scanning_started",
+        "message": "Scanning process has been initiated in the background",
+        "track_id": track,
+    });
+    Ok((workspace, Json(body)))
+}
+
+/// `POST /documents/reprocess_failed`.
+async fn reprocess_failed(
+    State(state): State<AppState>,
+    workspace: Workspace,
+) -> Result<(Workspace, Json<Value>), AppError> {
+    let lease = state.lease(&workspace).await?;
+    let count = lease
+        .run(|live| Box::pin(async move { live.instance.reset_failed().await }))
+        .await??
+        .map_err(AppError::from)?;
+    pipeline::ensure_running(&state, lease);
+    let body = json!({
+        "status": "reprocessing_started",
+        "message": format!("Reprocessing of {count} failed documents has been initiated in the background"),
+        "track_id": "",
+    });
+    Ok((workspace, Json(body)))
 }

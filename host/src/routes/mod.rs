@@ -3,8 +3,10 @@
 //! * `system` — `/health`, `/metrics`.
 //! * `documents` — `/documents/*`: insert, upload, status, paging, deletion.
 //! * `query` — `/query`, `/query/stream`.
+//! * `graph` — `/graph/*`, `/graphs`: labels, search, subgraphs.
 
 mod documents;
+mod graph;
 mod query;
 mod system;
 
@@ -31,6 +33,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(system::routes())
         .merge(query::routes())
+        .merge(graph::routes())
         .merge(documents::routes())
         .merge(documents::text_routes().layer(DefaultBodyLimit::max(TEXT_BODY_LIMIT)))
         .merge(documents::upload_routes().layer(DefaultBodyLimit::max(upload_limit)))

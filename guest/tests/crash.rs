@@ -1,0 +1,245 @@
+//! Fault injection: the engine is stopped after every possible step of an ingestion
+//! — as `kill -9` or a trap would stop it, without `finalize` — and reopened.
+//! After every stop, a document is either completely stored or not at all, and
+//! finishing the ingestion gives the same graph as an uninterrupted run.
+
+use lightrag_engine::Engine;
+use lightrag_engine::documents;
+use lightrag_engine::wit::{
+    Config, NewDocument, NumberedReply, Purpose, RawInput, Reply, Request, Step, Task,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+const DIM: usize = 8;
+
+fn config() -> Config {
+    Config {
+        workspace: "crash".into(),
+        chunk_size: 40,
+        chunk_overlap: 5,
+        cosine_threshold: 0.2,
+        top_k: 40,
+        chunk_top_k: 20,
+        max_entity_tokens: 6000,
+        max_relation_tokens: 8000,
+        max_total_tokens: 30000,
+        enable_llm_cache: true,
+        enable_llm_cache_for_extract: true,
+        max_parallel_insert: 2,
+        summary_language: "English".into(),
+        entity_types: vec!["Person".into()],
+        max_gleaning: 1,
+        force_llm_summary_on_merge: 100,
+        summary_max_tokens: 100_000,
+        summary_context_size: 100_000,
+        summary_length_recommended: 600,
+        related_chunk_number: 5,
+        llm_identity: "scripted".into(),
+        embedding_identity: "scripted/8".into(),
+        embedding_dim: DIM as u32,
+    }
+}
+
+/// Capitalised words are entities; two in one sentence are related.
+fn extraction(text: &str) -> String {
+    let mut lines = Vec::new();
+    let mut seen = BTreeSet::new();
+    for sentence in text.split('.').map(str::trim).filter(|s| !s.is_empty()) {
+        let names: Vec<&str> = sentence
+            .split_whitespace()
+            .filter(|w| w.starts_with(|c: char| c.is_uppercase()))
+            .collect();
+        for name in &names {
+            if seen.insert(name.to_string()) {
+                lines.push(format!(
+                    "entity<|#|>{name}<|#|>Person<|#|>{name} in: {sentence}."
+                ));
+            }
+        }
+        for pair in names.windows(2) {
+            lines.push(format!(
+                "relation<|#|>{}<|#|>{}<|#|>met<|#|>{sentence}.",
+                pair[0], pair[1]
+            ));
+        }
+    }
+    lines.push("<|COMPLETE|>".into());
+    lines.join("\n")
+}
+
+fn vector(text: &str) -> Vec<f32> {
+    let mut v = vec![0.1f32; DIM];
+    for (i, byte) in text.bytes().enumerate() {
+        v[(byte as usize + i) % DIM] += 1.0;
+    }
+    v
+}
+
+fn respond(request: &Request) -> Reply {
+    match request {
+        Request::Embed(e) => Reply::Embedding(Ok(e.texts.iter().map(|t| vector(t)).collect())),
+        Request::Complete(c) => Reply::Completion(Ok(match (&c.purpose, &c.input) {
+            (Purpose::Extract, RawInput::Chunk(chunk)) => extraction(chunk),
+            (Purpose::Glean, _) => "<|COMPLETE|>".into(),
+            other => panic!("unexpected request {other:?}"),
+        })),
+    }
+}
+
+/// Runs the pipeline, answering one request per step so that there are as many
+/// stopping points as possible; with `stop_after`, gives up (like a crash) after that
+/// many resumes. Returns how many resumes a complete run took.
+fn ingest(engine: &mut Engine, stop_after: Option<usize>) -> Option<usize> {
+    let (id, mut step) = engine.start(Task::ProcessDocuments);
+    let mut queue: std::collections::VecDeque<NumberedReply> = Default::default();
+    let mut resumes = 0;
+    loop {
+        match step {
+            Step::Done(_) => return Some(resumes),
+            Step::Failed(err) => panic!("pipeline failed: {err:?}"),
+            Step::Pending(requests) => queue.extend(requests.iter().map(|r| NumberedReply {
+                id: r.id,
+                reply: respond(&r.request),
+            })),
+        }
+        if stop_after == Some(resumes) {
+            return None;
+        }
+        let reply = queue.pop_front().expect("the task waits on nothing");
+        step = engine.resume(id, vec![reply]);
+        resumes += 1;
+    }
+}
+
+fn documents() -> Vec<NewDocument> {
+    [
+        ("a.txt", "Alice met Bob in Paris. Bob thanked Carol."),
+        ("b.txt", "Carol met Dave. Alice wrote to Dave."),
+        ("c.txt", "Erin met Alice. Bob met Erin in Rome."),
+        ("d.txt", "Frank met Carol. Dave met Frank. Alice met Frank."),
+    ]
+    .into_iter()
+    .map(|(name, text)| NewDocument {
+        content: text.into(),
+        file_path: name.into(),
+    })
+    .collect()
+}
+
+/// What must be equal between an interrupted and an uninterrupted ingestion:
+/// nodes with their description fragments and sources, edges with weights.
+fn fingerprint(engine: &Engine) -> String {
+    let store = engine.shared().store.borrow();
+    let state = store.state();
+    let set = |s: &str| {
+        s.split("<SEP>")
+            .map(str::to_string)
+            .collect::<BTreeSet<String>>()
+    };
+    let nodes: BTreeMap<_, _> = state
+        .graph
+        .nodes()
+        .map(|n| {
+            (
+                n.entity_id.clone(),
+                (
+                    n.entity_type.clone(),
+                    format!("{:?}", set(&n.description)),
+                    format!("{:?}", set(&n.source_id)),
+                ),
+            )
+        })
+        .collect();
+    let edges: BTreeMap<_, _> = state
+        .graph
+        .edges()
+        .map(|e| {
+            (
+                (e.source.clone(), e.target.clone()),
+                (
+                    e.weight,
+                    e.keywords.clone(),
+                    format!("{:?}", set(&e.source_id)),
+                ),
+            )
+        })
+        .collect();
+    format!(
+        "{nodes:?}\n{edges:?}\nchunks={} entity_vectors={} relation_vectors={} docs={}",
+        state.chunks.len(),
+        state.entity_vectors.len(),
+        state.relation_vectors.len(),
+        state.doc_graph.len()
+    )
+}
+
+/// After any stop: a processed document is complete; any other has left nothing.
+fn assert_all_or_nothing(engine: &Engine, stop: usize) {
+    let store = engine.shared().store.borrow();
+    let state = store.state();
+    for status in state.status.values() {
+        let chunk_prefix = format!("{}-chunk-", status.id);
+        let stored_chunks = state
+            .chunks
+            .keys()
+            .filter(|k| k.starts_with(&chunk_prefix))
+            .count();
+        if status.state == lightrag_engine::state::DocState::Processed {
+            let graph = state
+                .doc_graph
+                .get(&status.id)
+                .expect("processed without its graph");
+            assert_eq!(
+                stored_chunks,
+                status.chunks_count.unwrap() as usize,
+                "stop {stop}"
+            );
+            for name in &graph.entities {
+                assert!(
+                    state.graph.node(name).is_some(),
+                    "stop {stop}: {name} missing"
+                );
+            }
+        } else {
+            assert_eq!(
+                status.state,
+                lightrag_engine::state::DocState::Pending,
+                "stop {stop}"
+            );
+            assert_eq!(stored_chunks, 0, "stop {stop}: half-stored {}", status.id);
+            assert!(!state.doc_graph.contains_key(&status.id), "stop {stop}");
+        }
+    }
+}
+
+fn open(dir: &Path) -> Engine {
+    Engine::open(config(), dir).expect("open").0
+}
+
+#[test]
+fn stopping_after_any_step_never_leaves_a_document_half_merged() {
+    let base = std::env::temp_dir().join(format!("lr-crash-{}", std::process::id()));
+    let reference_dir = base.join("reference");
+    let mut reference = open(&reference_dir);
+    documents::enqueue(reference.shared(), documents(), "t", false).unwrap();
+    let steps = ingest(&mut reference, None).unwrap();
+    let expected = fingerprint(&reference);
+    assert!(steps > 10, "too few steps to be interesting: {steps}");
+    assert!(expected.contains("Alice"));
+
+    for stop in 0..steps {
+        let dir = base.join(format!("stop-{stop}"));
+        let mut engine = open(&dir);
+        documents::enqueue(engine.shared(), documents(), "t", false).unwrap();
+        assert!(ingest(&mut engine, Some(stop)).is_none());
+        drop(engine); // no finalize: the crash
+        let mut engine = open(&dir);
+        assert_all_or_nothing(&engine, stop);
+        ingest(&mut engine, None).unwrap();
+        assert_eq!(fingerprint(&engine), expected, "stop after {stop} steps");
+        drop(engine);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    std::fs::remove_dir_all(&base).unwrap();
+}
