@@ -187,6 +187,92 @@ with \"This\" or a pronoun.
 ---Output---
 ";
 
+/// Keyword extraction for KG queries. Placeholders: `{query}`, `{language}`. Asks for
+/// LightRAG's JSON object with exactly `high_level_keywords` and `low_level_keywords`.
+pub const KEYWORDS_EXTRACTION: &str = "---Role---
+
+You pick search keywords for a retrieval system that looks things up in a knowledge \
+graph.
+
+---Instructions---
+
+Read the user's query and return a JSON object with exactly two keys:
+- \"high_level_keywords\": the broad themes, concepts or intent of the query.
+- \"low_level_keywords\": the specific entities, proper nouns, technical terms and \
+concrete details it mentions.
+Both values are arrays of strings. Keep multi-word terms together. Return empty arrays \
+for a query with no meaningful content (a greeting, say). Write the keywords in \
+{language}, keeping proper nouns as they are. Output only the JSON object: no prose, \
+no code fence.
+
+Shape of the answer:
+{\"high_level_keywords\": [\"…\"], \"low_level_keywords\": [\"…\"]}
+
+---Query---
+
+{query}
+
+---Output---
+";
+
+/// Answer prompt for the knowledge-graph modes. Placeholders: `{response_type}`,
+/// `{user_prompt}`, `{context_data}`.
+pub const RAG_RESPONSE: &str = "---Role---
+
+You are a careful assistant. You answer questions using only the knowledge graph data \
+and document excerpts given in the Context section below.
+
+---Goal---
+
+Write an answer to the user's query that rests on the Context: the entities and \
+relationships of the knowledge graph and the document chunks. Bring the relevant facts \
+together, explain how they connect, and say plainly when the context does not hold the \
+answer.
+
+---Instructions---
+
+1. Use only what the Context says. Do not add outside knowledge or guesses.
+2. Take the conversation history into account so that the answer fits the dialogue.
+3. If the Context does not contain the answer, say that you do not know.
+4. Reply in the language of the user's query.
+5. Use Markdown where it helps (headings, lists, bold). Shape the answer as: {response_type}.
+6. Cite your sources: end with a `### References` section listing at most 5 of the \
+most relevant documents, one per line as `- [n] Document Title`, where n is the \
+document's reference_id in the Reference Document List. Write nothing after that section.
+7. Further instructions from the user: {user_prompt}
+
+---Context---
+
+{context_data}
+";
+
+/// The context of a knowledge-graph query. Placeholders: `{entities}`,
+/// `{relations}`, `{chunks}`, `{references}`.
+pub const KG_CONTEXT: &str = "Knowledge Graph Data (Entity):
+
+```json
+{entities}
+```
+
+Knowledge Graph Data (Relationship):
+
+```json
+{relations}
+```
+
+Document Chunks (each entry carries a reference_id that points into the Reference Document List):
+
+```json
+{chunks}
+```
+
+Reference Document List (one `[reference_id] file name` per line):
+
+```
+{references}
+```
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ mod harness;
 mod isolation;
 mod lifecycle;
 mod mock_llm;
+mod modes;
 mod offline;
 mod pool;
 mod query;

@@ -148,6 +148,8 @@ pub fn purpose_of(messages: &[(String, String)]) -> &'static str {
         "glean"
     } else if last_user.contains("---Descriptions---") {
         "summary"
+    } else if last_user.contains("---Query---") && last_user.contains("high_level_keywords") {
+        "keywords"
     } else if messages
         .iter()
         .any(|(r, c)| r == "system" && c.contains("---Context---"))
@@ -161,7 +163,8 @@ pub fn purpose_of(messages: &[(String, String)]) -> &'static str {
 /// Words that start a sentence without being names.
 const FUNCTION_WORDS: &[&str] = &[
     "The", "A", "An", "In", "On", "At", "During", "When", "After", "Before", "While", "It", "This",
-    "That", "Its", "Their", "His", "Her", "And", "But", "Of", "With", "From", "By",
+    "That", "Its", "Their", "His", "Her", "And", "But", "Of", "With", "From", "By", "Who", "What",
+    "Which", "Where", "How", "Why", "Tell", "Did", "Does", "Is", "Are", "Was",
 ];
 
 /// Runs of capitalised words, in order of first appearance.
@@ -242,6 +245,18 @@ pub fn extraction_for(text: &str) -> String {
     out.join("\n")
 }
 
+/// Keyword JSON for a query: capitalised runs are low-level keywords, other words
+/// of five letters or more are high-level ones.
+pub fn keywords_for(query: &str) -> String {
+    let low = capitalised_runs(query);
+    let high: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 5 && w.chars().next().is_some_and(char::is_lowercase))
+        .map(str::to_string)
+        .collect();
+    json!({"high_level_keywords": high, "low_level_keywords": low}).to_string()
+}
+
 /// The mock's answer to a conversation.
 pub fn answer_for(state: &MockState, messages: &[(String, String)]) -> String {
     match purpose_of(messages) {
@@ -263,6 +278,23 @@ pub fn answer_for(state: &MockState, messages: &[(String, String)]) -> String {
                 .unwrap()
                 .clone()
                 .unwrap_or_else(|| "<|COMPLETE|>".into());
+        }
+        "keywords" => {
+            let user = messages
+                .iter()
+                .rev()
+                .find(|(r, _)| r == "user")
+                .map(|(_, c)| c.as_str())
+                .unwrap_or("");
+            let query = user
+                .split("---Query---")
+                .nth(1)
+                .unwrap_or("")
+                .split("---Output---")
+                .next()
+                .unwrap_or("")
+                .trim();
+            return keywords_for(query);
         }
         "summary" => {
             let user = messages

@@ -214,7 +214,7 @@ async fn bypass_sends_the_conversation_straight_to_the_model() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn query_validation_and_unsupported_modes() {
+async fn query_validation_matches_lightrag() {
     let mock = MockLlm::start(64).await;
     let server = Server::start(&pairs(mock.env()));
     let cases = [
@@ -229,23 +229,11 @@ async fn query_validation_and_unsupported_modes() {
             json!({"query": "What is this about?", "mode": "naive", "top_k": 0}),
             422,
         ),
-        (
-            json!({"query": "What is this about?", "mode": "local"}),
-            400,
-        ),
     ];
     for (body, status) in cases {
         let reply = server.post("/query", Some("v"), body.clone()).await;
         assert_eq!(reply.status, status, "{body}: {}", reply.text);
     }
-    let reply = server
-        .post(
-            "/query",
-            Some("v"),
-            json!({"query": "What is this about?", "mode": "local"}),
-        )
-        .await;
-    assert!(reply.text.contains("not supported yet"));
     // An empty workspace has no context: LightRAG's fixed reply, not an error.
     let reply = server
         .post(

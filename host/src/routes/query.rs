@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/query", post(query))
         .route("/query/stream", post(query_stream))
+        .route("/query/data", post(query_data))
 }
 
 /// LightRAG's reply when a query fails inside the engine (it answers 200).
@@ -353,4 +354,137 @@ fn ndjson_response(workspace: Workspace, body: Body) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("X-Accel-Buffering", HeaderValue::from_static("no"));
     response
+}
+
+/// `/query/data` answers validation errors in its own 400 shape (LightRAG's
+/// exception to FastAPI's 422).
+fn data_validation_error(err: AppError) -> Response {
+    let message = match err {
+        AppError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.loc.join(" -> "), e.msg))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => return other.into_response(),
+    };
+    (
+        axum::http::StatusCode::BAD_REQUEST,
+        Json(json!({"status": "failure", "message": format!("Validation error: {message}"), "data": {}, "metadata": {}})),
+    )
+        .into_response()
+}
+
+fn processing_info(data: &crate::bindings::types::QueryData) -> Value {
+    Value::Object(
+        data.processing_info
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect(),
+    )
+}
+
+/// `POST /query/data`: what retrieval found, without an answer.
+async fn query_data(
+    State(state): State<AppState>,
+    workspace: Workspace,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let body: QueryRequest = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(err) => {
+            return Ok(data_validation_error(AppError::Validation(vec![
+                FieldError {
+                    loc: vec!["body".into()],
+                    msg: err.to_string(),
+                    kind: "json_invalid".into(),
+                },
+            ])));
+        }
+    };
+    let prepared = match prepare(body, false) {
+        Ok(prepared) => prepared,
+        Err(err) => return Ok(data_validation_error(err)),
+    };
+    let mut params = prepared.params;
+    params.stream = false;
+    params.data_only = true;
+    let mode = params.mode;
+    let lease = state.lease(&workspace).await?;
+    let (done, _guard) = spawn_query(&state, lease, params, None);
+    let output = match done.await {
+        Ok(Ok(output)) => output,
+        Ok(Err(TaskError::Guest(GuestError::BadInput(msg)))) => {
+            return Ok(data_validation_error(AppError::Validation(vec![
+                FieldError {
+                    loc: vec!["body".into(), "query".into()],
+                    msg,
+                    kind: "value_error".into(),
+                },
+            ])));
+        }
+        Ok(Err(err)) => return Err(err.into()),
+        Err(_) => return Err(AppError::internal("the query task ended without an answer")),
+    };
+    let mode_name = match mode {
+        QueryMode::Local => "local",
+        QueryMode::Global => "global",
+        QueryMode::Hybrid => "hybrid",
+        QueryMode::Naive => "naive",
+        QueryMode::Mix => "mix",
+        QueryMode::Bypass => "bypass",
+    };
+    let data = output
+        .data
+        .unwrap_or_else(|| crate::bindings::types::QueryData {
+            entities: Vec::new(),
+            relationships: Vec::new(),
+            chunks: Vec::new(),
+            references: Vec::new(),
+            high_level_keywords: Vec::new(),
+            low_level_keywords: Vec::new(),
+            processing_info: Vec::new(),
+        });
+    let body = if output.no_results {
+        let message = if mode == QueryMode::Naive {
+            "No relevant document chunks found."
+        } else {
+            "Query returned no results"
+        };
+        json!({
+            "status": "failure",
+            "message": message,
+            "data": {},
+            "metadata": {"failure_reason": "no_results", "mode": mode_name},
+        })
+    } else {
+        json!({
+            "status": "success",
+            "message": "Query executed successfully",
+            "data": {
+                "entities": data.entities.iter().map(|e| json!({
+                    "entity_name": e.entity_name, "entity_type": e.entity_type,
+                    "description": e.description, "source_id": e.source_id,
+                    "file_path": e.file_path, "created_at": e.created_at,
+                })).collect::<Vec<_>>(),
+                "relationships": data.relationships.iter().map(|r| json!({
+                    "src_id": r.src_id, "tgt_id": r.tgt_id, "description": r.description,
+                    "keywords": r.keywords, "weight": r.weight, "source_id": r.source_id,
+                    "file_path": r.file_path, "created_at": r.created_at,
+                })).collect::<Vec<_>>(),
+                "chunks": data.chunks.iter().map(|c| json!({
+                    "reference_id": c.reference_id, "content": c.content,
+                    "file_path": c.file_path, "chunk_id": c.chunk_id,
+                })).collect::<Vec<_>>(),
+                "references": data.references.iter().map(|r| json!({
+                    "reference_id": r.reference_id, "file_path": r.file_path,
+                })).collect::<Vec<_>>(),
+            },
+            "metadata": {
+                "query_mode": mode_name,
+                "keywords": {"high_level": data.high_level_keywords, "low_level": data.low_level_keywords},
+                "processing_info": processing_info(&data),
+            },
+        })
+    };
+    Ok((workspace, Json(body)).into_response())
 }

@@ -1,0 +1,235 @@
+//! Turning retrieved entities, relations and chunks into LightRAG's context text,
+//! within token budgets, with the reference list.
+
+use crate::graph::{Edge, Node};
+use crate::prompts::{self, fill};
+use crate::tokenizer;
+use crate::wit::Reference;
+use std::collections::HashMap;
+
+/// A retrieved chunk on its way into the context.
+#[derive(Clone, Debug)]
+pub struct Retrieved {
+    pub id: String,
+    pub content: String,
+    pub file_path: String,
+}
+
+/// A JSON string as Python's `json.dumps(ensure_ascii=False)` writes it.
+pub fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// One chunk as a context line: Python's `json.dumps` layout (`", "` and `": "`), so
+/// token counts match LightRAG's.
+pub fn chunk_line(reference_id: &str, content: &str) -> String {
+    format!(
+        "{{\"reference_id\": {}, \"content\": {}}}",
+        json_string(reference_id),
+        json_string(content)
+    )
+}
+
+/// One entity as a context line (LightRAG never shows the model paths or times).
+pub fn entity_line(node: &Node) -> String {
+    let kind = if node.entity_type.is_empty() {
+        "UNKNOWN"
+    } else {
+        &node.entity_type
+    };
+    format!(
+        "{{\"entity\": {}, \"type\": {}, \"description\": {}}}",
+        json_string(&node.entity_id),
+        json_string(kind),
+        json_string(&node.description)
+    )
+}
+
+/// One relation as a context line.
+pub fn relation_line(edge: &Edge) -> String {
+    format!(
+        "{{\"entity1\": {}, \"entity2\": {}, \"description\": {}}}",
+        json_string(&edge.source),
+        json_string(&edge.target),
+        json_string(&edge.description)
+    )
+}
+
+/// How many leading lines fit in `budget` tokens when joined with newlines (whole
+/// lines only), counted with the same tokenizer as LightRAG.
+pub fn lines_within(lines: &[String], budget: usize) -> usize {
+    let mut used = 0;
+    for (i, line) in lines.iter().enumerate() {
+        used += tokenizer::count(line) + usize::from(i > 0);
+        if used > budget {
+            return i;
+        }
+    }
+    lines.len()
+}
+
+/// The longest prefix of `chunks` whose context lines fit in `budget` tokens.
+pub fn fit_chunks(chunks: Vec<Retrieved>, budget: usize) -> Vec<Retrieved> {
+    let (_, ref_of) = reference_list(&chunks, false);
+    let lines: Vec<String> = chunks
+        .iter()
+        .map(|c| {
+            chunk_line(
+                ref_of.get(&c.file_path).map(String::as_str).unwrap_or(""),
+                &c.content,
+            )
+        })
+        .collect();
+    let keep = lines_within(&lines, budget);
+    chunks.into_iter().take(keep).collect()
+}
+
+/// LightRAG's reference list: distinct file paths (not `unknown_source`) by how many
+/// chunks cite them, then by first appearance; numbered from `"1"`.
+pub fn reference_list(
+    chunks: &[Retrieved],
+    with_content: bool,
+) -> (Vec<Reference>, HashMap<String, String>) {
+    let mut order: Vec<(&str, usize, usize)> = Vec::new();
+    for (position, chunk) in chunks.iter().enumerate() {
+        let path = chunk.file_path.as_str();
+        if path.is_empty() || path == "unknown_source" {
+            continue;
+        }
+        match order.iter_mut().find(|(p, _, _)| *p == path) {
+            Some(entry) => entry.1 += 1,
+            None => order.push((path, 1, position)),
+        }
+    }
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    let ref_of: HashMap<String, String> = order
+        .iter()
+        .enumerate()
+        .map(|(i, (path, _, _))| (path.to_string(), (i + 1).to_string()))
+        .collect();
+    let references = order
+        .iter()
+        .enumerate()
+        .map(|(i, (path, _, _))| Reference {
+            reference_id: (i + 1).to_string(),
+            file_path: path.to_string(),
+            content: with_content.then(|| {
+                chunks
+                    .iter()
+                    .filter(|c| c.file_path == *path)
+                    .map(|c| c.content.clone())
+                    .collect()
+            }),
+        })
+        .collect();
+    (references, ref_of)
+}
+
+fn chunk_lines(chunks: &[Retrieved], ref_of: &HashMap<String, String>) -> String {
+    chunks
+        .iter()
+        .map(|c| {
+            chunk_line(
+                ref_of.get(&c.file_path).map(String::as_str).unwrap_or(""),
+                &c.content,
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn reference_lines(references: &[Reference]) -> String {
+    references
+        .iter()
+        .map(|r| format!("[{}] {}", r.reference_id, r.file_path))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The context of a `naive` query.
+pub fn naive_context(
+    chunks: &[Retrieved],
+    references: &[Reference],
+    ref_of: &HashMap<String, String>,
+) -> String {
+    fill(
+        prompts::NAIVE_CONTEXT,
+        &[
+            ("chunks", &chunk_lines(chunks, ref_of)),
+            ("references", &reference_lines(references)),
+        ],
+    )
+}
+
+/// The context of a knowledge-graph query.
+pub fn kg_context(
+    entity_lines: &[String],
+    relation_lines: &[String],
+    chunks: &[Retrieved],
+    references: &[Reference],
+    ref_of: &HashMap<String, String>,
+) -> String {
+    fill(
+        prompts::KG_CONTEXT,
+        &[
+            ("entities", &entity_lines.join("\n")),
+            ("relations", &relation_lines.join("\n")),
+            ("chunks", &chunk_lines(chunks, ref_of)),
+            ("references", &reference_lines(references)),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(id: &str, path: &str, content: &str) -> Retrieved {
+        Retrieved {
+            id: id.into(),
+            content: content.into(),
+            file_path: path.into(),
+        }
+    }
+
+    #[test]
+    fn references_are_ordered_by_frequency_then_first_use() {
+        let chunks = [
+            chunk("1", "b.txt", "x"),
+            chunk("2", "a.txt", "y"),
+            chunk("3", "a.txt", "z"),
+            chunk("4", "unknown_source", "w"),
+        ];
+        let (refs, map) = reference_list(&chunks, true);
+        assert_eq!(refs.len(), 2);
+        assert_eq!(
+            (refs[0].file_path.as_str(), refs[0].reference_id.as_str()),
+            ("a.txt", "1")
+        );
+        assert_eq!(
+            refs[0].content.as_deref(),
+            Some(&["y".to_string(), "z".to_string()][..])
+        );
+        assert_eq!(map["b.txt"], "2");
+        assert!(!map.contains_key("unknown_source"));
+    }
+
+    #[test]
+    fn lines_use_python_json_layout() {
+        assert_eq!(
+            chunk_line("1", "say \"hi\"\n"),
+            r#"{"reference_id": "1", "content": "say \"hi\"\n"}"#
+        );
+    }
+
+    #[test]
+    fn the_budget_keeps_a_prefix_that_fits() {
+        let chunks: Vec<Retrieved> = (0..10)
+            .map(|i| chunk(&i.to_string(), "a.txt", &"word ".repeat(50)))
+            .collect();
+        let one = tokenizer::count(&chunk_line("1", &"word ".repeat(50)));
+        assert_eq!(fit_chunks(chunks.clone(), one * 3 + 2).len(), 3);
+        assert_eq!(fit_chunks(chunks.clone(), one * 3 + 1).len(), 2);
+        assert_eq!(fit_chunks(chunks, 0).len(), 0);
+    }
+}

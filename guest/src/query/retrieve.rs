@@ -1,0 +1,159 @@
+//! Retrieval per query mode, as LightRAG retrieves (`local`, `global`, `hybrid`,
+//! `mix` over the graph and its vectors; `naive` over chunk vectors).
+
+use super::context::Retrieved;
+use crate::graph::{Edge, Node};
+use crate::kg::split_sep;
+use crate::state::State;
+use crate::vectors::{dot, normalise};
+use std::collections::HashSet;
+
+/// Entities found through the entity vectors (`local`), with the relations around
+/// them sorted by (degree sum, weight), highest first.
+pub fn local(
+    state: &State,
+    vector: &[f32],
+    top_k: usize,
+    threshold: f32,
+) -> (Vec<Node>, Vec<Edge>) {
+    let nodes: Vec<Node> = state
+        .entity_vectors
+        .search(vector, top_k, threshold)
+        .into_iter()
+        .filter_map(|(id, _)| state.entity_of_vector.get(&id))
+        .filter_map(|name| state.graph.node(name))
+        .cloned()
+        .collect();
+    let mut seen = HashSet::new();
+    let mut edges: Vec<(usize, f64, Edge)> = Vec::new();
+    for node in &nodes {
+        for edge in state.graph.edges_of(&node.entity_id) {
+            if seen.insert((edge.source.clone(), edge.target.clone())) {
+                let rank = state.graph.degree(&edge.source) + state.graph.degree(&edge.target);
+                edges.push((rank, edge.weight, edge.clone()));
+            }
+        }
+    }
+    // Stable: equal (rank, weight) keep the order in which they were found.
+    edges.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+    (nodes, edges.into_iter().map(|(_, _, e)| e).collect())
+}
+
+/// Relations found through the relation vectors (`global`), in search order, with
+/// their endpoints in order of appearance.
+pub fn global(
+    state: &State,
+    vector: &[f32],
+    top_k: usize,
+    threshold: f32,
+) -> (Vec<Node>, Vec<Edge>) {
+    let edges: Vec<Edge> = state
+        .relation_vectors
+        .search(vector, top_k, threshold)
+        .into_iter()
+        .filter_map(|(id, _)| state.relation_of_vector.get(&id))
+        .filter_map(|(a, b)| state.graph.edge(a, b))
+        .cloned()
+        .collect();
+    let mut seen = HashSet::new();
+    let nodes = edges
+        .iter()
+        .flat_map(|e| [e.source.as_str(), e.target.as_str()])
+        .filter(|name| seen.insert(name.to_string()))
+        .filter_map(|name| state.graph.node(name))
+        .cloned()
+        .collect();
+    (nodes, edges)
+}
+
+/// Interleaves `a[0], b[0], a[1], b[1], …`, keeping the first of equal keys.
+pub fn round_robin<T, K: std::hash::Hash + Eq>(
+    lists: Vec<Vec<T>>,
+    key: impl Fn(&T) -> K,
+) -> Vec<T> {
+    let mut seen = HashSet::new();
+    let mut iters: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::new();
+    loop {
+        let mut any = false;
+        for iter in &mut iters {
+            if let Some(item) = iter.next() {
+                any = true;
+                if seen.insert(key(&item)) {
+                    out.push(item);
+                }
+            }
+        }
+        if !any {
+            return out;
+        }
+    }
+}
+
+/// LightRAG's `VECTOR` pick of related chunks: the chunks the items were extracted
+/// from (each counted once, first item wins, `exclude` skipped), ranked by
+/// similarity to the query; `RELATED_CHUNK_NUMBER × items / 2` of them. Without a
+/// usable vector, the first ones in item order.
+pub fn related_chunks(
+    state: &State,
+    sources: &[&str],
+    exclude: &HashSet<String>,
+    query: &[f32],
+    related_chunk_number: usize,
+) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let candidates: Vec<String> = sources
+        .iter()
+        .flat_map(|s| split_sep(s))
+        .filter(|id| !exclude.contains(id) && state.chunks.contains_key(id))
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    let limit = (related_chunk_number * sources.len() / 2).max(1);
+    let query = normalise(query);
+    let mut scored: Vec<(f32, usize, String)> = candidates
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| {
+            state
+                .chunk_vectors
+                .get(id)
+                .filter(|v| v.len() == query.len())
+                .map(|v| (dot(&query, v), i, id.clone()))
+        })
+        .collect();
+    if scored.is_empty() {
+        return candidates.into_iter().take(limit).collect();
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored
+        .into_iter()
+        .take(limit)
+        .map(|(_, _, id)| id)
+        .collect()
+}
+
+/// The stored chunk of each id, in order.
+pub fn chunks_by_id(state: &State, ids: &[String]) -> Vec<Retrieved> {
+    ids.iter()
+        .filter_map(|id| {
+            state.chunks.get(id).map(|c| Retrieved {
+                id: id.clone(),
+                content: c.content.clone(),
+                file_path: c.file_path.clone(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_robin_interleaves_and_deduplicates() {
+        let merged = round_robin(vec![vec![1, 2, 3], vec![2, 5], vec![]], |x| *x);
+        assert_eq!(merged, [1, 2, 3, 5]);
+        let merged = round_robin(vec![vec!["a", "b"], vec!["c", "d", "e"]], |x| *x);
+        assert_eq!(merged, ["a", "c", "b", "d", "e"]);
+    }
+}
