@@ -10,10 +10,10 @@ use crate::executor::{Executor, TaskFuture};
 use crate::state::{DocState, Op, State};
 use crate::store::{Store, StoreError};
 use crate::wit::{
-    Config, DeleteRequest, Error, GraphEdge, GraphNode, GraphView, NumberedReply, OpenReport,
-    PipelineReport, Step, Task, WorkspaceStats,
+    Config, DeleteRequest, Error, GraphView, NumberedReply, OpenReport, PipelineReport, Step, Task,
+    WorkspaceStats,
 };
-use crate::{documents, pipeline, query};
+use crate::{documents, edit, pipeline, query};
 use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
@@ -125,6 +125,7 @@ impl Engine {
                     doc_ids,
                     delete_llm_cache,
                 }) => Box::pin(documents::delete(shared, io, doc_ids, delete_llm_cache)),
+                Task::EditGraph(edit) => Box::pin(edit::run(shared, io, edit)),
             }
         })
     }
@@ -147,34 +148,8 @@ impl Engine {
             .graph
             .subgraph(label, max_depth as usize, max_nodes as usize);
         GraphView {
-            nodes: part
-                .nodes
-                .into_iter()
-                .map(|n| GraphNode {
-                    entity_id: n.entity_id,
-                    entity_type: n.entity_type,
-                    description: n.description,
-                    source_id: n.source_id,
-                    file_path: n.file_path,
-                    created_at: n.created_at,
-                    truncate: n.truncate,
-                })
-                .collect(),
-            edges: part
-                .edges
-                .into_iter()
-                .map(|e| GraphEdge {
-                    source: e.source,
-                    target: e.target,
-                    weight: e.weight,
-                    description: e.description,
-                    keywords: e.keywords,
-                    source_id: e.source_id,
-                    file_path: e.file_path,
-                    created_at: e.created_at,
-                    truncate: e.truncate,
-                })
-                .collect(),
+            nodes: part.nodes.into_iter().map(edit::to_wit_node).collect(),
+            edges: part.edges.into_iter().map(edit::to_wit_edge).collect(),
             is_truncated: part.is_truncated,
         }
     }

@@ -15,7 +15,8 @@
 //!   host fulfils; turns a task's awaits into batches of pending requests.
 //! * `store` — durable storage: an append-only checksummed journal plus snapshots.
 //! * `state` — the in-memory tables the journal replays into.
-//! * `documents` — enqueueing, document status, paging.
+//! * `documents` — enqueueing, document status, paging, deletion.
+//! * `edit` — editing the graph by hand (create, edit, rename, merge, delete).
 //! * `pipeline` — the background task that chunks, embeds, extracts and merges
 //!   pending documents.
 //! * `extract` — the extraction step of one chunk (prompt, gleaning, cache);
@@ -32,6 +33,7 @@ pub mod chunking;
 #[cfg(target_arch = "wasm32")]
 mod component;
 pub mod documents;
+pub mod edit;
 pub mod engine;
 pub mod executor;
 pub mod extract;

@@ -6,6 +6,7 @@
 mod component;
 mod documents;
 mod graph;
+mod graph_edit;
 mod harness;
 mod isolation;
 mod lifecycle;

@@ -4,9 +4,11 @@
 //! * `documents` — `/documents/*`: insert, upload, status, paging, deletion.
 //! * `query` — `/query`, `/query/stream`.
 //! * `graph` — `/graph/*`, `/graphs`: labels, search, subgraphs.
+//! * `graph_edit` — creating, editing, merging and deleting entities and relations.
 
 mod documents;
 mod graph;
+mod graph_edit;
 mod query;
 mod system;
 
@@ -34,6 +36,7 @@ pub fn app(state: AppState) -> Router {
         .merge(system::routes())
         .merge(query::routes())
         .merge(graph::routes())
+        .merge(graph_edit::routes())
         .merge(documents::routes())
         .merge(documents::text_routes().layer(DefaultBodyLimit::max(TEXT_BODY_LIMIT)))
         .merge(documents::upload_routes().layer(DefaultBodyLimit::max(upload_limit)))
