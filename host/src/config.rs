@@ -6,6 +6,7 @@
 //! directory, then the default. A value that does not parse stops start-up with a
 //! message naming the setting and where its value came from.
 
+use crate::auth::AuthSettings;
 use crate::workspace::validate_name;
 use std::collections::HashMap;
 use std::fmt;
@@ -47,19 +48,29 @@ settings! {
     "LIGHTRAG_POOL_WAIT_MS", "2000", "How long a request waits for a pool slot before answering 503.";
     "LIGHTRAG_CACHE_DIR", "", "Where compiled engine code is cached (default WORKING_DIR/.host/cache).";
     "LIGHTRAG_SHUTDOWN_GRACE_SECS", "30", "How long shutdown waits for requests in flight.";
-    "LLM_BINDING", "offline", "Language model: `openai` (any OpenAI-compatible server) or `offline` (built in, no model).";
-    "LLM_MODEL", "", "Model name sent to the LLM server (openai default: gpt-4o-mini).";
-    "LLM_BINDING_HOST", "", "Base URL of the LLM server (openai default: https://api.openai.com/v1).";
+    "LIGHTRAG_METRICS_WORKSPACES", "", "Comma-separated workspaces whose own usage series /metrics shows.";
+    "LLM_BINDING", "offline", "Language model: `openai` (any OpenAI-compatible server), `ollama`, `azure_openai`, or `offline` (built in, no model).";
+    "LLM_MODEL", "", "Model name (openai default gpt-4o-mini, ollama mistral-nemo:latest).";
+    "LLM_BINDING_HOST", "", "Base URL of the LLM server (openai https://api.openai.com/v1, ollama http://localhost:11434).";
     "LLM_BINDING_API_KEY", "", "API key of the LLM server.";
-    "EMBEDDING_BINDING", "offline", "Embedding model: `openai` or `offline` (built-in paraphrase-MiniLM-L3-v2).";
-    "EMBEDDING_MODEL", "", "Embedding model name (openai default: text-embedding-3-small).";
-    "EMBEDDING_DIM", "", "Embedding dimension (openai default 1536; offline: 384).";
+    "EMBEDDING_BINDING", "offline", "Embedding model: `openai`, `ollama`, `azure_openai` or `offline` (built-in paraphrase-MiniLM-L3-v2).";
+    "EMBEDDING_MODEL", "", "Embedding model (openai default text-embedding-3-small, ollama bge-m3:latest).";
+    "EMBEDDING_DIM", "", "Embedding dimension (openai/azure default 1536, ollama 1024; offline: 384).";
+    "AZURE_OPENAI_ENDPOINT", "", "Azure OpenAI resource endpoint (when *_BINDING_HOST is unset).";
+    "AZURE_OPENAI_DEPLOYMENT", "", "Azure deployment of the LLM (default: LLM_MODEL).";
+    "AZURE_OPENAI_API_VERSION", "2024-08-01-preview", "Azure OpenAI api-version.";
+    "AZURE_OPENAI_API_KEY", "", "Azure key (when *_BINDING_API_KEY is unset).";
+    "AZURE_EMBEDDING_DEPLOYMENT", "", "Azure deployment of the embedding model (default: EMBEDDING_MODEL).";
+    "AZURE_EMBEDDING_API_VERSION", "", "Azure api-version for embeddings (default: AZURE_OPENAI_API_VERSION).";
     "EMBEDDING_BINDING_HOST", "", "Base URL of the embedding server (defaults to LLM_BINDING_HOST).";
     "EMBEDDING_BINDING_API_KEY", "", "API key of the embedding server (defaults to LLM_BINDING_API_KEY).";
     "EMBEDDING_BATCH_NUM", "10", "Texts per embedding request.";
     "EMBEDDING_FUNC_MAX_ASYNC", "8", "Embedding requests in flight, server-wide.";
     "MAX_ASYNC", "4", "LLM requests in flight, server-wide, shared by all workspaces.";
+    "LIGHTRAG_WORKSPACE_MAX_ASYNC", "", "Most LLM requests one workspace may have in flight (unset: no cap).";
     "TIMEOUT", "240", "Seconds one LLM or embedding request may take (LLM_TIMEOUT wins if set).";
+    "LIGHTRAG_MODEL_RETRY_ATTEMPTS", "3", "Attempts per model call on 429, 5xx, timeouts and connection errors.";
+    "LIGHTRAG_MODEL_RETRY_BASE_MS", "4000", "First backoff before a retry; doubles each time, with jitter, at most 10 s.";
     "LLM_TIMEOUT", "", "Seconds one LLM request may take.";
     "TOP_K", "40", "Entities/relations retrieved per query.";
     "CHUNK_TOP_K", "20", "Chunks retrieved per query.";
@@ -82,6 +93,20 @@ settings! {
     "RELATED_CHUNK_NUMBER", "5", "Chunks related to each entity or relation in a query.";
     "MAX_UPLOAD_SIZE", "104857600", "Largest accepted upload in bytes (0 = unlimited).";
     "LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.";
+    "LIGHTRAG_API_KEY", "", "API key clients send in X-API-Key (no key: open access).";
+    "WHITELIST_PATHS", "/health,/api/*", "Paths that need no credentials (`/x/*` matches /x and below).";
+    "AUTH_ACCOUNTS", "", "Login accounts, user:password or user:{bcrypt}hash, comma-separated.";
+    "TOKEN_SECRET", "", "Secret that signs login tokens (required with AUTH_ACCOUNTS).";
+    "TOKEN_EXPIRE_HOURS", "48", "Lifetime of a login token.";
+    "GUEST_TOKEN_EXPIRE_HOURS", "24", "Lifetime of a guest token.";
+    "JWT_ALGORITHM", "HS256", "Token signature algorithm (only HS256).";
+    "LOGIN_MAX_FAILED_ATTEMPTS", "5", "Failed logins per client and user before a lockout.";
+    "LOGIN_LOCKOUT_WINDOW_SECONDS", "300", "Window of the failed-login count.";
+    "LIGHTRAG_WORKSPACE_KEYS_FILE", "", "JSON file of per-workspace API keys (SHA-256) and account bindings.";
+    "WEBUI_TITLE", "", "Title reported by /auth-status and /login.";
+    "WEBUI_DESCRIPTION", "", "Description reported by /auth-status and /login.";
+    "OLLAMA_EMULATING_MODEL_NAME", "lightrag", "Model name the Ollama-compatible API reports.";
+    "OLLAMA_EMULATING_MODEL_TAG", "latest", "Model tag the Ollama-compatible API reports.";
 }
 
 /// LightRAG's default entity types.
@@ -104,18 +129,53 @@ pub const DEFAULT_ENTITY_TYPES: &[&str] = &[
 pub enum Binding {
     /// Any server speaking the OpenAI API.
     OpenAi,
+    /// Ollama's native API.
+    Ollama,
+    /// Azure OpenAI (deployments, `api-version`, `api-key`).
+    AzureOpenAi,
     /// Built in: no network, no key.
     Offline,
 }
 
+impl Binding {
+    /// LightRAG's name of the binding.
+    pub fn name(self) -> &'static str {
+        match self {
+            Binding::OpenAi => "openai",
+            Binding::Ollama => "ollama",
+            Binding::AzureOpenAi => "azure_openai",
+            Binding::Offline => "offline",
+        }
+    }
+}
+
 /// A configured model endpoint.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ModelConfig {
     pub binding: Binding,
+    /// Model name (Azure: the deployment).
     pub model: String,
+    /// Base URL (Azure: the resource endpoint).
     pub host: String,
     /// Never logged, never shown by `/health`.
     pub api_key: String,
+    /// Azure's `api-version`.
+    pub api_version: String,
+    /// Model options passed through (`OPENAI_LLM_*`, `OLLAMA_LLM_*`, `OLLAMA_EMBEDDING_*`).
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+impl fmt::Debug for ModelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModelConfig")
+            .field("binding", &self.binding)
+            .field("model", &self.model)
+            .field("host", &self.host)
+            .field("api_key", &if self.api_key.is_empty() { "" } else { "[redacted]" })
+            .field("api_version", &self.api_version)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// The whole configuration.
@@ -140,6 +200,12 @@ pub struct Config {
     pub embedding_batch: usize,
     pub embedding_max_async: usize,
     pub max_async: usize,
+    /// `LIGHTRAG_WORKSPACE_MAX_ASYNC`.
+    pub workspace_max_async: Option<usize>,
+    /// `LIGHTRAG_MODEL_RETRY_ATTEMPTS`.
+    pub retry_attempts: u32,
+    /// `LIGHTRAG_MODEL_RETRY_BASE_MS`.
+    pub retry_base: Duration,
     pub llm_timeout: Duration,
     pub top_k: u32,
     pub chunk_top_k: u32,
@@ -162,6 +228,14 @@ pub struct Config {
     pub related_chunk_number: u32,
     pub max_upload_size: u64,
     pub log_level: String,
+    /// `OLLAMA_EMULATING_MODEL_NAME`.
+    pub ollama_model_name: String,
+    /// `OLLAMA_EMULATING_MODEL_TAG`.
+    pub ollama_model_tag: String,
+    /// Authentication settings (secrets redacted in `Debug`).
+    pub auth: AuthSettings,
+    /// `LIGHTRAG_METRICS_WORKSPACES`.
+    pub metrics_workspaces: Vec<String>,
 }
 
 /// A configuration error: names the setting, the value and where it came from.
@@ -232,6 +306,23 @@ impl Sources {
                 .unwrap_or("");
             (default.to_string(), Origin::Default)
         })
+    }
+
+    /// Every setting named `<prefix><OPTION>` (environment and `.env`), as a map of
+    /// lowercase option names to JSON values (numbers, booleans and objects are
+    /// parsed; anything else is a string). `…EXTRA_BODY` becomes `extra_body`.
+    fn options(&self, prefix: &str) -> serde_json::Map<String, serde_json::Value> {
+        let mut options = serde_json::Map::new();
+        for (name, value) in self.dotenv.iter().chain(self.env.iter()).chain(self.flags.iter()) {
+            let Some(option) = name.strip_prefix(prefix) else { continue };
+            if option.is_empty() || value.trim().is_empty() {
+                continue;
+            }
+            let parsed = serde_json::from_str(value.trim())
+                .unwrap_or_else(|_| serde_json::Value::String(value.trim().to_string()));
+            options.insert(option.to_ascii_lowercase(), parsed);
+        }
+        options
     }
 
     fn string(&self, name: &str) -> String {
@@ -312,8 +403,8 @@ impl Config {
                 "invalid {default_from}={default_workspace:?}: {why}"
             )));
         }
-        let llm = model_config(s, "LLM", "gpt-4o-mini")?;
-        let mut embedding = model_config(s, "EMBEDDING", "text-embedding-3-small")?;
+        let llm = model_config(s, "LLM")?;
+        let mut embedding = model_config(s, "EMBEDDING")?;
         // As in LightRAG, the embedding server defaults to the LLM server.
         if s.get("EMBEDDING_BINDING_HOST").is_none()
             && s.get("LLM_BINDING_HOST").is_some()
@@ -326,8 +417,9 @@ impl Config {
         }
         let embedding_dim = match embedding.binding {
             Binding::Offline => 384,
-            Binding::OpenAi if s.string("EMBEDDING_DIM").is_empty() => 1536,
-            Binding::OpenAi => s.positive("EMBEDDING_DIM", "a positive number of dimensions")?,
+            Binding::Ollama if s.string("EMBEDDING_DIM").is_empty() => 1024,
+            _ if s.string("EMBEDDING_DIM").is_empty() => 1536,
+            _ => s.positive("EMBEDDING_DIM", "a positive number of dimensions")?,
         };
         let timeout_name = if s.get("LLM_TIMEOUT").is_some() {
             "LLM_TIMEOUT"
@@ -395,6 +487,12 @@ impl Config {
             embedding_batch: s.positive("EMBEDDING_BATCH_NUM", "a positive number")?,
             embedding_max_async: s.positive("EMBEDDING_FUNC_MAX_ASYNC", "a positive number")?,
             max_async: s.positive("MAX_ASYNC", "a positive number")?,
+            retry_attempts: s.positive("LIGHTRAG_MODEL_RETRY_ATTEMPTS", "a positive number of attempts")?,
+            retry_base: Duration::from_millis(s.parse("LIGHTRAG_MODEL_RETRY_BASE_MS", "a number of milliseconds")?),
+            workspace_max_async: match s.string("LIGHTRAG_WORKSPACE_MAX_ASYNC") {
+                v if v.is_empty() => None,
+                _ => Some(s.positive("LIGHTRAG_WORKSPACE_MAX_ASYNC", "a positive number")?),
+            },
             llm_timeout: Duration::from_secs_f64(
                 s.positive(timeout_name, "a positive number of seconds")?,
             ),
@@ -427,53 +525,116 @@ impl Config {
             related_chunk_number: s.positive("RELATED_CHUNK_NUMBER", "a positive number")?,
             max_upload_size: s.parse("MAX_UPLOAD_SIZE", "a number of bytes")?,
             log_level,
+            ollama_model_name: s.string("OLLAMA_EMULATING_MODEL_NAME"),
+            ollama_model_tag: s.string("OLLAMA_EMULATING_MODEL_TAG"),
+            auth: AuthSettings::from_lookup(|name| s.get(name).map(|(value, _)| value))
+                .map_err(ConfigError)?,
+            metrics_workspaces: workspace_list(s, "LIGHTRAG_METRICS_WORKSPACES")?,
         })
     }
 }
 
-/// Reads `<PREFIX>_BINDING`, `_MODEL`, `_BINDING_HOST`, `_BINDING_API_KEY`.
-fn model_config(s: &Sources, prefix: &str, openai_model: &str) -> Result<ModelConfig, ConfigError> {
+/// Reads `<PREFIX>_BINDING`, `_MODEL`, `_BINDING_HOST`, `_BINDING_API_KEY`, with each
+/// binding's defaults (LightRAG's) and options.
+fn model_config(s: &Sources, prefix: &str) -> Result<ModelConfig, ConfigError> {
     let name = format!("{prefix}_BINDING");
     let (raw, origin) = s.raw(&name);
     let binding = match raw.trim().to_ascii_lowercase().as_str() {
         "openai" => Binding::OpenAi,
+        "ollama" => Binding::Ollama,
+        "azure_openai" => Binding::AzureOpenAi,
         "offline" | "" => Binding::Offline,
-        "ollama" | "azure_openai" => {
-            return Err(ConfigError(format!(
-                "{name}={raw:?} (from {origin}) is not supported yet; use `openai` (any \
-                 OpenAI-compatible server, including Ollama's /v1 API) or `offline`"
-            )));
-        }
         _ => {
             return Err(ConfigError(format!(
-                "invalid {name}={raw:?} (from {origin}): expected openai or offline"
+                "invalid {name}={raw:?} (from {origin}): expected openai, ollama, azure_openai or offline"
             )));
         }
     };
+    let llm = prefix == "LLM";
     let mut model = s.string(&format!("{prefix}_MODEL"));
-    let mut host = s
-        .string(&format!("{prefix}_BINDING_HOST"))
-        .trim_end_matches('/')
-        .to_string();
-    if binding == Binding::OpenAi {
-        if model.is_empty() {
-            model = openai_model.into();
+    let mut host = s.string(&format!("{prefix}_BINDING_HOST")).trim_end_matches('/').to_string();
+    let mut api_key = s.string(&format!("{prefix}_BINDING_API_KEY"));
+    let mut api_version = String::new();
+    let mut options = serde_json::Map::new();
+    match binding {
+        Binding::OpenAi => {
+            if model.is_empty() {
+                model = if llm { "gpt-4o-mini" } else { "text-embedding-3-small" }.into();
+            }
+            if host.is_empty() {
+                host = "https://api.openai.com/v1".into();
+            }
+            if llm {
+                options = s.options("OPENAI_LLM_");
+            }
         }
-        if host.is_empty() {
-            host = "https://api.openai.com/v1".into();
+        Binding::Ollama => {
+            if model.is_empty() {
+                model = if llm { "mistral-nemo:latest" } else { "bge-m3:latest" }.into();
+            }
+            if host.is_empty() {
+                host = "http://localhost:11434".into();
+            }
+            options = s.options(if llm { "OLLAMA_LLM_" } else { "OLLAMA_EMBEDDING_" });
         }
-        if !(host.starts_with("http://") || host.starts_with("https://")) {
-            return Err(ConfigError(format!(
-                "invalid {prefix}_BINDING_HOST={host:?}: expected an http:// or https:// URL"
-            )));
+        Binding::AzureOpenAi => {
+            let deployment = s.string(if llm { "AZURE_OPENAI_DEPLOYMENT" } else { "AZURE_EMBEDDING_DEPLOYMENT" });
+            if !deployment.is_empty() {
+                model = deployment;
+            }
+            if host.is_empty() {
+                host = s.string("AZURE_OPENAI_ENDPOINT").trim_end_matches('/').to_string();
+            }
+            if api_key.is_empty() {
+                api_key = s.string("AZURE_OPENAI_API_KEY");
+            }
+            api_version = s.string(if llm { "AZURE_OPENAI_API_VERSION" } else { "AZURE_EMBEDDING_API_VERSION" });
+            if api_version.is_empty() {
+                api_version = s.string("AZURE_OPENAI_API_VERSION");
+            }
+            if api_version.is_empty() {
+                api_version = "2024-08-01-preview".into();
+            }
+            if model.is_empty() || host.is_empty() {
+                return Err(ConfigError(format!(
+                    "{name}=azure_openai needs a deployment ({prefix}_MODEL or {}) and an endpoint \
+                     ({prefix}_BINDING_HOST or AZURE_OPENAI_ENDPOINT)",
+                    if llm { "AZURE_OPENAI_DEPLOYMENT" } else { "AZURE_EMBEDDING_DEPLOYMENT" }
+                )));
+            }
+            if llm {
+                options = s.options("OPENAI_LLM_");
+            }
         }
+        Binding::Offline => {}
+    }
+    if binding != Binding::Offline && !(host.starts_with("http://") || host.starts_with("https://")) {
+        return Err(ConfigError(format!(
+            "invalid {prefix}_BINDING_HOST={host:?}: expected an http:// or https:// URL"
+        )));
     }
     Ok(ModelConfig {
         binding,
         model,
         host,
-        api_key: s.string(&format!("{prefix}_BINDING_API_KEY")),
+        api_key,
+        api_version,
+        options,
     })
+}
+
+/// A comma-separated list of workspace names, each validated.
+fn workspace_list(s: &Sources, name: &str) -> Result<Vec<String>, ConfigError> {
+    s.string(name)
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            validate_name(n)
+                .map(|()| n.to_string())
+                .map_err(|why| ConfigError(format!("invalid {name}: {why}")))
+        })
+        .collect()
 }
 
 /// `--name value` / `--name=value` → `NAME`; `None` for `--help`.

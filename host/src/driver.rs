@@ -64,6 +64,7 @@ pub async fn run_task(
     let (id, mut step) = lease
         .run(move |live| Box::pin(async move { live.instance.start(&task).await }))
         .await??;
+    let workspace = lease.workspace().to_string();
     let mut outstanding = FuturesUnordered::new();
     loop {
         match step {
@@ -73,8 +74,9 @@ pub async fn run_task(
                 for request in requests {
                     let providers = providers.clone();
                     let sink = sink.clone();
+                    let workspace = workspace.clone();
                     outstanding.push(tokio::spawn(async move {
-                        let reply = providers.answer(request.request, sink).await;
+                        let reply = providers.answer(&workspace, request.request, sink).await;
                         NumberedReply {
                             id: request.id,
                             reply,

@@ -53,6 +53,8 @@ pub enum AppError {
     StorageFull(String),
     /// 500: a fault on our side; the message is logged, not shown.
     Internal(String),
+    /// 401/403/429: refused by authentication (LightRAG's shapes).
+    Auth(crate::auth::AuthError),
 }
 
 impl AppError {
@@ -134,6 +136,7 @@ impl IntoResponse for AppError {
                 return response;
             }
             AppError::StorageFull(msg) => (StatusCode::INSUFFICIENT_STORAGE, json!(msg)),
+            AppError::Auth(err) => return err.into_response(),
             AppError::Internal(cause) => {
                 let id = error_id();
                 tracing::error!(error_id = %id, "internal error: {cause}");

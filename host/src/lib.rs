@@ -7,6 +7,7 @@
 //! # Layout
 //!
 //! * `config` — settings from flags, environment and `.env`, with LightRAG's names.
+//! * `auth` — API keys, login tokens, per-workspace credentials (who may use what).
 //! * `workspace` — the `Workspace` extractor: header → validated name → 400 otherwise.
 //! * `runtime` — wasmtime `Engine`, compiled component cache, `InstancePre`, stores.
 //! * `instance` — one live engine instance and its typed, budgeted calls.
@@ -20,6 +21,7 @@
 //! * `metrics` — Prometheus counters.
 //! * `server` — shared state, serving, graceful shutdown.
 
+pub mod auth;
 pub mod config;
 pub mod driver;
 pub mod error;

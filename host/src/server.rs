@@ -25,6 +25,8 @@ pub struct AppState(Arc<Inner>);
 /// The contents of [`AppState`].
 pub struct Inner {
     pub config: Config,
+    /// Who may do what.
+    pub auth: Arc<crate::auth::Auth>,
     pub pool: Pool,
     pub providers: Arc<Providers>,
     pub metrics: Arc<Metrics>,
@@ -46,7 +48,8 @@ impl Deref for AppState {
 impl AppState {
     /// Builds the runtime, the pool and the providers from `config`.
     pub fn build(config: Config) -> anyhow::Result<AppState> {
-        let metrics = Arc::new(Metrics::default());
+        let auth = Arc::new(crate::auth::Auth::new(config.auth.clone()).map_err(|e| anyhow::anyhow!(e))?);
+        let metrics = Arc::new(Metrics::new(config.metrics_workspaces.clone()));
         let providers =
             Arc::new(Providers::new(&config, metrics.clone()).map_err(|e| anyhow::anyhow!(e))?);
         // Room for every live instance plus as many being finalized.
@@ -82,6 +85,7 @@ impl AppState {
         };
         Ok(AppState(Arc::new(Inner {
             config,
+            auth,
             pool,
             providers,
             metrics,
@@ -148,6 +152,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let app = routes::app(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         signal.await;
         let _ = stop_tx.send(());

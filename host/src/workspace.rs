@@ -114,7 +114,10 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        AppState::from_ref(state).resolver.resolve(&parts.headers)
+        let state = AppState::from_ref(state);
+        let workspace = state.resolver.resolve(&parts.headers)?;
+        crate::routes::check_access(&state, parts.extensions.get::<crate::auth::Access>(), &workspace)?;
+        Ok(workspace)
     }
 }
 

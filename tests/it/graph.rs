@@ -384,9 +384,10 @@ async fn gleaning_adds_missed_entities_and_replaces_only_with_longer_description
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_documents_can_be_reprocessed() {
     let mock = MockLlm::start(32).await;
+    // More failures than retry attempts: the document fails.
     mock.state
         .fail_completions
-        .store(1, std::sync::atomic::Ordering::Relaxed);
+        .store(3, std::sync::atomic::Ordering::Relaxed);
     let server = Server::start(&pairs(mock.env()));
     let ws = Some("retry");
     server

@@ -74,6 +74,8 @@ impl Server {
             .env("WORKING_DIR", working_dir.join("data"))
             .env("INPUT_DIR", working_dir.join("inputs"))
             .env("LIGHTRAG_CACHE_DIR", cache_dir())
+            // Retries stay on, with short waits.
+            .env("LIGHTRAG_MODEL_RETRY_BASE_MS", "20")
             .env("LOG_LEVEL", "INFO")
             .env("RUST_LOG", "info,wasmtime=warn,cranelift=warn")
             .stdout(Stdio::piped())

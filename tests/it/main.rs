@@ -13,6 +13,7 @@ mod lifecycle;
 mod mock_llm;
 mod modes;
 mod offline;
+mod ollama;
 mod pool;
 mod query;
 mod routing;

@@ -356,7 +356,7 @@ async fn a_model_failing_mid_stream_yields_an_error_line_not_a_hang() {
     );
     // A model that fails before streaming: /query answers LightRAG's fixed text.
     mock.state.break_stream_after.store(0, Ordering::Relaxed);
-    mock.state.fail_completions.store(1, Ordering::Relaxed);
+    mock.state.fail_completions.store(3, Ordering::Relaxed);
     let reply = server
         .post(
             "/query",

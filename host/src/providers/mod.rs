@@ -1,22 +1,39 @@
 //! Model providers: the host answers every request a guest task makes.
 //!
-//! The guest never sees a key, a URL or a socket. The host picks the provider,
-//! enforces the server-wide concurrency budgets (`MAX_ASYNC` for completions,
-//! `EMBEDDING_FUNC_MAX_ASYNC` for embedding batches, shared by all workspaces), splits
-//! embeddings into `EMBEDDING_BATCH_NUM` batches, streams final answers to the
-//! client, and counts calls.
+//! The guest never sees a key, a URL or a socket. Here the host picks the binding,
+//! shares the server-wide budgets fairly between workspaces (`MAX_ASYNC` for
+//! completions, `EMBEDDING_FUNC_MAX_ASYNC` for embedding batches; see `fair`),
+//! retries what is worth retrying, splits embeddings into `EMBEDDING_BATCH_NUM`
+//! batches, streams final answers to the client, and accounts for usage.
+//!
+//! * `openai`, `ollama`, `azure` — the HTTP clients of each binding.
+//! * `retry` — typed provider errors and bounded retries with backoff.
+//! * `usage` — token counts, reported or estimated.
+//! * `fair` — the fair, prioritised concurrency budget.
 
+pub mod azure;
+pub mod fair;
+pub mod ollama;
 pub mod openai;
+pub mod retry;
+pub mod usage;
 
 use crate::bindings::types::{
-    CompletionRequest, EmbedRequest, Purpose, RawInput, Reference, Reply, Request,
+    CompletionRequest, EmbedKind, EmbedRequest, Message, Purpose, RawInput, Reference, Reply,
+    Request,
 };
-use crate::config::{Binding, Config};
+use crate::config::{Binding, Config, ModelConfig};
 use crate::metrics::Metrics;
 use crate::offline::{self, OfflineEmbedder};
+use azure::AzureOpenAiClient;
+use fair::{FairLimiter, Priority};
+use ollama::OllamaClient;
 use openai::OpenAiClient;
+use retry::{ProviderError, RetryPolicy, with_retries};
 use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use usage::{Completion, Usage};
 
 /// What a streamed answer sends to the client, in order.
 #[derive(Debug)]
@@ -27,18 +44,63 @@ pub enum StreamEvent {
     Piece(String),
 }
 
+/// A remote model server of any binding.
+enum Remote {
+    OpenAi(OpenAiClient),
+    Ollama(OllamaClient),
+    Azure(AzureOpenAiClient),
+}
+
+impl Remote {
+    fn new(config: &ModelConfig, timeout: Duration, options: serde_json::Map<String, serde_json::Value>) -> Option<Remote> {
+        let m = config;
+        Some(match m.binding {
+            Binding::OpenAi => Remote::OpenAi(OpenAiClient::new(&m.host, &m.model, &m.api_key, timeout, options)),
+            Binding::Ollama => Remote::Ollama(OllamaClient::new(&m.host, &m.model, &m.api_key, timeout, options)),
+            Binding::AzureOpenAi => Remote::Azure(AzureOpenAiClient::new(
+                &m.host,
+                &m.model,
+                &m.api_version,
+                &m.api_key,
+                timeout,
+                options,
+            )),
+            Binding::Offline => return None,
+        })
+    }
+
+    async fn chat(
+        &self,
+        messages: &[Message],
+        json_mode: bool,
+        sink: Option<&mpsc::Sender<StreamEvent>>,
+    ) -> Result<Completion, ProviderError> {
+        match self {
+            Remote::OpenAi(c) => c.chat(messages, json_mode, sink).await,
+            Remote::Ollama(c) => c.chat(messages, json_mode, sink).await,
+            Remote::Azure(c) => c.chat(messages, json_mode, sink).await,
+        }
+    }
+
+    async fn embeddings(&self, texts: &[String]) -> Result<(Vec<Vec<f32>>, Option<Usage>), ProviderError> {
+        match self {
+            Remote::OpenAi(c) => c.embeddings(texts).await,
+            Remote::Ollama(c) => c.embeddings(texts).await,
+            Remote::Azure(c) => c.embeddings(texts).await,
+        }
+    }
+}
+
 /// Where completions come from.
 enum Llm {
-    OpenAi(OpenAiClient),
+    Remote(Remote),
     /// Rule-based stand-in; `entity_types` guide its extraction.
-    Offline {
-        entity_types: Vec<String>,
-    },
+    Offline { entity_types: Vec<String> },
 }
 
 /// Where embeddings come from.
 enum Embedder {
-    OpenAi(OpenAiClient),
+    Remote(Remote),
     Offline(OfflineEmbedder),
 }
 
@@ -46,9 +108,10 @@ enum Embedder {
 pub struct Providers {
     llm: Llm,
     embedder: Embedder,
-    llm_slots: Semaphore,
-    embed_slots: Semaphore,
+    llm_slots: Arc<FairLimiter>,
+    embed_slots: Arc<FairLimiter>,
     batch: usize,
+    retry: RetryPolicy,
     metrics: Arc<Metrics>,
     /// Identity of the LLM (binding, model, host), part of every cache key.
     pub llm_identity: String,
@@ -58,45 +121,63 @@ pub struct Providers {
     pub embedding_dim: u32,
 }
 
+/// LightRAG's name of a purpose (metrics, audit).
+pub fn purpose_name(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Extract => "extract",
+        Purpose::Glean => "glean",
+        Purpose::Summary => "summary",
+        Purpose::Keywords => "keywords",
+        Purpose::Answer => "answer",
+        Purpose::Bypass => "bypass",
+    }
+}
+
+/// Queries are interactive; ingestion is background.
+fn priority_of(purpose: Purpose) -> Priority {
+    match purpose {
+        Purpose::Keywords | Purpose::Answer | Purpose::Bypass => Priority::Interactive,
+        Purpose::Extract | Purpose::Glean | Purpose::Summary => Priority::Background,
+    }
+}
+
 impl Providers {
     /// Builds the configured providers.
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Providers, String> {
-        let llm = match config.llm.binding {
-            Binding::OpenAi => Llm::OpenAi(OpenAiClient::new(
-                &config.llm.host,
-                &config.llm.model,
-                &config.llm.api_key,
-                config.llm_timeout,
-            )),
-            Binding::Offline => Llm::Offline {
+        let timeout = config.llm_timeout;
+        let llm = match Remote::new(&config.llm, timeout, config.llm.options.clone()) {
+            Some(remote) => Llm::Remote(remote),
+            None => Llm::Offline {
                 entity_types: config.entity_types.clone(),
             },
         };
         let llm_identity = match config.llm.binding {
-            Binding::OpenAi => format!("openai:{}@{}", config.llm.model, config.llm.host),
             Binding::Offline => "offline:rules-v1".into(),
+            binding => format!("{}:{}@{}", binding.name(), config.llm.model, config.llm.host),
         };
-        let (embedder, embedding_identity) = match config.embedding.binding {
-            Binding::OpenAi => (
-                Embedder::OpenAi(OpenAiClient::new(
-                    &config.embedding.host,
-                    &config.embedding.model,
-                    &config.embedding.api_key,
-                    config.llm_timeout,
-                )),
-                format!("openai:{}/{}", config.embedding.model, config.embedding_dim),
+        // Embedding endpoints reject chat options: only their own options go there.
+        let embed_options = match config.embedding.binding {
+            Binding::Ollama => config.embedding.options.clone(),
+            _ => serde_json::Map::new(),
+        };
+        let (embedder, embedding_identity) = match Remote::new(&config.embedding, timeout, embed_options) {
+            Some(remote) => (
+                Embedder::Remote(remote),
+                format!("{}:{}/{}", config.embedding.binding.name(), config.embedding.model, config.embedding_dim),
             ),
-            Binding::Offline => (
-                Embedder::Offline(OfflineEmbedder::new()?),
-                OfflineEmbedder::identity(),
-            ),
+            None => (Embedder::Offline(OfflineEmbedder::new()?), OfflineEmbedder::identity()),
         };
         Ok(Providers {
             llm,
             embedder,
-            llm_slots: Semaphore::new(config.max_async),
-            embed_slots: Semaphore::new(config.embedding_max_async),
+            llm_slots: FairLimiter::new(config.max_async, config.workspace_max_async),
+            embed_slots: FairLimiter::new(config.embedding_max_async, None),
             batch: config.embedding_batch,
+            retry: RetryPolicy {
+                max_attempts: config.retry_attempts,
+                base_delay: config.retry_base,
+                ..RetryPolicy::default()
+            },
             metrics,
             llm_identity,
             embedding_identity,
@@ -104,8 +185,14 @@ impl Providers {
         })
     }
 
-    /// Answers one guest request. `sink` receives the pieces of a streamed answer.
-    pub async fn answer(&self, request: Request, sink: Option<mpsc::Sender<StreamEvent>>) -> Reply {
+    /// Slots in use and calls waiting, for completions and embeddings.
+    pub fn load(&self) -> ((usize, usize), (usize, usize)) {
+        (self.llm_slots.load(), self.embed_slots.load())
+    }
+
+    /// Answers one guest request of `workspace`. `sink` receives the pieces of a
+    /// streamed answer.
+    pub async fn answer(&self, workspace: &str, request: Request, sink: Option<mpsc::Sender<StreamEvent>>) -> Reply {
         match request {
             Request::Complete(completion) => {
                 let sink = sink.filter(|_| completion.stream);
@@ -116,80 +203,102 @@ impl Providers {
                     };
                     let _ = sink.send(StreamEvent::Start { references }).await;
                 }
-                Reply::Completion(self.complete(&completion, sink.as_ref()).await)
+                Reply::Completion(self.complete(workspace, &completion, sink.as_ref()).await)
             }
-            Request::Embed(embed) => Reply::Embedding(self.embed(embed).await),
+            Request::Embed(embed) => Reply::Embedding(self.embed(workspace, embed).await),
         }
     }
 
-    /// One chat completion, within the server-wide `MAX_ASYNC` budget.
+    /// One chat completion, within the fair `MAX_ASYNC` budget, retried when worth it.
     pub async fn complete(
         &self,
+        workspace: &str,
         request: &CompletionRequest,
         sink: Option<&mpsc::Sender<StreamEvent>>,
     ) -> Result<String, String> {
-        let _slot = self
-            .llm_slots
-            .acquire()
-            .await
-            .map_err(|_| "shutting down")?;
-        self.metrics.llm_calls.inc();
+        let _slot = self.llm_slots.acquire(workspace, priority_of(request.purpose)).await;
+        let started = Instant::now();
+        let purpose = purpose_name(request.purpose);
         let result = match &self.llm {
-            Llm::OpenAi(client) => {
-                client
-                    .chat(&request.messages, request.json_mode, sink)
-                    .await
+            Llm::Remote(remote) => {
+                with_retries(&self.retry, |_| {
+                    self.metrics.llm_calls.inc();
+                    remote.chat(&request.messages, request.json_mode, sink)
+                })
+                .await
             }
             Llm::Offline { entity_types } => {
+                self.metrics.llm_calls.inc();
                 let text = offline_completion(request, entity_types);
                 if let Some(sink) = sink {
                     for piece in text.split_inclusive(' ') {
-                        if sink
-                            .send(StreamEvent::Piece(piece.to_string()))
-                            .await
-                            .is_err()
-                        {
+                        if sink.send(StreamEvent::Piece(piece.to_string())).await.is_err() {
                             break;
                         }
                     }
                 }
-                Ok(text)
+                Ok(Completion { text, usage: None })
             }
         };
-        if result.is_err() {
-            self.metrics.llm_errors.inc();
+        match result {
+            Ok(Completion { text, usage }) => {
+                let usage = usage.unwrap_or_else(|| Usage::estimate(&request.messages, &text));
+                self.metrics.record_model_call(workspace, purpose, usage, started.elapsed(), true);
+                Ok(text)
+            }
+            Err(err) => {
+                self.metrics.llm_errors.inc();
+                self.metrics
+                    .record_model_call(workspace, purpose, Usage::default(), started.elapsed(), false);
+                Err(err.to_string())
+            }
         }
-        result
     }
 
     /// Embeddings of `request.texts`, in batches of `EMBEDDING_BATCH_NUM` run
-    /// concurrently within `EMBEDDING_FUNC_MAX_ASYNC`.
-    pub async fn embed(&self, request: EmbedRequest) -> Result<Vec<Vec<f32>>, String> {
-        let batches = request
-            .texts
-            .chunks(self.batch.max(1))
-            .map(|batch| async move {
-                let _slot = self
-                    .embed_slots
-                    .acquire()
+    /// concurrently within the fair `EMBEDDING_FUNC_MAX_ASYNC` budget.
+    pub async fn embed(&self, workspace: &str, request: EmbedRequest) -> Result<Vec<Vec<f32>>, String> {
+        let priority = match request.kind {
+            EmbedKind::Query => Priority::Interactive,
+            EmbedKind::Document => Priority::Background,
+        };
+        let batches = request.texts.chunks(self.batch.max(1)).map(|batch| async move {
+            let _slot = self.embed_slots.acquire(workspace, priority).await;
+            let started = Instant::now();
+            let result = match &self.embedder {
+                Embedder::Remote(remote) => {
+                    with_retries(&self.retry, |_| {
+                        self.metrics.embed_calls.inc();
+                        remote.embeddings(batch)
+                    })
                     .await
-                    .map_err(|_| "shutting down")?;
-                self.metrics.embed_calls.inc();
-                let result = match &self.embedder {
-                    Embedder::OpenAi(client) => client.embeddings(batch).await,
-                    Embedder::Offline(model) => {
-                        let model = model.clone();
-                        let batch = batch.to_vec();
-                        tokio::task::spawn_blocking(move || model.embed(&batch))
-                            .await
-                            .map_err(|e| format!("the embedding model crashed: {e}"))?
-                    }
-                };
-                if result.is_err() {
-                    self.metrics.embed_errors.inc();
+                    .map_err(|e| e.to_string())
                 }
-                result
-            });
+                Embedder::Offline(model) => {
+                    self.metrics.embed_calls.inc();
+                    let model = model.clone();
+                    let texts = batch.to_vec();
+                    tokio::task::spawn_blocking(move || model.embed(&texts))
+                        .await
+                        .map_err(|e| format!("the embedding model crashed: {e}"))
+                        .and_then(|r| r)
+                        .map(|vectors| (vectors, None))
+                }
+            };
+            match result {
+                Ok((vectors, usage)) => {
+                    let usage = usage.unwrap_or_else(|| Usage::estimate_embedding(batch));
+                    self.metrics.record_model_call(workspace, "embed", usage, started.elapsed(), true);
+                    Ok(vectors)
+                }
+                Err(err) => {
+                    self.metrics.embed_errors.inc();
+                    self.metrics
+                        .record_model_call(workspace, "embed", Usage::default(), started.elapsed(), false);
+                    Err(err)
+                }
+            }
+        });
         let results = futures::future::join_all(batches).await;
         let mut vectors = Vec::with_capacity(request.texts.len());
         for result in results {

@@ -1,220 +1,917 @@
 //! A client for any server that speaks the OpenAI API (OpenAI, vLLM, llama.cpp,
 //! LM Studio, Ollama's `/v1`, DeepSeek…): chat completions, streamed or not, and
-//! embeddings.
+//! embeddings. Azure OpenAI (`azure.rs`) is this client with other URLs and another
+//! key header.
+//!
+//! One call is one attempt: wrap it in [`super::retry::with_retries`] to retry.
 
 use super::StreamEvent;
+use super::retry::{
+    LineSplitter, PieceForwarder, ProviderError, check_status, error_message, from_transport,
+    http_client, read_json,
+};
+use super::usage::{Completion, Usage};
 use crate::bindings::types::Message;
 use base64::Engine as _;
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// How the key is sent.
+#[derive(Clone)]
+pub(super) enum Auth {
+    /// `Authorization: Bearer <key>` (OpenAI and compatible servers).
+    Bearer(String),
+    /// `api-key: <key>` (Azure OpenAI).
+    ApiKeyHeader(String),
+}
+
+impl Auth {
+    fn secret(&self) -> &str {
+        match self {
+            Auth::Bearer(key) | Auth::ApiKeyHeader(key) => key,
+        }
+    }
+}
+
+/// Where a client sends its requests.
+pub(super) struct Endpoints {
+    pub chat: String,
+    pub embeddings: String,
+}
 
 /// One configured endpoint and model.
 #[derive(Clone)]
 pub struct OpenAiClient {
     http: reqwest::Client,
-    base: String,
-    model: String,
-    /// Sent as a bearer token; never logged and never part of an error message.
-    api_key: String,
+    chat_url: String,
+    embeddings_url: String,
+    /// Sent as `model`; Azure leaves it out (the deployment names the model).
+    model: Option<String>,
+    /// Never logged and never part of an error message.
+    auth: Auth,
+    timeout: Duration,
+    /// Merged into every request body; see [`OpenAiClient::new`].
+    options: Map<String, Value>,
+    /// Ask streamed answers for a final usage chunk (`stream_options.include_usage`).
+    stream_usage: bool,
 }
 
 impl OpenAiClient {
-    /// A client for `base` (e.g. `https://api.openai.com/v1`).
-    pub fn new(base: &str, model: &str, api_key: &str, timeout: Duration) -> OpenAiClient {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .expect("a default HTTP client builds");
+    /// A client for `base` (e.g. `https://api.openai.com/v1`); each request may take
+    /// `timeout` in all.
+    ///
+    /// `options` are merged into every request body this client sends: plain keys
+    /// (LightRAG's `OPENAI_LLM_TEMPERATURE`, `…_MAX_TOKENS`, `…_MAX_COMPLETION_TOKENS`,
+    /// `…_TOP_P`, …) go in first, so the fields the client itself controls (`model`,
+    /// `messages`/`input`, `stream`, JSON mode's `response_format`) win over them;
+    /// the object under `extra_body` (`OPENAI_LLM_EXTRA_BODY`, an object or its JSON
+    /// text) is merged last and wins over everything, as in the OpenAI SDK. Give the
+    /// embedding client its own options (usually none): chat options such as
+    /// `temperature` are refused by embedding endpoints.
+    pub fn new(
+        base: &str,
+        model: &str,
+        api_key: &str,
+        timeout: Duration,
+        options: Map<String, Value>,
+    ) -> OpenAiClient {
+        let base = base.trim_end_matches('/');
+        OpenAiClient::with_endpoints(
+            Endpoints {
+                chat: format!("{base}/chat/completions"),
+                embeddings: format!("{base}/embeddings"),
+            },
+            Some(model),
+            Auth::Bearer(api_key.to_string()),
+            timeout,
+            options,
+            true,
+        )
+    }
+
+    /// A client with explicit URLs and key header (used for Azure OpenAI).
+    pub(super) fn with_endpoints(
+        endpoints: Endpoints,
+        model: Option<&str>,
+        auth: Auth,
+        timeout: Duration,
+        options: Map<String, Value>,
+        stream_usage: bool,
+    ) -> OpenAiClient {
         OpenAiClient {
-            http,
-            base: base.trim_end_matches('/').to_string(),
-            model: model.to_string(),
-            api_key: api_key.to_string(),
+            http: http_client(timeout),
+            chat_url: endpoints.chat,
+            embeddings_url: endpoints.embeddings,
+            model: model.filter(|m| !m.is_empty()).map(str::to_string),
+            auth,
+            timeout,
+            options,
+            stream_usage,
         }
     }
 
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.post(format!("{}{path}", self.base));
-        if self.api_key.is_empty() {
-            request
-        } else {
-            request.bearer_auth(&self.api_key)
+    async fn post(&self, url: &str, body: &Value) -> Result<reqwest::Response, ProviderError> {
+        let request = self.http.post(url).json(body);
+        let request = match &self.auth {
+            Auth::Bearer(key) if !key.is_empty() => request.bearer_auth(key),
+            Auth::ApiKeyHeader(key) if !key.is_empty() => request.header("api-key", key),
+            _ => request,
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| from_transport(e, self.timeout))?;
+        check_status(response, self.auth.secret()).await
+    }
+
+    /// `fields` with the configured options merged in (see [`OpenAiClient::new`]).
+    fn body(&self, fields: Map<String, Value>) -> Value {
+        let mut body: Map<String, Value> = self
+            .options
+            .iter()
+            .filter(|(key, _)| key.as_str() != "extra_body")
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        body.extend(fields);
+        match self.options.get("extra_body") {
+            Some(Value::Object(extra)) => body.extend(extra.clone()),
+            Some(Value::String(text)) => {
+                if let Ok(Value::Object(extra)) = serde_json::from_str::<Value>(text) {
+                    body.extend(extra);
+                }
+            }
+            _ => {}
         }
+        Value::Object(body)
     }
 
     /// A chat completion. With a `sink` the answer is streamed (server-sent events)
-    /// and every piece is forwarded as it arrives; the whole text is returned either way.
+    /// and every piece is forwarded as it arrives; the whole text is returned either
+    /// way, with the server's usage when it reports it.
+    ///
+    /// A failure after a piece reached the sink is [`ProviderError::Interrupted`].
     pub async fn chat(
         &self,
         messages: &[Message],
         json_mode: bool,
         sink: Option<&mpsc::Sender<StreamEvent>>,
-    ) -> Result<String, String> {
+    ) -> Result<Completion, ProviderError> {
         let messages: Vec<Value> = messages
             .iter()
             .map(|m| json!({"role": m.role, "content": m.content}))
             .collect();
-        let mut body = json!({"model": self.model, "messages": messages});
+        let mut fields = Map::new();
+        if let Some(model) = &self.model {
+            fields.insert("model".into(), json!(model));
+        }
+        fields.insert("messages".into(), Value::Array(messages));
         if json_mode {
-            body["response_format"] = json!({"type": "json_object"});
+            fields.insert("response_format".into(), json!({"type": "json_object"}));
         }
         if sink.is_some() {
-            body["stream"] = json!(true);
+            fields.insert("stream".into(), json!(true));
+            if self.stream_usage {
+                fields.insert("stream_options".into(), json!({"include_usage": true}));
+            }
         }
-        let response = self
-            .post("/chat/completions")
-            .json(&body)
-            .send()
-            .await
-            .map_err(describe_transport)?;
-        let response = check_status(response).await?;
+        let response = self.post(&self.chat_url, &self.body(fields)).await?;
         match sink {
             None => {
-                let value: Value = response.json().await.map_err(describe_transport)?;
-                value["choices"][0]["message"]["content"]
+                let status = response.status().as_u16();
+                let value = read_json(response, self.timeout).await?;
+                if let Some(message) = reported_error(&value, self.auth.secret()) {
+                    return Err(ProviderError::Server { status, message });
+                }
+                let text = value["choices"][0]["message"]["content"]
                     .as_str()
-                    .map(str::to_string)
                     .ok_or_else(|| {
-                        "the LLM server's reply has no choices[0].message.content".into()
-                    })
+                        ProviderError::Malformed("no choices[0].message.content".into())
+                    })?;
+                Ok(Completion {
+                    text: text.to_string(),
+                    usage: parse_usage(&value["usage"]),
+                })
             }
-            Some(sink) => read_event_stream(response, sink).await,
+            Some(sink) => self.read_event_stream(response, sink).await,
         }
     }
 
-    /// Embedding vectors for `texts`, in order.
-    pub async fn embeddings(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
-        let body = json!({"model": self.model, "input": texts, "encoding_format": "float"});
-        let response = self
-            .post("/embeddings")
-            .json(&body)
-            .send()
-            .await
-            .map_err(describe_transport)?;
-        let value: Value = check_status(response)
-            .await?
-            .json()
-            .await
-            .map_err(describe_transport)?;
+    /// Reads `data: {…}` events until `data: [DONE]`, forwarding content deltas and
+    /// keeping the last usage seen (the final chunk, with `include_usage`).
+    async fn read_event_stream(
+        &self,
+        response: reqwest::Response,
+        sink: &mpsc::Sender<StreamEvent>,
+    ) -> Result<Completion, ProviderError> {
+        let status = response.status().as_u16();
+        let mut forwarder = PieceForwarder::new(Some(sink));
+        let mut completion = Completion::default();
+        let mut finished = false;
+        let mut lines = LineSplitter::default();
+        let mut stream = response.bytes_stream();
+        loop {
+            let next = stream.next().await;
+            let ended = next.is_none();
+            match next {
+                Some(Ok(bytes)) => lines.push(&bytes),
+                Some(Err(e)) => return Err(forwarder.fail(from_transport(e, self.timeout))),
+                None => lines.finish(),
+            }
+            while let Some(line) = lines.next_line() {
+                let Some(data) = line.trim().strip_prefix("data:") else {
+                    continue;
+                };
+                let data = data.trim();
+                if data == "[DONE]" {
+                    return Ok(completion);
+                }
+                let Ok(event) = serde_json::from_str::<Value>(data) else {
+                    continue;
+                };
+                if let Some(message) = reported_error(&event, self.auth.secret()) {
+                    return Err(forwarder.fail(ProviderError::Server { status, message }));
+                }
+                if let Some(usage) = parse_usage(&event["usage"]) {
+                    completion.usage = Some(usage);
+                }
+                let choice = &event["choices"][0];
+                if let Some(delta) = choice["delta"]["content"].as_str()
+                    && !delta.is_empty()
+                {
+                    completion.text.push_str(delta);
+                    forwarder.send(delta).await;
+                }
+                if choice["finish_reason"].is_string() {
+                    finished = true;
+                }
+            }
+            if ended {
+                break;
+            }
+        }
+        // Some compatible servers close the stream after the last choice without
+        // `[DONE]`; that answer is whole. Without a finish reason it was cut short.
+        if finished {
+            Ok(completion)
+        } else {
+            Err(forwarder.fail(ProviderError::Connection(
+                "the answer stream ended before [DONE]".into(),
+            )))
+        }
+    }
+
+    /// Embedding vectors for `texts`, in order, with the server's usage if reported.
+    pub async fn embeddings(
+        &self,
+        texts: &[String],
+    ) -> Result<(Vec<Vec<f32>>, Option<Usage>), ProviderError> {
+        let mut fields = Map::new();
+        if let Some(model) = &self.model {
+            fields.insert("model".into(), json!(model));
+        }
+        fields.insert("input".into(), json!(texts));
+        if !self.options.contains_key("encoding_format") {
+            fields.insert("encoding_format".into(), json!("float"));
+        }
+        let response = self.post(&self.embeddings_url, &self.body(fields)).await?;
+        let value = read_json(response, self.timeout).await?;
         let data = value["data"]
             .as_array()
-            .ok_or("the embedding server's reply has no data array")?;
-        let mut vectors = vec![Vec::new(); texts.len()];
-        for (position, item) in data.iter().enumerate() {
-            let index = item["index"].as_u64().map_or(position, |i| i as usize);
-            let vector = parse_vector(&item["embedding"])?;
-            *vectors
-                .get_mut(index)
-                .ok_or("the embedding server returned an index out of range")? = vector;
-        }
-        if vectors.iter().any(Vec::is_empty) {
-            return Err(format!(
-                "the embedding server returned {} vectors for {} texts",
+            .ok_or_else(|| ProviderError::Malformed("no data array".into()))?;
+        if data.len() != texts.len() {
+            return Err(ProviderError::Malformed(format!(
+                "{} vectors for {} texts",
                 data.len(),
                 texts.len()
-            ));
+            )));
         }
-        Ok(vectors)
+        let mut vectors: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+        for (position, item) in data.iter().enumerate() {
+            let index = item["index"].as_u64().map_or(position, |i| i as usize);
+            let slot = vectors
+                .get_mut(index)
+                .ok_or_else(|| ProviderError::Malformed(format!("index {index} out of range")))?;
+            if slot.is_some() {
+                return Err(ProviderError::Malformed(format!("index {index} twice")));
+            }
+            *slot = Some(parse_vector(&item["embedding"])?);
+        }
+        let vectors = vectors.into_iter().map(Option::unwrap_or_default).collect();
+        Ok((vectors, parse_usage(&value["usage"])))
     }
 }
 
+/// An error a server put inside a successful reply or a stream event.
+fn reported_error(value: &Value, secret: &str) -> Option<String> {
+    let error = value.get("error")?;
+    if error.is_null() {
+        return None;
+    }
+    Some(error_message(
+        &json!({ "error": error }).to_string(),
+        secret,
+    ))
+}
+
+/// OpenAI's `usage` object: `prompt_tokens` and (for chat) `completion_tokens`.
+pub(super) fn parse_usage(usage: &Value) -> Option<Usage> {
+    let prompt = usage["prompt_tokens"].as_u64();
+    let completion = usage["completion_tokens"].as_u64();
+    if prompt.is_none() && completion.is_none() {
+        return None;
+    }
+    Some(Usage::reported(
+        prompt.unwrap_or(0),
+        completion.unwrap_or(0),
+    ))
+}
+
 /// An embedding as a float array, or as base64 of little-endian f32 (both exist).
-fn parse_vector(value: &Value) -> Result<Vec<f32>, String> {
-    match value {
+fn parse_vector(value: &Value) -> Result<Vec<f32>, ProviderError> {
+    let vector = match value {
         Value::Array(items) => items
             .iter()
             .map(|v| {
                 v.as_f64()
                     .map(|f| f as f32)
-                    .ok_or_else(|| "non-numeric embedding".to_string())
+                    .ok_or_else(|| ProviderError::Malformed("non-numeric embedding".into()))
             })
-            .collect(),
+            .collect::<Result<Vec<f32>, _>>()?,
         Value::String(encoded) => {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(encoded)
-                .map_err(|e| format!("bad base64 embedding: {e}"))?;
-            Ok(bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
-        }
-        _ => Err("the embedding server's reply has no embedding".into()),
-    }
-}
-
-/// Reads `data: {…}` events until `data: [DONE]`, forwarding content deltas.
-async fn read_event_stream(
-    response: reqwest::Response,
-    sink: &mpsc::Sender<StreamEvent>,
-) -> Result<String, String> {
-    let mut text = String::new();
-    let mut pending = Vec::new();
-    let mut stream = response.bytes_stream();
-    let mut client_gone = false;
-    while let Some(piece) = stream.next().await {
-        pending.extend_from_slice(&piece.map_err(describe_transport)?);
-        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
-            let line = String::from_utf8_lossy(&line);
-            let Some(data) = line.trim().strip_prefix("data:") else {
-                continue;
-            };
-            let data = data.trim();
-            if data == "[DONE]" {
-                return Ok(text);
-            }
-            let Ok(event) = serde_json::from_str::<Value>(data) else {
-                continue;
-            };
-            if let Some(message) = event["error"]["message"].as_str() {
-                return Err(format!(
-                    "the LLM server reported an error mid-stream: {message}"
+                .map_err(|e| ProviderError::Malformed(format!("bad base64 embedding: {e}")))?;
+            if bytes.len() % 4 != 0 {
+                return Err(ProviderError::Malformed(
+                    "base64 embedding is not a whole number of f32".into(),
                 ));
             }
-            if let Some(delta) = event["choices"][0]["delta"]["content"].as_str()
-                && !delta.is_empty()
-            {
-                text.push_str(delta);
-                // Keep reading when the client has gone: the whole text is still cached.
-                if !client_gone
-                    && sink
-                        .send(StreamEvent::Piece(delta.to_string()))
-                        .await
-                        .is_err()
-                {
-                    client_gone = true;
-                }
-            }
+            bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        }
+        _ => return Err(ProviderError::Malformed("an item has no embedding".into())),
+    };
+    if vector.is_empty() {
+        return Err(ProviderError::Malformed("an embedding is empty".into()));
+    }
+    Ok(vector)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::retry::mock::{Hits, serve, slow_body};
+    use super::super::retry::{RetryPolicy, with_retries};
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::post;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    const TIMEOUT: Duration = Duration::from_secs(10);
+
+    fn messages() -> Vec<Message> {
+        vec![
+            Message {
+                role: "system".into(),
+                content: "Be brief.".into(),
+            },
+            Message {
+                role: "user".into(),
+                content: "Hello?".into(),
+            },
+        ]
+    }
+
+    fn client(base: &str, options: Map<String, Value>) -> OpenAiClient {
+        OpenAiClient::new(
+            &format!("{base}/v1/"),
+            "gpt-test",
+            "sk-test-key",
+            TIMEOUT,
+            options,
+        )
+    }
+
+    /// Requests a mock saw: body and headers.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<(HeaderMap, Value)>>>);
+
+    impl Seen {
+        fn push(&self, headers: HeaderMap, body: Value) {
+            self.0.lock().unwrap().push((headers, body));
+        }
+        fn bodies(&self) -> Vec<Value> {
+            self.0
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(_, b)| b.clone())
+                .collect()
+        }
+        fn headers(&self) -> Vec<HeaderMap> {
+            self.0
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(h, _)| h.clone())
+                .collect()
         }
     }
-    Err("the LLM stream ended before [DONE]".into())
-}
 
-async fn check_status(response: reqwest::Response) -> Result<reqwest::Response, String> {
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response);
+    fn sse(events: &[Value]) -> Vec<String> {
+        let mut chunks: Vec<String> = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+        chunks.push("data: [DONE]\n\n".into());
+        chunks
     }
-    let body = response.text().await.unwrap_or_default();
-    let snippet: String = body.chars().take(300).collect();
-    Err(format!("HTTP {}: {}", status.as_u16(), snippet.trim()))
-}
 
-/// Transport errors, without the URL's query or any header.
-fn describe_transport(err: reqwest::Error) -> String {
-    if err.is_timeout() {
-        "the model server did not answer in time (TIMEOUT)".into()
-    } else if err.is_connect() {
-        "cannot connect to the model server".into()
-    } else if err.is_decode() {
-        format!(
-            "the model server's reply is malformed: {}",
-            err.without_url()
-        )
-    } else {
-        format!("request to the model server failed: {}", err.without_url())
+    async fn recording_server(reply: Value) -> (String, Seen) {
+        let seen = Seen::default();
+        let app = Router::new()
+            .route(
+                "/v1/chat/completions",
+                post(
+                    |State((seen, reply)): State<(Seen, Value)>,
+                     headers: HeaderMap,
+                     axum::Json(body): axum::Json<Value>| async move {
+                        seen.push(headers, body);
+                        axum::Json(reply)
+                    },
+                ),
+            )
+            .with_state((seen.clone(), reply));
+        (serve(app).await, seen)
+    }
+
+    #[tokio::test]
+    async fn completion_with_usage_and_json_mode() {
+        let (base, seen) = recording_server(json!({
+            "choices": [{"message": {"role": "assistant", "content": "{\"ok\":true}"}}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+        }))
+        .await;
+        let completion = client(&base, Map::new())
+            .chat(&messages(), true, None)
+            .await
+            .unwrap();
+        assert_eq!(completion.text, "{\"ok\":true}");
+        assert_eq!(completion.usage, Some(Usage::reported(12, 5)));
+        let body = &seen.bodies()[0];
+        assert_eq!(body["model"], "gpt-test");
+        assert_eq!(body["messages"][1]["content"], "Hello?");
+        assert_eq!(body["messages"][0]["role"], "system");
+        assert_eq!(body["response_format"]["type"], "json_object");
+        assert!(body.get("stream").is_none());
+        let headers = &seen.headers()[0];
+        assert_eq!(headers["authorization"], "Bearer sk-test-key");
+    }
+
+    #[tokio::test]
+    async fn completion_without_usage_reports_none() {
+        let (base, _) =
+            recording_server(json!({"choices": [{"message": {"content": "plain"}}]})).await;
+        let completion = client(&base, Map::new())
+            .chat(&messages(), false, None)
+            .await
+            .unwrap();
+        assert_eq!(completion.text, "plain");
+        assert!(completion.usage.is_none());
+    }
+
+    #[tokio::test]
+    async fn options_and_extra_body_reach_the_request() {
+        let (base, seen) =
+            recording_server(json!({"choices": [{"message": {"content": "x"}}]})).await;
+        let options = json!({
+            "temperature": 0.2,
+            "max_completion_tokens": 300,
+            "top_p": 0.9,
+            "messages": "must not replace the messages",
+            "extra_body": {"chat_template_kwargs": {"enable_thinking": false}, "top_k": 20}
+        });
+        let Value::Object(options) = options else {
+            unreachable!()
+        };
+        client(&base, options)
+            .chat(&messages(), false, None)
+            .await
+            .unwrap();
+        let body = &seen.bodies()[0];
+        assert_eq!(body["temperature"], 0.2);
+        assert_eq!(body["max_completion_tokens"], 300);
+        assert_eq!(body["top_p"], 0.9);
+        assert_eq!(body["chat_template_kwargs"]["enable_thinking"], false);
+        assert_eq!(body["top_k"], 20);
+        assert!(body.get("extra_body").is_none());
+        assert_eq!(body["messages"][1]["content"], "Hello?");
+
+        // `extra_body` given as JSON text, as it comes from the environment.
+        let mut options = Map::new();
+        options.insert("extra_body".into(), json!(r#"{"seed": 7}"#));
+        client(&base, options)
+            .chat(&messages(), false, None)
+            .await
+            .unwrap();
+        assert_eq!(seen.bodies()[1]["seed"], 7);
+    }
+
+    #[tokio::test]
+    async fn streamed_completion_forwards_pieces_in_order_and_reads_usage() {
+        let seen = Seen::default();
+        let events = vec![
+            json!({"choices": [{"delta": {"role": "assistant"}}]}),
+            json!({"choices": [{"delta": {"content": "Hel"}}]}),
+            json!({"choices": [{"delta": {"content": "lo, "}}]}),
+            json!({"choices": [{"delta": {"content": "world"}, "finish_reason": "stop"}]}),
+            json!({"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3}}),
+        ];
+        // Re-chunk the stream so that events are split mid-line.
+        let joined: String = sse(&events).concat();
+        let chunks: Vec<String> = joined
+            .as_bytes()
+            .chunks(17)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        let app = Router::new()
+            .route(
+                "/v1/chat/completions",
+                post(
+                    |State((seen, chunks)): State<(Seen, Vec<String>)>,
+                     headers: HeaderMap,
+                     axum::Json(body): axum::Json<Value>| async move {
+                        seen.push(headers, body);
+                        Response::builder()
+                            .header("content-type", "text/event-stream")
+                            .body(slow_body(chunks, Duration::from_millis(2)))
+                            .unwrap()
+                    },
+                ),
+            )
+            .with_state((seen.clone(), chunks));
+        let base = serve(app).await;
+        let (sink, mut pieces) = mpsc::channel(64);
+        let completion = client(&base, Map::new())
+            .chat(&messages(), false, Some(&sink))
+            .await
+            .unwrap();
+        drop(sink);
+        let mut received = Vec::new();
+        while let Some(event) = pieces.recv().await {
+            match event {
+                StreamEvent::Piece(piece) => received.push(piece),
+                other => panic!("unexpected event {other:?}"),
+            }
+        }
+        assert_eq!(received, ["Hel", "lo, ", "world"]);
+        assert_eq!(completion.text, "Hello, world");
+        assert_eq!(completion.usage, Some(Usage::reported(9, 3)));
+        let body = &seen.bodies()[0];
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["stream_options"]["include_usage"], true);
+    }
+
+    #[tokio::test]
+    async fn a_closed_sink_still_yields_the_whole_text() {
+        let events = vec![
+            json!({"choices": [{"delta": {"content": "one "}}]}),
+            json!({"choices": [{"delta": {"content": "two"}}]}),
+        ];
+        let app = Router::new().route(
+            "/v1/chat/completions",
+            post(move || async move { Body::from(sse(&events).concat()) }),
+        );
+        let base = serve(app).await;
+        let (sink, receiver) = mpsc::channel(1);
+        drop(receiver);
+        let completion = client(&base, Map::new())
+            .chat(&messages(), false, Some(&sink))
+            .await
+            .unwrap();
+        assert_eq!(completion.text, "one two");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_breaks_after_pieces_is_interrupted_and_not_retried() {
+        let hits = Hits::default();
+        let app = Router::new()
+            .route(
+                "/v1/chat/completions",
+                post(|State(hits): State<Hits>| async move {
+                    hits.hit();
+                    let piece = json!({"choices": [{"delta": {"content": "par"}}]});
+                    let failure = json!({"error": {"message": "overloaded"}});
+                    Body::from(format!("data: {piece}\n\ndata: {failure}\n\n"))
+                }),
+            )
+            .with_state(hits.clone());
+        let base = serve(app).await;
+        let client = client(&base, Map::new());
+        let (sink, mut pieces) = mpsc::channel(8);
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        };
+        let prompt = messages();
+        let error = with_retries(&policy, |_| client.chat(&prompt, false, Some(&sink)))
+            .await
+            .unwrap_err();
+        assert_eq!(hits.get(), 1);
+        let ProviderError::Interrupted(cause) = &error else {
+            panic!("expected Interrupted, got {error:?}")
+        };
+        assert!(matches!(**cause, ProviderError::Server { .. }));
+        assert!(error.to_string().contains("overloaded"), "{error}");
+        assert!(matches!(pieces.recv().await, Some(StreamEvent::Piece(p)) if p == "par"));
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_before_done_is_an_error() {
+        let app = Router::new().route(
+            "/v1/chat/completions",
+            post(|| async {
+                Body::from(format!(
+                    "data: {}\n\n",
+                    json!({"choices": [{"delta": {"content": "half"}}]})
+                ))
+            }),
+        );
+        let base = serve(app).await;
+        let (sink, _pieces) = mpsc::channel(8);
+        let error = client(&base, Map::new())
+            .chat(&messages(), false, Some(&sink))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ProviderError::Interrupted(c) if matches!(**c, ProviderError::Connection(_))),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("[DONE]"));
+    }
+
+    #[tokio::test]
+    async fn embeddings_in_order_from_base64_and_floats() {
+        let seen = Seen::default();
+        let encode = |v: &[f32]| {
+            let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        };
+        // Out of order on the wire: the `index` field decides.
+        let reply = json!({
+            "data": [
+                {"index": 2, "embedding": encode(&[0.5, -2.0])},
+                {"index": 0, "embedding": encode(&[1.0, 0.25])},
+                {"index": 1, "embedding": [3.0, 4.5]}
+            ],
+            "usage": {"prompt_tokens": 6, "total_tokens": 6}
+        });
+        let app = Router::new()
+            .route(
+                "/v1/embeddings",
+                post(
+                    |State((seen, reply)): State<(Seen, Value)>,
+                     headers: HeaderMap,
+                     axum::Json(body): axum::Json<Value>| async move {
+                        seen.push(headers, body);
+                        axum::Json(reply)
+                    },
+                ),
+            )
+            .with_state((seen.clone(), reply));
+        let base = serve(app).await;
+        let texts: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let (vectors, usage) = client(&base, Map::new()).embeddings(&texts).await.unwrap();
+        assert_eq!(
+            vectors,
+            vec![vec![1.0, 0.25], vec![3.0, 4.5], vec![0.5, -2.0]]
+        );
+        assert_eq!(usage, Some(Usage::reported(6, 0)));
+        let body = &seen.bodies()[0];
+        assert_eq!(body["input"], json!(["a", "b", "c"]));
+        assert_eq!(body["model"], "gpt-test");
+        assert_eq!(body["encoding_format"], "float");
+    }
+
+    #[tokio::test]
+    async fn embeddings_with_a_missing_vector_are_malformed() {
+        let app = Router::new().route(
+            "/v1/embeddings",
+            post(|| async { axum::Json(json!({"data": [{"index": 0, "embedding": [1.0]}]})) }),
+        );
+        let base = serve(app).await;
+        let texts = vec!["a".to_string(), "b".to_string()];
+        let error = client(&base, Map::new())
+            .embeddings(&texts)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ProviderError::Malformed(_)), "{error:?}");
+        assert!(error.to_string().contains("1 vectors for 2 texts"));
+    }
+
+    /// A failure: status and extra headers.
+    type Failure = (u16, Vec<(&'static str, String)>);
+
+    /// A chat endpoint failing with `failures`, in turn, before answering.
+    async fn flaky_server(failures: Vec<Failure>) -> (String, Hits) {
+        let hits = Hits::default();
+        let failures = Arc::new(failures);
+        let app = Router::new()
+            .route(
+                "/v1/chat/completions",
+                post(
+                    |State((hits, failures)): State<(Hits, Arc<Vec<Failure>>)>| async move {
+                        let n = hits.hit();
+                        match failures.get(n - 1) {
+                            Some((status, headers)) => {
+                                let mut response = (
+                                    StatusCode::from_u16(*status).unwrap(),
+                                    axum::Json(
+                                        json!({"error": {"message": format!("failure {n}")}}),
+                                    ),
+                                )
+                                    .into_response();
+                                for (name, value) in headers {
+                                    response.headers_mut().insert(*name, value.parse().unwrap());
+                                }
+                                response
+                            }
+                            None => axum::Json(
+                                json!({"choices": [{"message": {"content": "finally"}}]}),
+                            )
+                            .into_response(),
+                        }
+                    },
+                ),
+            )
+            .with_state((hits.clone(), failures));
+        (serve(app).await, hits)
+    }
+
+    fn fast_policy(max_attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn rate_limit_with_retry_after_is_honoured_then_succeeds() {
+        let (base, hits) = flaky_server(vec![(429, vec![("retry-after", "1".into())])]).await;
+        let client = client(&base, Map::new());
+        let started = Instant::now();
+        let prompt = messages();
+        let completion = with_retries(&fast_policy(3), |_| client.chat(&prompt, false, None))
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(completion.text, "finally");
+        assert_eq!(hits.get(), 2);
+        assert!(took >= Duration::from_millis(900), "waited only {took:?}");
+        assert!(took < Duration::from_secs(5), "waited {took:?}");
+    }
+
+    #[tokio::test]
+    async fn rate_limit_error_carries_retry_after() {
+        let (base, _) = flaky_server(vec![(429, vec![("retry-after", "42".into())])]).await;
+        let error = client(&base, Map::new())
+            .chat(&messages(), false, None)
+            .await
+            .unwrap_err();
+        match &error {
+            ProviderError::RateLimited {
+                retry_after,
+                message,
+            } => {
+                assert_eq!(*retry_after, Some(Duration::from_secs(42)));
+                assert_eq!(message, "failure 1");
+            }
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn server_error_is_retried_then_succeeds() {
+        let (base, hits) = flaky_server(vec![(500, vec![]), (503, vec![])]).await;
+        let client = client(&base, Map::new());
+        let prompt = messages();
+        let completion = with_retries(&fast_policy(3), |_| client.chat(&prompt, false, None))
+            .await
+            .unwrap();
+        assert_eq!(completion.text, "finally");
+        assert_eq!(hits.get(), 3);
+    }
+
+    #[tokio::test]
+    async fn client_error_is_not_retried() {
+        let (base, hits) = flaky_server(vec![(400, vec![]), (400, vec![])]).await;
+        let client = client(&base, Map::new());
+        let prompt = messages();
+        let error = with_retries(&fast_policy(3), |_| client.chat(&prompt, false, None))
+            .await
+            .unwrap_err();
+        assert_eq!(hits.get(), 1);
+        assert!(
+            matches!(&error, ProviderError::Client { status: 400, message } if message == "failure 1"),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn attempts_are_bounded_and_counted() {
+        let always = (0..10).map(|_| (502, vec![])).collect();
+        let (base, hits) = flaky_server(always).await;
+        let client = client(&base, Map::new());
+        let prompt = messages();
+        let error = with_retries(&fast_policy(4), |_| client.chat(&prompt, false, None))
+            .await
+            .unwrap_err();
+        assert_eq!(hits.get(), 4);
+        assert!(matches!(error, ProviderError::Server { status: 502, .. }));
+        let text = error.to_string();
+        assert!(text.contains("4 attempts"), "{text}");
+        assert!(text.contains("failure 4"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn the_key_never_appears_in_errors() {
+        let app = Router::new().route(
+            "/v1/chat/completions",
+            post(|headers: HeaderMap| async move {
+                let auth = headers["authorization"].to_str().unwrap().to_string();
+                (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": {"message": format!("bad key {auth}")}})),
+                )
+            }),
+        );
+        let base = serve(app).await;
+        let error = client(&base, Map::new())
+            .chat(&messages(), false, None)
+            .await
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, ProviderError::Client { status: 401, .. }));
+        assert!(!text.contains("sk-test-key"), "{text}");
+        assert!(text.contains("bad key Bearer [redacted]"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_slow_server_times_out() {
+        let app = Router::new().route(
+            "/v1/chat/completions",
+            post(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "too late"
+            }),
+        );
+        let base = serve(app).await;
+        let client = OpenAiClient::new(
+            &format!("{base}/v1"),
+            "m",
+            "",
+            Duration::from_millis(300),
+            Map::new(),
+        );
+        let started = Instant::now();
+        let error = client.chat(&messages(), false, None).await.unwrap_err();
+        assert!(matches!(error, ProviderError::Timeout(_)), "{error:?}");
+        assert!(error.to_string().contains("300ms"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_a_connection_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let error = client(&format!("http://{address}"), Map::new())
+            .chat(&messages(), false, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ProviderError::Connection(_)), "{error:?}");
+        assert!(error.retryable());
+    }
+
+    #[tokio::test]
+    async fn a_non_json_reply_is_malformed() {
+        let app = Router::new().route(
+            "/v1/chat/completions",
+            post(|| async { "<html>proxy</html>" }),
+        );
+        let base = serve(app).await;
+        let error = client(&base, Map::new())
+            .chat(&messages(), false, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ProviderError::Malformed(_)), "{error:?}");
+        assert!(!error.retryable());
     }
 }

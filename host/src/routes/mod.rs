@@ -5,12 +5,18 @@
 //! * `query` — `/query`, `/query/stream`.
 //! * `graph` — `/graph/*`, `/graphs`: labels, search, subgraphs.
 //! * `graph_edit` — creating, editing, merging and deleting entities and relations.
+//! * `ollama` — the Ollama-compatible `/api/*` (chat, generate, tags).
+//! * `session` — authentication middleware, `/login`, `/auth-status`.
 
 mod documents;
 mod graph;
 mod graph_edit;
+mod ollama;
 mod query;
+mod session;
 mod system;
+
+pub use session::check_access;
 
 use crate::error::{AppError, FieldError};
 use crate::server::AppState;
@@ -37,14 +43,14 @@ pub fn app(state: AppState) -> Router {
         .merge(query::routes())
         .merge(graph::routes())
         .merge(graph_edit::routes())
+        .merge(ollama::routes())
+        .merge(session::routes())
         .merge(documents::routes())
         .merge(documents::text_routes().layer(DefaultBodyLimit::max(TEXT_BODY_LIMIT)))
         .merge(documents::upload_routes().layer(DefaultBodyLimit::max(upload_limit)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), session::authenticate))
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
 }
 

@@ -203,7 +203,7 @@ pub(super) fn references_json(references: &[Reference]) -> Value {
 
 /// Starts the query's driver in its own task. The returned guard cancels it when
 /// dropped; shutting the server down cancels it too.
-fn spawn_query(
+pub(super) fn spawn_query(
     state: &AppState,
     lease: Lease,
     params: QueryParams,

@@ -1,5 +1,6 @@
 //! `/health` and `/metrics`.
 
+use super::session::MaybeAccess;
 use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -21,10 +22,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Always 200. Reports the pipeline of the workspace the headers name, without
-/// opening it (a health probe must never load tenants). Without authentication every
-/// caller is trusted, so the configuration and pool summary are included; secrets
-/// never are.
-async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+/// opening it (a health probe must never load tenants). Callers whose credentials
+/// were accepted (everyone, without authentication) also get the configuration and
+/// pool summary; secrets never appear.
+async fn health(State(state): State<AppState>, access: MaybeAccess, headers: HeaderMap) -> Json<Value> {
+    let authenticated = access.as_ref().is_some_and(|a| a.authenticated);
     let mut pipeline_busy = false;
     if let Ok(workspace) = state.resolver.resolve(&headers)
         && let Some(lease) = state.pool.lease_if_live(&workspace)
@@ -36,9 +38,9 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Value
     }
     let config = &state.config;
     let pool = state.pool.summary();
-    Json(json!({
+    let mut body = json!({
         "status": "healthy",
-        "auth_mode": "disabled",
+        "auth_mode": state.auth.mode().as_str(),
         "core_version": CORE_VERSION,
         "api_version": API_VERSION,
         "webui_available": false,
@@ -49,13 +51,19 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Value
         "ai_content_notice_enabled": false,
         "pipeline_busy": pipeline_busy,
         "pipeline_active": pipeline_busy,
+    });
+    if !authenticated {
+        return Json(body);
+    }
+    let ((llm_in_use, llm_waiting), (embed_in_use, embed_waiting)) = state.providers.load();
+    let details = json!({
         "working_directory": config.working_dir,
         "input_directory": config.input_dir,
         "configuration": {
-            "llm_binding": format!("{:?}", config.llm.binding).to_lowercase(),
+            "llm_binding": config.llm.binding.name(),
             "llm_binding_host": config.llm.host,
             "llm_model": config.llm.model,
-            "embedding_binding": format!("{:?}", config.embedding.binding).to_lowercase(),
+            "embedding_binding": config.embedding.binding.name(),
             "embedding_binding_host": config.embedding.host,
             "embedding_model": config.embedding.model,
             "embedding_dim": config.embedding_dim,
@@ -76,8 +84,14 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Value
             "enable_rerank": false,
         },
         "pool": pool,
+        "llm_queue_status": {"in_use": llm_in_use, "waiting": llm_waiting, "capacity": config.max_async},
+        "embedding_queue_status": {"in_use": embed_in_use, "waiting": embed_waiting, "capacity": config.embedding_max_async},
         "uptime_seconds": state.started.elapsed().as_secs(),
-    }))
+    });
+    if let (Some(out), Value::Object(extra)) = (body.as_object_mut(), details) {
+        out.extend(extra);
+    }
+    Json(body)
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

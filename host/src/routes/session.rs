@@ -1,0 +1,124 @@
+//! Authentication on the wire: the middleware that runs before everything else,
+//! `/login`, `/auth-status`, `/auth/verify`, and the rule that a workspace header
+//! chooses a workspace but never grants access to it.
+
+use crate::auth::{Access, AuthError, Principal};
+use crate::error::AppError;
+use crate::server::AppState;
+use crate::workspace::Workspace;
+use axum::extract::{ConnectInfo, Form, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+/// The authentication routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/auth-status", get(auth_status))
+        .route("/auth/verify", get(verify))
+}
+
+/// Runs before routing and before workspace resolution, so a bad key is a 401/403
+/// even when the workspace header is bad too. The decision travels with the request.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let public = matches!(path.as_str(), "/login" | "/auth-status");
+    let decision = if public {
+        Ok(Access {
+            principal: Principal::Anonymous,
+            authenticated: false,
+        })
+    } else {
+        state.auth.authenticate(&path, request.headers())
+    };
+    match decision {
+        Ok(access) => {
+            request.extensions_mut().insert(access);
+            next.run(request).await
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+/// Whether `access` may use `workspace`. A principal bound to other workspaces gets
+/// exactly the answer a workspace that does not exist gets, so tenants cannot probe
+/// for each other. When per-workspace keys are configured, a request without any
+/// accepted credential (e.g. on a whitelisted path) reaches no workspace at all.
+pub fn check_access(state: &AppState, access: Option<&Access>, workspace: &Workspace) -> Result<(), AppError> {
+    let Some(access) = access else {
+        return Ok(());
+    };
+    if state.auth.settings().workspace_keys_file().is_some()
+        && access.principal == Principal::Anonymous
+    {
+        return Err(AppError::Auth(AuthError::Forbidden("API Key required".into())));
+    }
+    if access.may_use(workspace.as_str()) {
+        Ok(())
+    } else {
+        Err(not_found(workspace))
+    }
+}
+
+/// The answer for a workspace that does not exist, or that the caller may not use.
+pub fn not_found(workspace: &Workspace) -> AppError {
+    AppError::NotFound(format!("Workspace '{workspace}' not found"))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    grant_type: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Json<Value>, AppError> {
+    let Form(form) = form.map_err(|e| {
+        AppError::Validation(vec![crate::error::FieldError {
+            loc: vec!["body".into()],
+            msg: e.body_text(),
+            kind: "missing".into(),
+        }])
+    })?;
+    let ip = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_string())
+        .or_else(|| connect.map(|c| c.0.0.ip().to_string()))
+        .unwrap_or_default();
+    let auth = state.auth.clone();
+    // Checking a bcrypt hash is slow on purpose: keep it off the async workers.
+    let reply = tokio::task::spawn_blocking(move || {
+        auth.login(&form.username, &form.password, form.grant_type.as_deref(), &ip)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::Auth)?;
+    Ok(Json(reply))
+}
+
+async fn auth_status(State(state): State<AppState>) -> Json<Value> {
+    Json(state.auth.auth_status())
+}
+
+/// `/auth/verify` checks credentials even on whitelisted paths.
+async fn verify(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+    state.auth.authenticate_strict(&headers).map_err(AppError::Auth)?;
+    Ok(Json(json!({"status": "ok"})))
+}
+
+/// The request's authentication decision, for handlers that resolve the workspace
+/// themselves.
+pub type MaybeAccess = Option<Extension<Access>>;
