@@ -171,7 +171,14 @@ impl fmt::Debug for ModelConfig {
             .field("binding", &self.binding)
             .field("model", &self.model)
             .field("host", &self.host)
-            .field("api_key", &if self.api_key.is_empty() { "" } else { "[redacted]" })
+            .field(
+                "api_key",
+                &if self.api_key.is_empty() {
+                    ""
+                } else {
+                    "[redacted]"
+                },
+            )
             .field("api_version", &self.api_version)
             .field("options", &self.options.keys().collect::<Vec<_>>())
             .finish()
@@ -313,8 +320,15 @@ impl Sources {
     /// parsed; anything else is a string). `…EXTRA_BODY` becomes `extra_body`.
     fn options(&self, prefix: &str) -> serde_json::Map<String, serde_json::Value> {
         let mut options = serde_json::Map::new();
-        for (name, value) in self.dotenv.iter().chain(self.env.iter()).chain(self.flags.iter()) {
-            let Some(option) = name.strip_prefix(prefix) else { continue };
+        for (name, value) in self
+            .dotenv
+            .iter()
+            .chain(self.env.iter())
+            .chain(self.flags.iter())
+        {
+            let Some(option) = name.strip_prefix(prefix) else {
+                continue;
+            };
             if option.is_empty() || value.trim().is_empty() {
                 continue;
             }
@@ -487,8 +501,13 @@ impl Config {
             embedding_batch: s.positive("EMBEDDING_BATCH_NUM", "a positive number")?,
             embedding_max_async: s.positive("EMBEDDING_FUNC_MAX_ASYNC", "a positive number")?,
             max_async: s.positive("MAX_ASYNC", "a positive number")?,
-            retry_attempts: s.positive("LIGHTRAG_MODEL_RETRY_ATTEMPTS", "a positive number of attempts")?,
-            retry_base: Duration::from_millis(s.parse("LIGHTRAG_MODEL_RETRY_BASE_MS", "a number of milliseconds")?),
+            retry_attempts: s.positive(
+                "LIGHTRAG_MODEL_RETRY_ATTEMPTS",
+                "a positive number of attempts",
+            )?,
+            retry_base: Duration::from_millis(
+                s.parse("LIGHTRAG_MODEL_RETRY_BASE_MS", "a number of milliseconds")?,
+            ),
             workspace_max_async: match s.string("LIGHTRAG_WORKSPACE_MAX_ASYNC") {
                 v if v.is_empty() => None,
                 _ => Some(s.positive("LIGHTRAG_WORKSPACE_MAX_ASYNC", "a positive number")?),
@@ -552,14 +571,22 @@ fn model_config(s: &Sources, prefix: &str) -> Result<ModelConfig, ConfigError> {
     };
     let llm = prefix == "LLM";
     let mut model = s.string(&format!("{prefix}_MODEL"));
-    let mut host = s.string(&format!("{prefix}_BINDING_HOST")).trim_end_matches('/').to_string();
+    let mut host = s
+        .string(&format!("{prefix}_BINDING_HOST"))
+        .trim_end_matches('/')
+        .to_string();
     let mut api_key = s.string(&format!("{prefix}_BINDING_API_KEY"));
     let mut api_version = String::new();
     let mut options = serde_json::Map::new();
     match binding {
         Binding::OpenAi => {
             if model.is_empty() {
-                model = if llm { "gpt-4o-mini" } else { "text-embedding-3-small" }.into();
+                model = if llm {
+                    "gpt-4o-mini"
+                } else {
+                    "text-embedding-3-small"
+                }
+                .into();
             }
             if host.is_empty() {
                 host = "https://api.openai.com/v1".into();
@@ -570,25 +597,45 @@ fn model_config(s: &Sources, prefix: &str) -> Result<ModelConfig, ConfigError> {
         }
         Binding::Ollama => {
             if model.is_empty() {
-                model = if llm { "mistral-nemo:latest" } else { "bge-m3:latest" }.into();
+                model = if llm {
+                    "mistral-nemo:latest"
+                } else {
+                    "bge-m3:latest"
+                }
+                .into();
             }
             if host.is_empty() {
                 host = "http://localhost:11434".into();
             }
-            options = s.options(if llm { "OLLAMA_LLM_" } else { "OLLAMA_EMBEDDING_" });
+            options = s.options(if llm {
+                "OLLAMA_LLM_"
+            } else {
+                "OLLAMA_EMBEDDING_"
+            });
         }
         Binding::AzureOpenAi => {
-            let deployment = s.string(if llm { "AZURE_OPENAI_DEPLOYMENT" } else { "AZURE_EMBEDDING_DEPLOYMENT" });
+            let deployment = s.string(if llm {
+                "AZURE_OPENAI_DEPLOYMENT"
+            } else {
+                "AZURE_EMBEDDING_DEPLOYMENT"
+            });
             if !deployment.is_empty() {
                 model = deployment;
             }
             if host.is_empty() {
-                host = s.string("AZURE_OPENAI_ENDPOINT").trim_end_matches('/').to_string();
+                host = s
+                    .string("AZURE_OPENAI_ENDPOINT")
+                    .trim_end_matches('/')
+                    .to_string();
             }
             if api_key.is_empty() {
                 api_key = s.string("AZURE_OPENAI_API_KEY");
             }
-            api_version = s.string(if llm { "AZURE_OPENAI_API_VERSION" } else { "AZURE_EMBEDDING_API_VERSION" });
+            api_version = s.string(if llm {
+                "AZURE_OPENAI_API_VERSION"
+            } else {
+                "AZURE_EMBEDDING_API_VERSION"
+            });
             if api_version.is_empty() {
                 api_version = s.string("AZURE_OPENAI_API_VERSION");
             }
@@ -599,7 +646,11 @@ fn model_config(s: &Sources, prefix: &str) -> Result<ModelConfig, ConfigError> {
                 return Err(ConfigError(format!(
                     "{name}=azure_openai needs a deployment ({prefix}_MODEL or {}) and an endpoint \
                      ({prefix}_BINDING_HOST or AZURE_OPENAI_ENDPOINT)",
-                    if llm { "AZURE_OPENAI_DEPLOYMENT" } else { "AZURE_EMBEDDING_DEPLOYMENT" }
+                    if llm {
+                        "AZURE_OPENAI_DEPLOYMENT"
+                    } else {
+                        "AZURE_EMBEDDING_DEPLOYMENT"
+                    }
                 )));
             }
             if llm {
@@ -608,7 +659,8 @@ fn model_config(s: &Sources, prefix: &str) -> Result<ModelConfig, ConfigError> {
         }
         Binding::Offline => {}
     }
-    if binding != Binding::Offline && !(host.starts_with("http://") || host.starts_with("https://")) {
+    if binding != Binding::Offline && !(host.starts_with("http://") || host.starts_with("https://"))
+    {
         return Err(ConfigError(format!(
             "invalid {prefix}_BINDING_HOST={host:?}: expected an http:// or https:// URL"
         )));

@@ -48,7 +48,8 @@ impl Deref for AppState {
 impl AppState {
     /// Builds the runtime, the pool and the providers from `config`.
     pub fn build(config: Config) -> anyhow::Result<AppState> {
-        let auth = Arc::new(crate::auth::Auth::new(config.auth.clone()).map_err(|e| anyhow::anyhow!(e))?);
+        let auth =
+            Arc::new(crate::auth::Auth::new(config.auth.clone()).map_err(|e| anyhow::anyhow!(e))?);
         let metrics = Arc::new(Metrics::new(config.metrics_workspaces.clone()));
         let providers =
             Arc::new(Providers::new(&config, metrics.clone()).map_err(|e| anyhow::anyhow!(e))?);

@@ -116,7 +116,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let state = AppState::from_ref(state);
         let workspace = state.resolver.resolve(&parts.headers)?;
-        crate::routes::check_access(&state, parts.extensions.get::<crate::auth::Access>(), &workspace)?;
+        crate::routes::check_access(
+            &state,
+            parts.extensions.get::<crate::auth::Access>(),
+            &workspace,
+        )?;
         Ok(workspace)
     }
 }

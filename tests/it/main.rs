@@ -3,6 +3,7 @@
 //!
 //! One binary, one module per area. Regression tests are named after the bug.
 
+mod auth;
 mod component;
 mod documents;
 mod graph;
@@ -15,5 +16,6 @@ mod modes;
 mod offline;
 mod ollama;
 mod pool;
+mod providers;
 mod query;
 mod routing;

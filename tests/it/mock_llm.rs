@@ -1,8 +1,10 @@
 //! A deterministic mock of an OpenAI-compatible server, listening on loopback.
 //!
-//! It speaks the real protocol (`/v1/chat/completions` with JSON or server-sent
-//! events, `/v1/embeddings` with float or base64 vectors) so the server's real HTTP
-//! client is exercised. Answers are derived from the request, so tests can assert on
+//! It speaks the real protocols — OpenAI (`/v1/chat/completions` with JSON or
+//! server-sent events, `/v1/embeddings` with float or base64 vectors), Ollama
+//! (`/api/chat` with NDJSON streaming, `/api/embed`) and Azure OpenAI
+//! (`/openai/deployments/<name>/…?api-version=…` with an `api-key` header) — so the
+//! server's real HTTP clients are exercised. Answers are derived from the request, so tests can assert on
 //! what the model was shown:
 //!
 //! * an extraction request (`---Input Text---`) gets LightRAG records: every run of
@@ -39,8 +41,10 @@ pub struct Logged {
     pub messages: Vec<(String, String)>,
     /// Whether a chat asked to stream.
     pub stream: bool,
-    /// The `Authorization` header.
+    /// The `Authorization` header (or Azure's `api-key`).
     pub authorization: Option<String>,
+    /// The request path and query.
+    pub path: String,
 }
 
 /// Knobs and the request log.
@@ -52,8 +56,10 @@ pub struct MockState {
     pub embed_latency_ms: AtomicU64,
     /// Delay between streamed pieces, in ms.
     pub chunk_ms: AtomicU64,
-    /// The next this-many completions fail with HTTP 500.
+    /// The next this-many completions fail with HTTP `fail_status` (500 if unset).
     pub fail_completions: AtomicU32,
+    /// Status of injected failures; 429 comes with `Retry-After: 1`.
+    pub fail_status: std::sync::atomic::AtomicU16,
     /// When nonzero, streams break off (no `[DONE]`) after this many pieces.
     pub break_stream_after: AtomicUsize,
     /// Vector dimension.
@@ -89,6 +95,16 @@ impl MockLlm {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/embeddings", post(embeddings))
+            .route(
+                "/openai/deployments/{deployment}/chat/completions",
+                post(chat),
+            )
+            .route(
+                "/openai/deployments/{deployment}/embeddings",
+                post(embeddings),
+            )
+            .route("/api/chat", post(ollama_chat))
+            .route("/api/embed", post(ollama_embed))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -128,7 +144,123 @@ async fn sleep_ms(ms: u64) {
 fn authorization(headers: &HeaderMap) -> Option<String> {
     headers
         .get("authorization")
+        .or_else(|| headers.get("api-key"))
         .map(|v| v.to_str().unwrap_or_default().to_string())
+}
+
+/// An injected failure, if one is due.
+fn injected_failure(state: &MockState) -> Option<Response> {
+    state
+        .fail_completions
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .ok()?;
+    let status = match state.fail_status.load(Ordering::Relaxed) {
+        0 => 500,
+        s => s,
+    };
+    let mut response = (
+        StatusCode::from_u16(status).unwrap(),
+        axum::Json(json!({"error": {"message": "mock failure", "type": "server_error"}})),
+    )
+        .into_response();
+    if status == 429 {
+        response
+            .headers_mut()
+            .insert("retry-after", "1".parse().unwrap());
+    }
+    Some(response)
+}
+
+fn messages_of(body: &Value) -> Vec<(String, String)> {
+    body["messages"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|m| {
+                    (
+                        m["role"].as_str().unwrap_or("").to_string(),
+                        m["content"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Ollama's `/api/chat`: JSON, or NDJSON lines when streaming (Ollama's default).
+async fn ollama_chat(
+    State(state): State<Arc<MockState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let messages = messages_of(&body);
+    let stream = body["stream"].as_bool().unwrap_or(true);
+    state.log.lock().unwrap().push(Logged {
+        kind: "chat",
+        messages: messages.clone(),
+        stream,
+        authorization: authorization(&headers),
+        path: uri.to_string(),
+    });
+    sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
+    if let Some(failure) = injected_failure(&state) {
+        return failure;
+    }
+    let text = answer_for(&state, &messages);
+    if !stream {
+        return axum::Json(
+            json!({"model": body["model"], "message": {"role": "assistant", "content": text},
+            "done": true, "prompt_eval_count": 3, "eval_count": 5}),
+        )
+        .into_response();
+    }
+    let mut lines = String::new();
+    for piece in text.split_inclusive(' ') {
+        lines.push_str(&json!({"model": body["model"], "message": {"role": "assistant", "content": piece}, "done": false}).to_string());
+        lines.push('\n');
+    }
+    lines.push_str(&json!({"model": body["model"], "message": {"role": "assistant", "content": ""}, "done": true,
+        "prompt_eval_count": 3, "eval_count": 5}).to_string());
+    lines.push('\n');
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from(lines))
+        .unwrap()
+}
+
+/// Ollama's `/api/embed`.
+async fn ollama_embed(
+    State(state): State<Arc<MockState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let inputs: Vec<String> = body["input"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|v| v.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    state.log.lock().unwrap().push(Logged {
+        kind: "embed",
+        messages: inputs
+            .iter()
+            .map(|t| ("input".to_string(), t.clone()))
+            .collect(),
+        stream: false,
+        authorization: authorization(&headers),
+        path: uri.to_string(),
+    });
+    let dim = state.dim.load(Ordering::Relaxed);
+    let vectors: Vec<Vec<f32>> = inputs.iter().map(|t| embed(t, dim)).collect();
+    axum::Json(json!({"model": body["model"], "embeddings": vectors})).into_response()
 }
 
 /// Which kind of request a conversation is, by the markers of the engine's prompts.
@@ -339,40 +471,25 @@ fn answer_text(messages: &[(String, String)]) -> String {
     }
 }
 
-async fn chat(State(state): State<Arc<MockState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn chat(
+    State(state): State<Arc<MockState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let messages: Vec<(String, String)> = body["messages"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|m| {
-                    (
-                        m["role"].as_str().unwrap_or("").to_string(),
-                        m["content"].as_str().unwrap_or("").to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let messages = messages_of(&body);
     let stream = body["stream"].as_bool().unwrap_or(false);
     state.log.lock().unwrap().push(Logged {
         kind: "chat",
         messages: messages.clone(),
         stream,
         authorization: authorization(&headers),
+        path: uri.to_string(),
     });
     sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
-    if state
-        .fail_completions
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-        .is_ok()
-    {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({"error": {"message": "mock failure", "type": "server_error"}})),
-        )
-            .into_response();
+    if let Some(failure) = injected_failure(&state) {
+        return failure;
     }
     let text = answer_for(&state, &messages);
     if !stream {
@@ -422,6 +539,7 @@ async fn chat(State(state): State<Arc<MockState>>, headers: HeaderMap, body: Byt
 
 async fn embeddings(
     State(state): State<Arc<MockState>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -442,6 +560,7 @@ async fn embeddings(
             .collect(),
         stream: false,
         authorization: authorization(&headers),
+        path: uri.to_string(),
     });
     sleep_ms(state.embed_latency_ms.load(Ordering::Relaxed)).await;
     let dim = state.dim.load(Ordering::Relaxed);

@@ -317,142 +317,144 @@ async fn graph_query(
     let low_vector = if uses_local { vectors.next() } else { None };
     let high_vector = if uses_global { vectors.next() } else { None };
 
-    let top_k = params.top_k.unwrap_or(config.top_k) as usize;
-    let chunk_top_k = params.chunk_top_k.unwrap_or(config.chunk_top_k) as usize;
-    let threshold = config.cosine_threshold;
-    let store = shared.store.borrow();
-    let state = store.state();
-    let (local_nodes, local_edges) = low_vector
-        .map(|v| retrieve::local(state, &v, top_k, threshold))
-        .unwrap_or_default();
-    let (global_nodes, global_edges) = high_vector
-        .map(|v| retrieve::global(state, &v, top_k, threshold))
-        .unwrap_or_default();
-    let nodes = retrieve::round_robin(vec![local_nodes, global_nodes], |n| n.entity_id.clone());
-    let edges = retrieve::round_robin(vec![local_edges, global_edges], |e| {
-        (e.source.clone(), e.target.clone())
-    });
-    let vector_chunks: Vec<Retrieved> = if mode == QueryMode::Mix {
-        let ids: Vec<String> = state
-            .chunk_vectors
-            .search(&query_vector, chunk_top_k, threshold)
-            .into_iter()
-            .map(|(id, _)| id)
+    let prepared = {
+        let top_k = params.top_k.unwrap_or(config.top_k) as usize;
+        let chunk_top_k = params.chunk_top_k.unwrap_or(config.chunk_top_k) as usize;
+        let threshold = config.cosine_threshold;
+        let store = shared.store.borrow();
+        let state = store.state();
+        let (local_nodes, local_edges) = low_vector
+            .map(|v| retrieve::local(state, &v, top_k, threshold))
+            .unwrap_or_default();
+        let (global_nodes, global_edges) = high_vector
+            .map(|v| retrieve::global(state, &v, top_k, threshold))
+            .unwrap_or_default();
+        let nodes = retrieve::round_robin(vec![local_nodes, global_nodes], |n| n.entity_id.clone());
+        let edges = retrieve::round_robin(vec![local_edges, global_edges], |e| {
+            (e.source.clone(), e.target.clone())
+        });
+        let vector_chunks: Vec<Retrieved> = if mode == QueryMode::Mix {
+            let ids: Vec<String> = state
+                .chunk_vectors
+                .search(&query_vector, chunk_top_k, threshold)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            retrieve::chunks_by_id(state, &ids)
+        } else {
+            Vec::new()
+        };
+        if nodes.is_empty() && edges.is_empty() && vector_chunks.is_empty() {
+            return Ok(no_context(&keywords));
+        }
+        let (total_entities, total_relations) = (nodes.len() as u32, edges.len() as u32);
+
+        // Token budgets: whole lines only.
+        let max_entity = params.max_entity_tokens.unwrap_or(config.max_entity_tokens) as usize;
+        let max_relation = params
+            .max_relation_tokens
+            .unwrap_or(config.max_relation_tokens) as usize;
+        let mut entity_lines: Vec<String> = nodes.iter().map(entity_line).collect();
+        let kept_entities = lines_within(&entity_lines, max_entity);
+        entity_lines.truncate(kept_entities);
+        let nodes: Vec<_> = nodes.into_iter().take(kept_entities).collect();
+        let mut relation_lines: Vec<String> = edges.iter().map(relation_line).collect();
+        let kept_relations = lines_within(&relation_lines, max_relation);
+        relation_lines.truncate(kept_relations);
+        let edges: Vec<_> = edges.into_iter().take(kept_relations).collect();
+
+        // Chunks: the query's own hits (mix), then those of the entities, then those of
+        // the relations not already chosen; round-robin, capped at chunk_top_k.
+        let related = config.related_chunk_number as usize;
+        let entity_sources: Vec<&str> = nodes.iter().map(|n| n.source_id.as_str()).collect();
+        let entity_chunk_ids = retrieve::related_chunks(
+            state,
+            &entity_sources,
+            &HashSet::new(),
+            &query_vector,
+            related,
+        );
+        let chosen: HashSet<String> = entity_chunk_ids.iter().cloned().collect();
+        let relation_sources: Vec<&str> = edges.iter().map(|e| e.source_id.as_str()).collect();
+        let relation_chunk_ids =
+            retrieve::related_chunks(state, &relation_sources, &chosen, &query_vector, related);
+        let merged = retrieve::round_robin(
+            vec![
+                vector_chunks,
+                retrieve::chunks_by_id(state, &entity_chunk_ids),
+                retrieve::chunks_by_id(state, &relation_chunk_ids),
+            ],
+            |c| c.id.clone(),
+        );
+        let merged_count = merged.len() as u32;
+        let capped: Vec<Retrieved> = merged.into_iter().take(chunk_top_k).collect();
+        let empty_system = system_prompt(prompts::RAG_RESPONSE, params, "");
+        let empty_context =
+            context::kg_context(&entity_lines, &relation_lines, &[], &[], &HashMap::new());
+        let max_total = params.max_total_tokens.unwrap_or(config.max_total_tokens) as usize;
+        let used = tokenizer::count(&empty_system)
+            + tokenizer::count(&empty_context)
+            + tokenizer::count(query)
+            + BUDGET_RESERVE;
+        let kept = fit_chunks(capped, max_total.saturating_sub(used));
+        let (references, ref_of) = reference_list(&kept, params.include_chunk_content);
+        let context =
+            context::kg_context(&entity_lines, &relation_lines, &kept, &references, &ref_of);
+        let data = QueryData {
+            entities: nodes
+                .iter()
+                .map(|n| EntityData {
+                    entity_name: n.entity_id.clone(),
+                    entity_type: n.entity_type.clone(),
+                    description: n.description.clone(),
+                    source_id: n.source_id.clone(),
+                    file_path: n.file_path.clone(),
+                    created_at: n.created_at,
+                })
+                .collect(),
+            relationships: edges
+                .iter()
+                .map(|e| RelationData {
+                    src_id: e.source.clone(),
+                    tgt_id: e.target.clone(),
+                    description: e.description.clone(),
+                    keywords: e.keywords.clone(),
+                    weight: e.weight,
+                    source_id: e.source_id.clone(),
+                    file_path: e.file_path.clone(),
+                    created_at: e.created_at,
+                })
+                .collect(),
+            high_level_keywords: keywords.high.clone(),
+            low_level_keywords: keywords.low.clone(),
+            processing_info: vec![
+                ("total_entities_found".into(), total_entities),
+                ("total_relations_found".into(), total_relations),
+                ("entities_after_truncation".into(), nodes.len() as u32),
+                ("relations_after_truncation".into(), edges.len() as u32),
+                ("merged_chunks_count".into(), merged_count),
+                ("final_chunks_count".into(), kept.len() as u32),
+            ],
+            ..empty_data()
+        };
+        let entity_text: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("{}: {}", n.entity_id, n.description))
             .collect();
-        retrieve::chunks_by_id(state, &ids)
-    } else {
-        Vec::new()
-    };
-    if nodes.is_empty() && edges.is_empty() && vector_chunks.is_empty() {
-        return Ok(no_context(&keywords));
-    }
-    let (total_entities, total_relations) = (nodes.len() as u32, edges.len() as u32);
-
-    // Token budgets: whole lines only.
-    let max_entity = params.max_entity_tokens.unwrap_or(config.max_entity_tokens) as usize;
-    let max_relation = params
-        .max_relation_tokens
-        .unwrap_or(config.max_relation_tokens) as usize;
-    let mut entity_lines: Vec<String> = nodes.iter().map(entity_line).collect();
-    let kept_entities = lines_within(&entity_lines, max_entity);
-    entity_lines.truncate(kept_entities);
-    let nodes: Vec<_> = nodes.into_iter().take(kept_entities).collect();
-    let mut relation_lines: Vec<String> = edges.iter().map(relation_line).collect();
-    let kept_relations = lines_within(&relation_lines, max_relation);
-    relation_lines.truncate(kept_relations);
-    let edges: Vec<_> = edges.into_iter().take(kept_relations).collect();
-
-    // Chunks: the query's own hits (mix), then those of the entities, then those of
-    // the relations not already chosen; round-robin, capped at chunk_top_k.
-    let related = config.related_chunk_number as usize;
-    let entity_sources: Vec<&str> = nodes.iter().map(|n| n.source_id.as_str()).collect();
-    let entity_chunk_ids = retrieve::related_chunks(
-        state,
-        &entity_sources,
-        &HashSet::new(),
-        &query_vector,
-        related,
-    );
-    let chosen: HashSet<String> = entity_chunk_ids.iter().cloned().collect();
-    let relation_sources: Vec<&str> = edges.iter().map(|e| e.source_id.as_str()).collect();
-    let relation_chunk_ids =
-        retrieve::related_chunks(state, &relation_sources, &chosen, &query_vector, related);
-    let merged = retrieve::round_robin(
-        vec![
-            vector_chunks,
-            retrieve::chunks_by_id(state, &entity_chunk_ids),
-            retrieve::chunks_by_id(state, &relation_chunk_ids),
-        ],
-        |c| c.id.clone(),
-    );
-    let merged_count = merged.len() as u32;
-    let capped: Vec<Retrieved> = merged.into_iter().take(chunk_top_k).collect();
-    let empty_system = system_prompt(prompts::RAG_RESPONSE, params, "");
-    let empty_context =
-        context::kg_context(&entity_lines, &relation_lines, &[], &[], &HashMap::new());
-    let max_total = params.max_total_tokens.unwrap_or(config.max_total_tokens) as usize;
-    let used = tokenizer::count(&empty_system)
-        + tokenizer::count(&empty_context)
-        + tokenizer::count(query)
-        + BUDGET_RESERVE;
-    let kept = fit_chunks(capped, max_total.saturating_sub(used));
-    let (references, ref_of) = reference_list(&kept, params.include_chunk_content);
-    let context = context::kg_context(&entity_lines, &relation_lines, &kept, &references, &ref_of);
-    let data = QueryData {
-        entities: nodes
+        let relation_text: Vec<String> = edges
             .iter()
-            .map(|n| EntityData {
-                entity_name: n.entity_id.clone(),
-                entity_type: n.entity_type.clone(),
-                description: n.description.clone(),
-                source_id: n.source_id.clone(),
-                file_path: n.file_path.clone(),
-                created_at: n.created_at,
-            })
-            .collect(),
-        relationships: edges
-            .iter()
-            .map(|e| RelationData {
-                src_id: e.source.clone(),
-                tgt_id: e.target.clone(),
-                description: e.description.clone(),
-                keywords: e.keywords.clone(),
-                weight: e.weight,
-                source_id: e.source_id.clone(),
-                file_path: e.file_path.clone(),
-                created_at: e.created_at,
-            })
-            .collect(),
-        high_level_keywords: keywords.high.clone(),
-        low_level_keywords: keywords.low.clone(),
-        processing_info: vec![
-            ("total_entities_found".into(), total_entities),
-            ("total_relations_found".into(), total_relations),
-            ("entities_after_truncation".into(), nodes.len() as u32),
-            ("relations_after_truncation".into(), edges.len() as u32),
-            ("merged_chunks_count".into(), merged_count),
-            ("final_chunks_count".into(), kept.len() as u32),
-        ],
-        ..empty_data()
-    };
-    let entity_text: Vec<String> = nodes
-        .iter()
-        .map(|n| format!("{}: {}", n.entity_id, n.description))
-        .collect();
-    let relation_text: Vec<String> = edges
-        .iter()
-        .map(|e| format!("{} -> {}: {}", e.source, e.target, e.description))
-        .collect();
-    drop(store);
-    let prepared = Prepared {
-        template: prompts::RAG_RESPONSE,
-        context,
-        chunks: kept,
-        references,
-        ref_of,
-        entity_lines: entity_text,
-        relation_lines: relation_text,
-        data,
+            .map(|e| format!("{} -> {}: {}", e.source, e.target, e.description))
+            .collect();
+        Prepared {
+            template: prompts::RAG_RESPONSE,
+            context,
+            chunks: kept,
+            references,
+            ref_of,
+            entity_lines: entity_text,
+            relation_lines: relation_text,
+            data,
+        }
     };
     answer(shared, io, params, query, prepared, &keywords).await
 }

@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn round_robin_interleaves_and_deduplicates() {
         let merged = round_robin(vec![vec![1, 2, 3], vec![2, 5], vec![]], |x| *x);
-        assert_eq!(merged, [1, 2, 3, 5]);
+        assert_eq!(merged, [1, 2, 5, 3]);
         let merged = round_robin(vec![vec!["a", "b"], vec!["c", "d", "e"]], |x| *x);
         assert_eq!(merged, ["a", "c", "b", "d", "e"]);
     }

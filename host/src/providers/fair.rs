@@ -125,7 +125,10 @@ impl FairLimiter {
                         continue;
                     }
                     let class = &mut state.classes[class_index];
-                    let queue = class.waiting.get_mut(&workspace).expect("a turn has waiters");
+                    let queue = class
+                        .waiting
+                        .get_mut(&workspace)
+                        .expect("a turn has waiters");
                     let sender = queue.pop_front().expect("a turn has waiters");
                     if queue.is_empty() {
                         class.waiting.remove(&workspace);
@@ -212,7 +215,12 @@ mod tests {
         }
         let order = order.lock().unwrap();
         // Turns alternate: b's three calls are among the first six served.
-        let b_positions: Vec<usize> = order.iter().enumerate().filter(|(_, w)| **w == "b").map(|(i, _)| i).collect();
+        let b_positions: Vec<usize> = order
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w == "b")
+            .map(|(i, _)| i)
+            .collect();
         assert_eq!(b_positions.len(), 3);
         assert!(b_positions.iter().all(|&i| i < 6), "{b_positions:?}");
     }
@@ -264,9 +272,12 @@ mod tests {
         abandoned.abort();
         let _ = abandoned.await;
         drop(hold);
-        let _again = tokio::time::timeout(Duration::from_secs(1), limiter.acquire("c", Priority::Background))
-            .await
-            .expect("the slot came back");
+        let _again = tokio::time::timeout(
+            Duration::from_secs(1),
+            limiter.acquire("c", Priority::Background),
+        )
+        .await
+        .expect("the slot came back");
         assert_eq!(limiter.load().0, 1);
     }
 }

@@ -52,11 +52,19 @@ enum Remote {
 }
 
 impl Remote {
-    fn new(config: &ModelConfig, timeout: Duration, options: serde_json::Map<String, serde_json::Value>) -> Option<Remote> {
+    fn new(
+        config: &ModelConfig,
+        timeout: Duration,
+        options: serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Remote> {
         let m = config;
         Some(match m.binding {
-            Binding::OpenAi => Remote::OpenAi(OpenAiClient::new(&m.host, &m.model, &m.api_key, timeout, options)),
-            Binding::Ollama => Remote::Ollama(OllamaClient::new(&m.host, &m.model, &m.api_key, timeout, options)),
+            Binding::OpenAi => Remote::OpenAi(OpenAiClient::new(
+                &m.host, &m.model, &m.api_key, timeout, options,
+            )),
+            Binding::Ollama => Remote::Ollama(OllamaClient::new(
+                &m.host, &m.model, &m.api_key, timeout, options,
+            )),
             Binding::AzureOpenAi => Remote::Azure(AzureOpenAiClient::new(
                 &m.host,
                 &m.model,
@@ -82,7 +90,10 @@ impl Remote {
         }
     }
 
-    async fn embeddings(&self, texts: &[String]) -> Result<(Vec<Vec<f32>>, Option<Usage>), ProviderError> {
+    async fn embeddings(
+        &self,
+        texts: &[String],
+    ) -> Result<(Vec<Vec<f32>>, Option<Usage>), ProviderError> {
         match self {
             Remote::OpenAi(c) => c.embeddings(texts).await,
             Remote::Ollama(c) => c.embeddings(texts).await,
@@ -95,7 +106,9 @@ impl Remote {
 enum Llm {
     Remote(Remote),
     /// Rule-based stand-in; `entity_types` guide its extraction.
-    Offline { entity_types: Vec<String> },
+    Offline {
+        entity_types: Vec<String>,
+    },
 }
 
 /// Where embeddings come from.
@@ -153,20 +166,34 @@ impl Providers {
         };
         let llm_identity = match config.llm.binding {
             Binding::Offline => "offline:rules-v1".into(),
-            binding => format!("{}:{}@{}", binding.name(), config.llm.model, config.llm.host),
+            binding => format!(
+                "{}:{}@{}",
+                binding.name(),
+                config.llm.model,
+                config.llm.host
+            ),
         };
         // Embedding endpoints reject chat options: only their own options go there.
         let embed_options = match config.embedding.binding {
             Binding::Ollama => config.embedding.options.clone(),
             _ => serde_json::Map::new(),
         };
-        let (embedder, embedding_identity) = match Remote::new(&config.embedding, timeout, embed_options) {
-            Some(remote) => (
-                Embedder::Remote(remote),
-                format!("{}:{}/{}", config.embedding.binding.name(), config.embedding.model, config.embedding_dim),
-            ),
-            None => (Embedder::Offline(OfflineEmbedder::new()?), OfflineEmbedder::identity()),
-        };
+        let (embedder, embedding_identity) =
+            match Remote::new(&config.embedding, timeout, embed_options) {
+                Some(remote) => (
+                    Embedder::Remote(remote),
+                    format!(
+                        "{}:{}/{}",
+                        config.embedding.binding.name(),
+                        config.embedding.model,
+                        config.embedding_dim
+                    ),
+                ),
+                None => (
+                    Embedder::Offline(OfflineEmbedder::new()?),
+                    OfflineEmbedder::identity(),
+                ),
+            };
         Ok(Providers {
             llm,
             embedder,
@@ -192,7 +219,12 @@ impl Providers {
 
     /// Answers one guest request of `workspace`. `sink` receives the pieces of a
     /// streamed answer.
-    pub async fn answer(&self, workspace: &str, request: Request, sink: Option<mpsc::Sender<StreamEvent>>) -> Reply {
+    pub async fn answer(
+        &self,
+        workspace: &str,
+        request: Request,
+        sink: Option<mpsc::Sender<StreamEvent>>,
+    ) -> Reply {
         match request {
             Request::Complete(completion) => {
                 let sink = sink.filter(|_| completion.stream);
@@ -216,7 +248,10 @@ impl Providers {
         request: &CompletionRequest,
         sink: Option<&mpsc::Sender<StreamEvent>>,
     ) -> Result<String, String> {
-        let _slot = self.llm_slots.acquire(workspace, priority_of(request.purpose)).await;
+        let _slot = self
+            .llm_slots
+            .acquire(workspace, priority_of(request.purpose))
+            .await;
         let started = Instant::now();
         let purpose = purpose_name(request.purpose);
         let result = match &self.llm {
@@ -232,7 +267,11 @@ impl Providers {
                 let text = offline_completion(request, entity_types);
                 if let Some(sink) = sink {
                     for piece in text.split_inclusive(' ') {
-                        if sink.send(StreamEvent::Piece(piece.to_string())).await.is_err() {
+                        if sink
+                            .send(StreamEvent::Piece(piece.to_string()))
+                            .await
+                            .is_err()
+                        {
                             break;
                         }
                     }
@@ -243,13 +282,19 @@ impl Providers {
         match result {
             Ok(Completion { text, usage }) => {
                 let usage = usage.unwrap_or_else(|| Usage::estimate(&request.messages, &text));
-                self.metrics.record_model_call(workspace, purpose, usage, started.elapsed(), true);
+                self.metrics
+                    .record_model_call(workspace, purpose, usage, started.elapsed(), true);
                 Ok(text)
             }
             Err(err) => {
                 self.metrics.llm_errors.inc();
-                self.metrics
-                    .record_model_call(workspace, purpose, Usage::default(), started.elapsed(), false);
+                self.metrics.record_model_call(
+                    workspace,
+                    purpose,
+                    Usage::default(),
+                    started.elapsed(),
+                    false,
+                );
                 Err(err.to_string())
             }
         }
@@ -257,48 +302,64 @@ impl Providers {
 
     /// Embeddings of `request.texts`, in batches of `EMBEDDING_BATCH_NUM` run
     /// concurrently within the fair `EMBEDDING_FUNC_MAX_ASYNC` budget.
-    pub async fn embed(&self, workspace: &str, request: EmbedRequest) -> Result<Vec<Vec<f32>>, String> {
+    pub async fn embed(
+        &self,
+        workspace: &str,
+        request: EmbedRequest,
+    ) -> Result<Vec<Vec<f32>>, String> {
         let priority = match request.kind {
             EmbedKind::Query => Priority::Interactive,
             EmbedKind::Document => Priority::Background,
         };
-        let batches = request.texts.chunks(self.batch.max(1)).map(|batch| async move {
-            let _slot = self.embed_slots.acquire(workspace, priority).await;
-            let started = Instant::now();
-            let result = match &self.embedder {
-                Embedder::Remote(remote) => {
-                    with_retries(&self.retry, |_| {
+        let batches = request
+            .texts
+            .chunks(self.batch.max(1))
+            .map(|batch| async move {
+                let _slot = self.embed_slots.acquire(workspace, priority).await;
+                let started = Instant::now();
+                let result = match &self.embedder {
+                    Embedder::Remote(remote) => with_retries(&self.retry, |_| {
                         self.metrics.embed_calls.inc();
                         remote.embeddings(batch)
                     })
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string()),
+                    Embedder::Offline(model) => {
+                        self.metrics.embed_calls.inc();
+                        let model = model.clone();
+                        let texts = batch.to_vec();
+                        tokio::task::spawn_blocking(move || model.embed(&texts))
+                            .await
+                            .map_err(|e| format!("the embedding model crashed: {e}"))
+                            .and_then(|r| r)
+                            .map(|vectors| (vectors, None))
+                    }
+                };
+                match result {
+                    Ok((vectors, usage)) => {
+                        let usage = usage.unwrap_or_else(|| Usage::estimate_embedding(batch));
+                        self.metrics.record_model_call(
+                            workspace,
+                            "embed",
+                            usage,
+                            started.elapsed(),
+                            true,
+                        );
+                        Ok(vectors)
+                    }
+                    Err(err) => {
+                        self.metrics.embed_errors.inc();
+                        self.metrics.record_model_call(
+                            workspace,
+                            "embed",
+                            Usage::default(),
+                            started.elapsed(),
+                            false,
+                        );
+                        Err(err)
+                    }
                 }
-                Embedder::Offline(model) => {
-                    self.metrics.embed_calls.inc();
-                    let model = model.clone();
-                    let texts = batch.to_vec();
-                    tokio::task::spawn_blocking(move || model.embed(&texts))
-                        .await
-                        .map_err(|e| format!("the embedding model crashed: {e}"))
-                        .and_then(|r| r)
-                        .map(|vectors| (vectors, None))
-                }
-            };
-            match result {
-                Ok((vectors, usage)) => {
-                    let usage = usage.unwrap_or_else(|| Usage::estimate_embedding(batch));
-                    self.metrics.record_model_call(workspace, "embed", usage, started.elapsed(), true);
-                    Ok(vectors)
-                }
-                Err(err) => {
-                    self.metrics.embed_errors.inc();
-                    self.metrics
-                        .record_model_call(workspace, "embed", Usage::default(), started.elapsed(), false);
-                    Err(err)
-                }
-            }
-        });
+            });
         let results = futures::future::join_all(batches).await;
         let mut vectors = Vec::with_capacity(request.texts.len());
         for result in results {

@@ -49,8 +49,14 @@ pub fn app(state: AppState) -> Router {
         .merge(documents::text_routes().layer(DefaultBodyLimit::max(TEXT_BODY_LIMIT)))
         .merge(documents::upload_routes().layer(DefaultBodyLimit::max(upload_limit)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(state.clone(), session::authenticate))
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state)
 }
 

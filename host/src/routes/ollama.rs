@@ -76,8 +76,8 @@ async fn tags(State(state): State<AppState>, access: MaybeAccess) -> Json<Value>
     };
     let mut names = vec![model_name(&state, None)];
     for ws in existing_workspaces(&state) {
-        let allowed = Workspace::new(&ws)
-            .is_ok_and(|w| check_access(&state, access.as_deref(), &w).is_ok());
+        let allowed =
+            Workspace::new(&ws).is_ok_and(|w| check_access(&state, access.as_deref(), &w).is_ok());
         if allowed {
             names.push(model_name(&state, Some(&ws)));
         }
@@ -118,7 +118,8 @@ fn workspace_of(state: &AppState, headers: &HeaderMap, model: &str) -> Result<Wo
 
 /// Parses a body that is JSON (or JSON sent as octet-stream, as some clients do).
 fn parse_body(body: &Bytes) -> Result<Value, AppError> {
-    serde_json::from_slice(body).map_err(|_| AppError::BadRequest("Invalid JSON in request body".into()))
+    serde_json::from_slice(body)
+        .map_err(|_| AppError::BadRequest("Invalid JSON in request body".into()))
 }
 
 /// A chat message's mode prefix: `(mode, only_need_context, user_prompt, rest)`.
@@ -148,7 +149,10 @@ pub fn parse_prefix(text: &str) -> (QueryMode, bool, Option<String>, String) {
     let found = if word.is_empty() && bracket {
         Some((QueryMode::Mix, false))
     } else {
-        PREFIXES.iter().find(|(p, _, _)| *p == word).map(|(_, m, c)| (*m, *c))
+        PREFIXES
+            .iter()
+            .find(|(p, _, _)| *p == word)
+            .map(|(_, m, c)| (*m, *c))
     };
     let Some((mode, context)) = found else {
         return (QueryMode::Mix, false, None, text.to_string());
@@ -200,13 +204,17 @@ impl Shape {
         match self {
             Shape::Chat => json!({"model": model, "created_at": now(),
                 "message": {"role": "assistant", "content": text, "images": null}, "done": false}),
-            Shape::Generate => json!({"model": model, "created_at": now(), "response": text, "done": false}),
+            Shape::Generate => {
+                json!({"model": model, "created_at": now(), "response": text, "done": false})
+            }
         }
     }
 
     fn last(self, model: &str, text: &str, started: Instant, prompt: &str, answer: &str) -> Value {
         let mut value = self.piece(model, text);
-        if let (Some(out), Value::Object(extra)) = (value.as_object_mut(), timings(started, prompt, answer)) {
+        if let (Some(out), Value::Object(extra)) =
+            (value.as_object_mut(), timings(started, prompt, answer))
+        {
             out.extend(extra);
             if matches!(self, Shape::Generate) {
                 out.insert("context".into(), json!([]));
@@ -248,7 +256,11 @@ async fn respond(
             Ok(Err(err)) => return Err(err.into()),
             Err(_) => return Err(AppError::internal("the query task ended without an answer")),
         };
-        let text = if output.response.is_empty() { "No response generated".to_string() } else { output.response };
+        let text = if output.response.is_empty() {
+            "No response generated".to_string()
+        } else {
+            output.response
+        };
         let body = shape.last(&model, &text, started, &prompt, &text);
         return Ok((workspace, Json(body)).into_response());
     }
@@ -259,7 +271,11 @@ async fn respond(
         while let Some(event) = events.recv().await {
             if let StreamEvent::Piece(piece) = event {
                 answer.push_str(&piece);
-                if lines_tx.send(Ok(ndjson(&shape.piece(&model, &piece)))).await.is_err() {
+                if lines_tx
+                    .send(Ok(ndjson(&shape.piece(&model, &piece))))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -267,20 +283,31 @@ async fn respond(
         let lines: Vec<Value> = match done.await {
             // Not streamed (cached answer, context only, no context): one piece.
             Ok(Ok(output)) if answer.is_empty() => {
-                let text = if output.response.is_empty() { "No response generated".into() } else { output.response };
-                vec![shape.piece(&model, &text), shape.last(&model, "", started, &prompt, &text)]
+                let text = if output.response.is_empty() {
+                    "No response generated".into()
+                } else {
+                    output.response
+                };
+                vec![
+                    shape.piece(&model, &text),
+                    shape.last(&model, "", started, &prompt, &text),
+                ]
             }
             Ok(Ok(_)) => vec![shape.last(&model, "", started, &prompt, &answer)],
             Ok(Err(err)) => {
                 let message = match err {
                     TaskError::Guest(crate::bindings::types::Error::BadInput(m)) => m,
-                    TaskError::Guest(crate::bindings::types::Error::Internal(m)) => format!("Provider error: {m}"),
+                    TaskError::Guest(crate::bindings::types::Error::Internal(m)) => {
+                        format!("Provider error: {m}")
+                    }
                     TaskError::Cancelled => "Stream was cancelled by server".into(),
                     other => format!("{other:?}"),
                 };
                 shape.error(&model, &message).to_vec()
             }
-            Err(_) => shape.error(&model, "Stream was cancelled by server").to_vec(),
+            Err(_) => shape
+                .error(&model, "Stream was cancelled by server")
+                .to_vec(),
         };
         for line in lines {
             if lines_tx.send(Ok(ndjson(&line))).await.is_err() {
@@ -288,14 +315,25 @@ async fn respond(
             }
         }
     });
-    let mut response = (workspace, Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(lines_rx))).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    let mut response = (
+        workspace,
+        Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(lines_rx)),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
     Ok(response)
 }
 
-fn query_params(query: String, mode: QueryMode, stream: bool, history: Vec<HistoryMessage>, top_k: u32) -> QueryParams {
+fn query_params(
+    query: String,
+    mode: QueryMode,
+    stream: bool,
+    history: Vec<HistoryMessage>,
+    top_k: u32,
+) -> QueryParams {
     QueryParams {
         query,
         mode,
@@ -331,11 +369,14 @@ async fn chat(
         return Err(AppError::BadRequest("No messages provided".into()));
     };
     if last["role"].as_str() != Some("user") {
-        return Err(AppError::BadRequest("Last message must be from user role".into()));
+        return Err(AppError::BadRequest(
+            "Last message must be from user role".into(),
+        ));
     }
     let workspace = workspace_of(&state, &headers, &model)?;
     check_access(&state, access.as_deref(), &workspace)?;
-    let (mode, only_context, user_prompt, query) = parse_prefix(last["content"].as_str().unwrap_or(""));
+    let (mode, only_context, user_prompt, query) =
+        parse_prefix(last["content"].as_str().unwrap_or(""));
     if query.trim().is_empty() {
         return Err(AppError::BadRequest("Query must not be empty.".into()));
     }
@@ -343,17 +384,28 @@ async fn chat(
     if mode == QueryMode::Bypass
         && let Some(system) = body["system"].as_str().filter(|s| !s.is_empty())
     {
-        history.push(HistoryMessage { role: "system".into(), content: system.into() });
+        history.push(HistoryMessage {
+            role: "system".into(),
+            content: system.into(),
+        });
     }
-    history.extend(messages[..messages.len() - 1].iter().map(|m| HistoryMessage {
-        role: m["role"].as_str().unwrap_or("user").to_string(),
-        content: m["content"].as_str().unwrap_or("").to_string(),
-    }));
+    history.extend(
+        messages[..messages.len() - 1]
+            .iter()
+            .map(|m| HistoryMessage {
+                role: m["role"].as_str().unwrap_or("user").to_string(),
+                content: m["content"].as_str().unwrap_or("").to_string(),
+            }),
+    );
     let stream = body["stream"].as_bool().unwrap_or(true);
     let mut params = query_params(query, mode, stream, history, state.config.top_k);
     params.only_need_context = only_context;
     params.user_prompt = user_prompt;
-    let model = if model.is_empty() { model_name(&state, None) } else { model };
+    let model = if model.is_empty() {
+        model_name(&state, None)
+    } else {
+        model
+    };
     respond(state, workspace, params, model, Shape::Chat).await
 }
 
@@ -374,11 +426,24 @@ async fn generate(
     check_access(&state, access.as_deref(), &workspace)?;
     let mut history = Vec::new();
     if let Some(system) = body["system"].as_str().filter(|s| !s.is_empty()) {
-        history.push(HistoryMessage { role: "system".into(), content: system.into() });
+        history.push(HistoryMessage {
+            role: "system".into(),
+            content: system.into(),
+        });
     }
     let stream = body["stream"].as_bool().unwrap_or(false);
-    let params = query_params(prompt, QueryMode::Bypass, stream, history, state.config.top_k);
-    let model = if model.is_empty() { model_name(&state, None) } else { model };
+    let params = query_params(
+        prompt,
+        QueryMode::Bypass,
+        stream,
+        history,
+        state.config.top_k,
+    );
+    let model = if model.is_empty() {
+        model_name(&state, None)
+    } else {
+        model
+    };
     respond(state, workspace, params, model, Shape::Generate).await
 }
 
@@ -388,16 +453,42 @@ mod tests {
 
     #[test]
     fn prefixes_select_modes_context_and_instructions() {
-        assert_eq!(parse_prefix("plain question"), (QueryMode::Mix, false, None, "plain question".into()));
-        assert_eq!(parse_prefix("/local who?"), (QueryMode::Local, false, None, "who?".into()));
-        assert_eq!(parse_prefix("/bypass hi"), (QueryMode::Bypass, false, None, "hi".into()));
-        assert_eq!(parse_prefix("/context what"), (QueryMode::Mix, true, None, "what".into()));
-        assert_eq!(parse_prefix("/naivecontext x y"), (QueryMode::Naive, true, None, "x y".into()));
+        assert_eq!(
+            parse_prefix("plain question"),
+            (QueryMode::Mix, false, None, "plain question".into())
+        );
+        assert_eq!(
+            parse_prefix("/local who?"),
+            (QueryMode::Local, false, None, "who?".into())
+        );
+        assert_eq!(
+            parse_prefix("/bypass hi"),
+            (QueryMode::Bypass, false, None, "hi".into())
+        );
+        assert_eq!(
+            parse_prefix("/context what"),
+            (QueryMode::Mix, true, None, "what".into())
+        );
+        assert_eq!(
+            parse_prefix("/naivecontext x y"),
+            (QueryMode::Naive, true, None, "x y".into())
+        );
         assert_eq!(
             parse_prefix("/global[answer in French] why"),
-            (QueryMode::Global, false, Some("answer in French".into()), "why".into())
+            (
+                QueryMode::Global,
+                false,
+                Some("answer in French".into()),
+                "why".into()
+            )
         );
-        assert_eq!(parse_prefix("/[be brief] why"), (QueryMode::Mix, false, Some("be brief".into()), "why".into()));
-        assert_eq!(parse_prefix("/unknown thing"), (QueryMode::Mix, false, None, "/unknown thing".into()));
+        assert_eq!(
+            parse_prefix("/[be brief] why"),
+            (QueryMode::Mix, false, Some("be brief".into()), "why".into())
+        );
+        assert_eq!(
+            parse_prefix("/unknown thing"),
+            (QueryMode::Mix, false, None, "/unknown thing".into())
+        );
     }
 }

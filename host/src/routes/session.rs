@@ -26,7 +26,11 @@ pub fn routes() -> Router<AppState> {
 
 /// Runs before routing and before workspace resolution, so a bad key is a 401/403
 /// even when the workspace header is bad too. The decision travels with the request.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_string();
     let public = matches!(path.as_str(), "/login" | "/auth-status");
     let decision = if public {
@@ -50,14 +54,20 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
 /// exactly the answer a workspace that does not exist gets, so tenants cannot probe
 /// for each other. When per-workspace keys are configured, a request without any
 /// accepted credential (e.g. on a whitelisted path) reaches no workspace at all.
-pub fn check_access(state: &AppState, access: Option<&Access>, workspace: &Workspace) -> Result<(), AppError> {
+pub fn check_access(
+    state: &AppState,
+    access: Option<&Access>,
+    workspace: &Workspace,
+) -> Result<(), AppError> {
     let Some(access) = access else {
         return Ok(());
     };
     if state.auth.settings().workspace_keys_file().is_some()
         && access.principal == Principal::Anonymous
     {
-        return Err(AppError::Auth(AuthError::Forbidden("API Key required".into())));
+        return Err(AppError::Auth(AuthError::Forbidden(
+            "API Key required".into(),
+        )));
     }
     if access.may_use(workspace.as_str()) {
         Ok(())
@@ -101,7 +111,12 @@ async fn login(
     let auth = state.auth.clone();
     // Checking a bcrypt hash is slow on purpose: keep it off the async workers.
     let reply = tokio::task::spawn_blocking(move || {
-        auth.login(&form.username, &form.password, form.grant_type.as_deref(), &ip)
+        auth.login(
+            &form.username,
+            &form.password,
+            form.grant_type.as_deref(),
+            &ip,
+        )
     })
     .await
     .map_err(AppError::internal)?
@@ -114,8 +129,14 @@ async fn auth_status(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `/auth/verify` checks credentials even on whitelisted paths.
-async fn verify(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
-    state.auth.authenticate_strict(&headers).map_err(AppError::Auth)?;
+async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    state
+        .auth
+        .authenticate_strict(&headers)
+        .map_err(AppError::Auth)?;
     Ok(Json(json!({"status": "ok"})))
 }
 

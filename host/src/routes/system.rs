@@ -25,7 +25,11 @@ pub fn routes() -> Router<AppState> {
 /// opening it (a health probe must never load tenants). Callers whose credentials
 /// were accepted (everyone, without authentication) also get the configuration and
 /// pool summary; secrets never appear.
-async fn health(State(state): State<AppState>, access: MaybeAccess, headers: HeaderMap) -> Json<Value> {
+async fn health(
+    State(state): State<AppState>,
+    access: MaybeAccess,
+    headers: HeaderMap,
+) -> Json<Value> {
     let authenticated = access.as_ref().is_some_and(|a| a.authenticated);
     let mut pipeline_busy = false;
     if let Ok(workspace) = state.resolver.resolve(&headers)
