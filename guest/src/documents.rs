@@ -179,7 +179,7 @@ pub fn recover_interrupted(shared: &Shared) -> Result<u32, Error> {
         })
         .collect();
     let count = ops.len() as u32;
-    shared.commit(ops)?;
+    shared.commit_reserved(ops)?;
     Ok(count)
 }
 

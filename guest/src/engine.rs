@@ -36,6 +36,14 @@ impl Shared {
     pub fn commit(&self, ops: Vec<Op>) -> Result<(), Error> {
         self.store.borrow_mut().commit(ops).map_err(store_error)
     }
+
+    /// Commits bookkeeping that must succeed even at the storage quota.
+    pub fn commit_reserved(&self, ops: Vec<Op>) -> Result<(), Error> {
+        self.store
+            .borrow_mut()
+            .commit_reserved(ops)
+            .map_err(store_error)
+    }
 }
 
 /// Maps a storage failure to the contract's error.
@@ -61,7 +69,8 @@ impl Engine {
                 config.chunk_overlap, config.chunk_size
             )));
         }
-        let (store, _recovery) = Store::<State>::open(dir).map_err(store_error)?;
+        let (mut store, _recovery) = Store::<State>::open(dir).map_err(store_error)?;
+        store.set_quota(config.disk_quota_bytes);
         let meta = &store.state().meta;
         if !meta.embedding_identity.is_empty()
             && !store.state().chunk_vectors.is_empty()

@@ -142,7 +142,7 @@ fn mark_processing(shared: &Shared, doc_id: &str) -> Result<(), Error> {
     status.state = DocState::Processing;
     status.updated_at = iso_now();
     status.error_msg = None;
-    shared.commit(vec![Op::PutStatus(status)])
+    shared.commit_reserved(vec![Op::PutStatus(status)])
 }
 
 /// Processes one document; `Ok(false)` when the document failed (its status says why),
@@ -284,7 +284,14 @@ async fn process_one(shared: Rc<Shared>, io: Io, doc_id: String) -> Result<bool,
         .to_string();
         ops.push(Op::PutStatus(status));
     }
-    shared.commit(ops)?;
+    if let Err(err) = shared.commit(ops) {
+        // Full storage fails this document (with a clear message), not the pipeline;
+        // any other storage error stops the pipeline.
+        return match err {
+            Error::StorageFull(reason) => fail(&shared, &doc_id, reason),
+            other => Err(other),
+        };
+    }
     progress(
         &shared,
         format!("Completed processing file: {}", doc.file_path),
@@ -315,7 +322,7 @@ fn fail(shared: &Shared, doc_id: &str, reason: String) -> Result<bool, Error> {
         status.state = DocState::Failed;
         status.updated_at = iso_now();
         status.error_msg = Some(reason);
-        shared.commit(vec![Op::PutStatus(status)])?;
+        shared.commit_reserved(vec![Op::PutStatus(status)])?;
     }
     Ok(false)
 }

@@ -90,7 +90,13 @@ pub struct Store<S: Journaled> {
     /// Set when a failed append could not be rolled back: appending after a torn
     /// record would hide every later record from replay, so all commits must fail.
     poisoned: bool,
+    /// Most bytes of snapshot plus journal; `None` = no limit.
+    quota: Option<u64>,
 }
+
+/// Bytes of the quota kept for small bookkeeping writes (marking a document failed
+/// because the quota is reached must itself still be possible).
+const QUOTA_RESERVE: u64 = 64 * 1024;
 
 impl<S: Journaled> Store<S> {
     /// Opens (or creates) the store in `dir`, replaying the journal.
@@ -112,6 +118,7 @@ impl<S: Journaled> Store<S> {
             generation,
             state,
             poisoned: false,
+            quota: None,
         };
         let recovery = store.replay()?;
         Ok((store, recovery))
@@ -127,10 +134,21 @@ impl<S: Journaled> Store<S> {
         self.snapshot_len + self.journal_len
     }
 
+    /// Limits snapshot plus journal to `bytes` (0 = no limit).
+    pub fn set_quota(&mut self, bytes: u64) {
+        self.quota = (bytes > 0).then_some(bytes);
+    }
+
     /// Makes `ops` durable as one transaction, then applies them. On error nothing is
     /// applied and the journal is as before.
     pub fn commit(&mut self, ops: Vec<S::Op>) -> Result<(), StoreError> {
-        self.write(ops, true)
+        self.write(ops, true, QUOTA_RESERVE)
+    }
+
+    /// Like [`Store::commit`], but may use the quota's small reserve: for bookkeeping
+    /// that must succeed even when the quota is reached (a document's failed status).
+    pub fn commit_reserved(&mut self, ops: Vec<S::Op>) -> Result<(), StoreError> {
+        self.write(ops, true, 0)
     }
 
     /// Like [`Store::commit`] but without waiting for the disk: for data that may be
@@ -138,10 +156,10 @@ impl<S: Journaled> Store<S> {
     /// commit; if the machine stops first it is at worst a torn tail, cut off on open.
     /// A failure only means the change is not kept, so it is not reported.
     pub fn commit_lazy(&mut self, ops: Vec<S::Op>) {
-        let _ = self.write(ops, false);
+        let _ = self.write(ops, false, QUOTA_RESERVE);
     }
 
-    fn write(&mut self, ops: Vec<S::Op>, sync: bool) -> Result<(), StoreError> {
+    fn write(&mut self, ops: Vec<S::Op>, sync: bool, reserve: u64) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
         }
@@ -156,6 +174,17 @@ impl<S: Journaled> Store<S> {
             .ok()
             .filter(|&len| len <= MAX_RECORD)
             .ok_or_else(|| StoreError::Io("a single change is larger than 1 GiB".into()))?;
+        if let Some(quota) = self.quota {
+            let after = self.disk_bytes() + (RECORD_HEADER + payload.len()) as u64;
+            if after + reserve > quota {
+                return Err(StoreError::Full(format!(
+                    "the workspace's storage quota of {} MiB is used up (this change needs {} \
+                     bytes more); delete documents or raise LIGHTRAG_WORKSPACE_DISK_MB",
+                    quota >> 20,
+                    after + reserve - quota
+                )));
+            }
+        }
         let mut record = Vec::with_capacity(RECORD_HEADER + payload.len());
         record.extend_from_slice(&len.to_le_bytes());
         record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -462,6 +491,28 @@ mod tests {
         let (store, recovery) = Store::<Kv>::open(&dir).unwrap();
         assert_eq!(recovery.replayed, 0);
         assert!(store.state().0.is_empty());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_quota_refuses_growth_but_keeps_what_is_stored() {
+        let dir = temp_dir("quota");
+        let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+        store.set_quota(QUOTA_RESERVE + 200);
+        store.commit(vec![KvOp::Put("small".into(), 1)]).unwrap();
+        let big = "x".repeat(300);
+        let err = store.commit(vec![KvOp::Put(big, 2)]).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Full(ref m) if m.contains("quota")),
+            "{err}"
+        );
+        // The reserve still takes a small bookkeeping write.
+        store
+            .commit_reserved(vec![KvOp::Put("note".into(), 3)])
+            .unwrap();
+        drop(store);
+        let (store, _) = Store::<Kv>::open(&dir).unwrap();
+        assert_eq!(store.state().0.len(), 2);
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -38,6 +38,7 @@ fn config() -> Config {
         llm_identity: "scripted".into(),
         embedding_identity: "scripted/8".into(),
         embedding_dim: DIM as u32,
+        disk_quota_bytes: 0,
     }
 }
 

@@ -15,7 +15,7 @@
 mod mock_llm;
 
 use lightrag_server::config::{Command, Config};
-use lightrag_server::runtime::{Limits, Runtime};
+use lightrag_server::runtime::Runtime;
 use lightrag_server::server::{AppState, serve};
 use lightrag_server::workspace::Workspace;
 use serde_json::json;
@@ -87,10 +87,6 @@ async fn main() {
         lightrag_bindings::ENGINE_COMPONENT,
         &dir.path().join("cache"),
         64,
-        Limits {
-            memory: 256 << 20,
-            cpu: Duration::from_secs(30),
-        },
     )
     .unwrap();
     let data = dir.path().join("raw");
@@ -98,7 +94,10 @@ async fn main() {
     let mut samples = Vec::new();
     for _ in 0..200 {
         let started = Instant::now();
-        let instance = runtime.instantiate(&data).await.unwrap();
+        let instance = runtime
+            .instantiate(&data, 256 << 20, Duration::from_secs(30))
+            .await
+            .unwrap();
         samples.push(started.elapsed());
         drop(instance);
     }

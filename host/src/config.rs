@@ -45,6 +45,15 @@ settings! {
     "LIGHTRAG_MAX_WORKSPACES_IN_POOL", "50", "Workspaces kept loaded at once; the least recently used idle one is unloaded.";
     "LIGHTRAG_WORKSPACE_MEMORY_MB", "256", "Memory limit of one workspace's engine instance.";
     "LIGHTRAG_WORKSPACE_CPU_MS", "30000", "CPU time one engine call may take before it is stopped.";
+    "LIGHTRAG_WORKSPACE_DISK_MB", "0", "Storage one workspace's engine may use (0: no limit); beyond it writes fail with 507.";
+    "LIGHTRAG_AUTO_CREATE_WORKSPACES", "true", "When false, only workspaces created through the admin API exist (others: 404).";
+    "LIGHTRAG_ADMIN_API_KEY", "", "Key for the workspace admin API (/workspaces), sent as X-Admin-Key; unset: disabled.";
+    "LIGHTRAG_AUDIT_DIR", "", "Where audit trails are kept (default WORKING_DIR/.host/audit).";
+    "LIGHTRAG_AUDIT_MAX_BYTES", "10485760", "Size at which a workspace's audit file is rotated.";
+    "LIGHTRAG_QUARANTINE_FAULTS", "3", "Engine faults within the window that quarantine a workspace.";
+    "LIGHTRAG_QUARANTINE_WINDOW_SECS", "60", "Window in which faults are counted.";
+    "LIGHTRAG_QUARANTINE_SECS", "60", "How long a quarantined workspace answers 503.";
+    "LIGHTRAG_ENGINE_COMPONENT", "", "Path of an engine component to run instead of the built-in one.";
     "LIGHTRAG_POOL_WAIT_MS", "2000", "How long a request waits for a pool slot before answering 503.";
     "LIGHTRAG_CACHE_DIR", "", "Where compiled engine code is cached (default WORKING_DIR/.host/cache).";
     "LIGHTRAG_SHUTDOWN_GRACE_SECS", "30", "How long shutdown waits for requests in flight.";
@@ -243,6 +252,22 @@ pub struct Config {
     pub auth: AuthSettings,
     /// `LIGHTRAG_METRICS_WORKSPACES`.
     pub metrics_workspaces: Vec<String>,
+    /// `LIGHTRAG_WORKSPACE_DISK_MB`.
+    pub workspace_disk_mb: u64,
+    /// `LIGHTRAG_AUTO_CREATE_WORKSPACES`.
+    pub auto_create: bool,
+    /// `LIGHTRAG_ADMIN_API_KEY` (never logged).
+    pub admin_key: String,
+    /// `LIGHTRAG_AUDIT_DIR`.
+    pub audit_dir: PathBuf,
+    /// `LIGHTRAG_AUDIT_MAX_BYTES`.
+    pub audit_max_bytes: u64,
+    /// Faults within `quarantine_window` that quarantine a workspace for `quarantine`.
+    pub quarantine_faults: usize,
+    pub quarantine_window: Duration,
+    pub quarantine: Duration,
+    /// `LIGHTRAG_ENGINE_COMPONENT`.
+    pub engine_component: Option<PathBuf>,
 }
 
 /// A configuration error: names the setting, the value and where it came from.
@@ -467,6 +492,10 @@ impl Config {
             dir if dir.is_empty() => working_dir.join(".host").join("cache"),
             dir => absolute(&dir),
         };
+        let audit_dir = match s.string("LIGHTRAG_AUDIT_DIR") {
+            dir if dir.is_empty() => working_dir.join(".host").join("audit"),
+            dir => absolute(&dir),
+        };
         let log_level = s.string("LOG_LEVEL").to_ascii_uppercase();
         if !["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"].contains(&log_level.as_str())
         {
@@ -549,6 +578,24 @@ impl Config {
             auth: AuthSettings::from_lookup(|name| s.get(name).map(|(value, _)| value))
                 .map_err(ConfigError)?,
             metrics_workspaces: workspace_list(s, "LIGHTRAG_METRICS_WORKSPACES")?,
+            workspace_disk_mb: s.parse("LIGHTRAG_WORKSPACE_DISK_MB", "a number of MiB")?,
+            auto_create: s.boolean("LIGHTRAG_AUTO_CREATE_WORKSPACES")?,
+            admin_key: s.string("LIGHTRAG_ADMIN_API_KEY"),
+            audit_dir,
+            audit_max_bytes: s
+                .positive("LIGHTRAG_AUDIT_MAX_BYTES", "a positive number of bytes")?,
+            quarantine_faults: s.positive("LIGHTRAG_QUARANTINE_FAULTS", "a positive number")?,
+            quarantine_window: Duration::from_secs(s.positive(
+                "LIGHTRAG_QUARANTINE_WINDOW_SECS",
+                "a positive number of seconds",
+            )?),
+            quarantine: Duration::from_secs(
+                s.parse("LIGHTRAG_QUARANTINE_SECS", "a number of seconds")?,
+            ),
+            engine_component: match s.string("LIGHTRAG_ENGINE_COMPONENT") {
+                path if path.is_empty() => None,
+                path => Some(absolute(&path)),
+            },
         })
     }
 }

@@ -88,6 +88,13 @@ impl From<PoolError> for AppError {
                 retry_after: 5,
             },
             PoolError::Locked(msg) => AppError::Conflict(msg),
+            PoolError::Quarantined { retry_after } => AppError::Unavailable {
+                message: format!(
+                    "This workspace's engine failed repeatedly and is quarantined; retry in {retry_after} seconds"
+                ),
+                retry_after,
+            },
+            PoolError::NotFound(msg) => AppError::NotFound(msg),
             PoolError::Open(err) => err.into(),
             PoolError::Fault(msg) => AppError::Internal(msg),
         }

@@ -23,6 +23,8 @@ pub struct Fault {
     pub message: String,
     /// The guest ran out of CPU budget.
     pub cpu_exhausted: bool,
+    /// The guest was refused memory beyond its limit before it stopped.
+    pub memory_exhausted: bool,
 }
 
 impl std::fmt::Display for Fault {
@@ -95,12 +97,20 @@ impl Instance {
             let stderr = self.store.data().stderr.contents();
             let stderr = String::from_utf8_lossy(&stderr);
             let mut message = format!("{}", err.root_cause());
-            if let Some(last) = stderr.lines().rev().find(|l| !l.trim().is_empty()) {
-                message.push_str(&format!(" (guest: {})", last.trim()));
+            // The panic message: the last lines of stderr, without Rust's hints.
+            let lines: Vec<&str> = stderr
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("note:"))
+                .collect();
+            if !lines.is_empty() {
+                let tail = lines[lines.len().saturating_sub(2)..].join(" ");
+                message.push_str(&format!(" (guest: {tail})"));
             }
             let fault = Fault {
                 message,
                 cpu_exhausted,
+                memory_exhausted: self.store.data().memory_denied(),
             };
             self.broken = Some(fault.clone());
             fault

@@ -8,6 +8,9 @@
 //!
 //! * `config` — settings from flags, environment and `.env`, with LightRAG's names.
 //! * `auth` — API keys, login tokens, per-workspace credentials (who may use what).
+//! * `audit` — each workspace's append-only audit trail, outside its directory.
+//! * `catalog` — last known sizes of workspaces that are not loaded.
+//! * `limits` — per-workspace memory, CPU and disk limits, with admin overrides.
 //! * `workspace` — the `Workspace` extractor: header → validated name → 400 otherwise.
 //! * `runtime` — wasmtime `Engine`, compiled component cache, `InstancePre`, stores.
 //! * `instance` — one live engine instance and its typed, budgeted calls.
@@ -21,11 +24,14 @@
 //! * `metrics` — Prometheus counters.
 //! * `server` — shared state, serving, graceful shutdown.
 
+pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod driver;
 pub mod error;
 pub mod instance;
+pub mod limits;
 pub mod metrics;
 pub mod offline;
 pub mod pipeline;

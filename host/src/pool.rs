@@ -16,13 +16,15 @@
 //!   disconnects drops its request, never a guest call half-way (which would poison
 //!   the instance).
 
+use crate::audit::Audit;
 use crate::bindings::types::{Config as GuestConfig, Error as GuestError, OpenReport};
 use crate::instance::{Fault, Instance};
+use crate::limits::LimitsBook;
 use crate::metrics::Metrics;
 use crate::runtime::Runtime;
 use crate::workspace::Workspace;
 use lru::LruCache;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
@@ -46,6 +48,10 @@ pub enum PoolError {
     Open(GuestError),
     /// The engine faulted (trap, memory, CPU budget) or could not be created.
     Fault(String),
+    /// The workspace faulted repeatedly and is quarantined for this many seconds.
+    Quarantined { retry_after: u32 },
+    /// The workspace was never created (auto-creation is off), or is being deleted.
+    NotFound(String),
 }
 
 impl From<Fault> for PoolError {
@@ -57,6 +63,16 @@ impl From<Fault> for PoolError {
 /// A future borrowing a live workspace, for [`Lease::run`].
 pub type Call<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// When repeated faults quarantine a workspace.
+#[derive(Clone, Copy, Debug)]
+pub struct Quarantine {
+    /// Faults within `window` that trigger it.
+    pub faults: usize,
+    pub window: Duration,
+    /// How long it lasts.
+    pub duration: Duration,
+}
+
 /// What the pool needs besides the runtime.
 pub struct PoolSettings {
     /// Most live instances.
@@ -67,8 +83,17 @@ pub struct PoolSettings {
     pub working_dir: PathBuf,
     /// Where the per-workspace lock files live (outside every workspace).
     pub locks_dir: PathBuf,
-    /// The engine configuration; `workspace` is filled in per workspace.
+    /// The engine configuration; `workspace` and the disk quota are filled in per
+    /// workspace.
     pub guest_config: GuestConfig,
+    /// Per-workspace limits.
+    pub limits: Arc<LimitsBook>,
+    /// Whether a request may create a workspace by naming it.
+    pub auto_create: bool,
+    /// Where instance events are recorded.
+    pub audit: Arc<Audit>,
+    /// The fault quarantine.
+    pub quarantine: Quarantine,
 }
 
 /// The pool; cheap to clone.
@@ -90,6 +115,12 @@ struct Inner {
 struct Maps {
     live: LruCache<Workspace, Arc<Slot>>,
     retiring: HashMap<Workspace, Arc<Slot>>,
+    /// Recent faults per workspace.
+    faults: HashMap<Workspace, Vec<Instant>>,
+    /// Quarantined workspaces and when their quarantine ends.
+    quarantined: HashMap<Workspace, Instant>,
+    /// Workspaces being deleted: no lease until the deletion is over.
+    closing: HashSet<Workspace>,
 }
 
 /// One workspace's place in the pool.
@@ -143,6 +174,7 @@ pub struct PoolSummary {
 }
 
 enum Next {
+    Refused(PoolError),
     Ready(Arc<Slot>),
     WaitRetire(Arc<Slot>),
     WaitCapacity,
@@ -159,6 +191,9 @@ impl Pool {
                 maps: Mutex::new(Maps {
                     live: LruCache::unbounded(),
                     retiring: HashMap::new(),
+                    faults: HashMap::new(),
+                    quarantined: HashMap::new(),
+                    closing: HashSet::new(),
                 }),
                 released: Notify::new(),
                 metrics,
@@ -179,6 +214,7 @@ impl Pool {
             tokio::pin!(released);
             released.as_mut().enable();
             match self.next_step(workspace) {
+                Next::Refused(err) => return Err(err),
                 Next::Ready(slot) => {
                     *slot.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
                     return Ok(Lease {
@@ -217,6 +253,20 @@ impl Pool {
     /// Decides, under the map lock, what `lease` does next.
     fn next_step(&self, workspace: &Workspace) -> Next {
         let mut maps = self.maps();
+        if maps.closing.contains(workspace) {
+            return Next::Refused(PoolError::NotFound(format!(
+                "Workspace '{workspace}' not found"
+            )));
+        }
+        if let Some(&until) = maps.quarantined.get(workspace) {
+            let now = Instant::now();
+            if until > now {
+                let retry_after = (until - now).as_secs().max(1) as u32;
+                return Next::Refused(PoolError::Quarantined { retry_after });
+            }
+            maps.quarantined.remove(workspace);
+            maps.faults.remove(workspace);
+        }
         if let Some(slot) = maps.live.get(workspace) {
             slot.leases.fetch_add(1, Ordering::AcqRel);
             return Next::Ready(slot.clone());
@@ -237,6 +287,11 @@ impl Pool {
             maps.retiring
                 .insert(victim.workspace.clone(), victim.clone());
             self.inner.metrics.evictions.inc();
+            self.inner.settings.audit.record(
+                victim.workspace.as_str(),
+                "instance_evicted",
+                serde_json::json!({}),
+            );
             let pool = self.clone();
             tokio::spawn(async move { pool.retire(victim).await });
         }
@@ -265,6 +320,15 @@ impl Pool {
         let started = Instant::now();
         match self.instantiate(&slot.workspace).await {
             Ok(live) => {
+                self.inner.settings.audit.record(
+                    slot.workspace.as_str(),
+                    "instance_opened",
+                    serde_json::json!({
+                        "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
+                        "pending_documents": live.opened.pending_documents,
+                        "recovered_documents": live.opened.recovered_documents,
+                    }),
+                );
                 *guard = Cell::Live(Box::new(live));
                 self.inner.metrics.opens.inc();
                 self.inner.metrics.observe_open(started.elapsed());
@@ -285,18 +349,25 @@ impl Pool {
     async fn instantiate(&self, workspace: &Workspace) -> Result<Live, PoolError> {
         let settings = &self.inner.settings;
         let dir = settings.working_dir.join(workspace.as_str());
+        if !settings.auto_create && !dir.is_dir() {
+            return Err(PoolError::NotFound(format!(
+                "Workspace '{workspace}' not found"
+            )));
+        }
         std::fs::create_dir_all(&dir)
             .map_err(|e| PoolError::Fault(format!("cannot create {}: {e}", dir.display())))?;
         let lock = lock_workspace(&settings.locks_dir, workspace)?;
+        let limits = settings.limits.of(workspace);
         let (store, bindings) = self
             .inner
             .runtime
-            .instantiate(&dir)
+            .instantiate(&dir, limits.memory_bytes(), limits.cpu())
             .await
             .map_err(|e| PoolError::Fault(format!("cannot instantiate the engine: {e:#}")))?;
         let mut instance = Instance::new(self.inner.runtime.clone(), store, bindings, lock);
         let mut config = settings.guest_config.clone();
         config.workspace = workspace.to_string();
+        config.disk_quota_bytes = limits.disk_bytes();
         let opened = instance.open(&config).await?.map_err(PoolError::Open)?;
         Ok(Live {
             instance,
@@ -309,8 +380,38 @@ impl Pool {
     async fn retire(&self, slot: Arc<Slot>) {
         let mut cell = slot.cell.lock().await;
         if let Cell::Live(live) = &mut *cell {
+            if let Ok(stats) = live.instance.stats().await {
+                let last_used = slot
+                    .last_used
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .elapsed();
+                let record = crate::catalog::Record {
+                    documents: stats.documents,
+                    chunks: stats.chunks,
+                    entities: stats.entities,
+                    relations: stats.relations,
+                    engine_bytes: stats.disk_bytes,
+                    last_used: chrono::Utc::now().timestamp() - last_used.as_secs() as i64,
+                };
+                let dir = self
+                    .inner
+                    .settings
+                    .working_dir
+                    .join(".host")
+                    .join("catalog");
+                crate::catalog::save(&dir, &slot.workspace, &record);
+            }
+            let started = Instant::now();
             match live.instance.finalize().await {
-                Ok(Ok(())) => self.inner.metrics.finalizes.inc(),
+                Ok(Ok(())) => {
+                    self.inner.metrics.finalizes.inc();
+                    self.inner.settings.audit.record(
+                        slot.workspace.as_str(),
+                        "instance_finalized",
+                        serde_json::json!({"duration_ms": started.elapsed().as_secs_f64() * 1000.0}),
+                    );
+                }
                 Ok(Err(err)) => {
                     tracing::warn!(workspace = %slot.workspace, "finalize failed: {err:?}")
                 }
@@ -332,6 +433,118 @@ impl Pool {
         }
         drop(cell);
         self.inner.released.notify_waiters();
+    }
+
+    /// Records a fault: audited, and counted towards quarantine.
+    fn note_fault(&self, workspace: &Workspace, fault: &Fault) {
+        let audit = &self.inner.settings.audit;
+        audit.record(
+            workspace.as_str(),
+            "instance_trapped",
+            serde_json::json!({"reason": fault.message, "cpu_budget_exhausted": fault.cpu_exhausted}),
+        );
+        if fault.cpu_exhausted {
+            audit.record(
+                workspace.as_str(),
+                "limit_hit",
+                serde_json::json!({"limit": "cpu"}),
+            );
+        } else if fault.memory_exhausted {
+            audit.record(
+                workspace.as_str(),
+                "limit_hit",
+                serde_json::json!({"limit": "memory"}),
+            );
+        }
+        let q = self.inner.settings.quarantine;
+        let now = Instant::now();
+        let mut maps = self.maps();
+        let recent = maps.faults.entry(workspace.clone()).or_default();
+        recent.retain(|t| now.duration_since(*t) < q.window);
+        recent.push(now);
+        if recent.len() >= q.faults && !q.duration.is_zero() {
+            let count = recent.len();
+            maps.quarantined.insert(workspace.clone(), now + q.duration);
+            drop(maps);
+            tracing::warn!(%workspace, "quarantined for {:?} after {count} faults", q.duration);
+            audit.record(
+                workspace.as_str(),
+                "quarantined",
+                serde_json::json!({"faults": count, "seconds": q.duration.as_secs()}),
+            );
+        }
+    }
+
+    /// Closes a workspace for deletion: new leases are refused, the leases held now
+    /// are waited for (up to `wait`), and its instance is finalized and dropped.
+    /// The workspace stays closed until [`Pool::reopen`].
+    pub async fn close(&self, workspace: &Workspace, wait: Duration) -> Result<(), PoolError> {
+        self.maps().closing.insert(workspace.clone());
+        let deadline = Instant::now() + wait;
+        loop {
+            let released = self.inner.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            let (slot, busy) = {
+                let maps = self.maps();
+                let slot = maps
+                    .live
+                    .peek(workspace)
+                    .cloned()
+                    .or_else(|| maps.retiring.get(workspace).cloned());
+                let busy = slot
+                    .as_ref()
+                    .is_some_and(|s| s.leases.load(Ordering::Acquire) > 0);
+                (slot, busy)
+            };
+            let Some(slot) = slot else {
+                return Ok(());
+            };
+            if !busy {
+                let taken = {
+                    let mut maps = self.maps();
+                    match maps.live.peek(workspace) {
+                        Some(s) if Arc::ptr_eq(s, &slot) => {
+                            maps.live.pop(workspace);
+                            maps.retiring.insert(workspace.clone(), slot.clone());
+                            true
+                        }
+                        _ => false,
+                    }
+                };
+                if taken {
+                    self.retire(slot).await;
+                } else {
+                    // Already retiring: wait for its finalize.
+                    drop(slot.cell.lock().await);
+                }
+                continue;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || tokio::time::timeout(left, released).await.is_err() {
+                self.reopen(workspace);
+                return Err(PoolError::Full { retry_after: 5 });
+            }
+        }
+    }
+
+    /// Lets a closed workspace be leased again.
+    pub fn reopen(&self, workspace: &Workspace) {
+        self.maps().closing.remove(workspace);
+    }
+
+    /// Live workspaces and when they were last used.
+    pub fn live(&self) -> Vec<(Workspace, Instant)> {
+        self.maps()
+            .live
+            .iter()
+            .map(|(name, slot)| {
+                (
+                    name.clone(),
+                    *slot.last_used.lock().unwrap_or_else(|e| e.into_inner()),
+                )
+            })
+            .collect()
     }
 
     /// Removes `slot` from the live map if it is still the current one.
@@ -521,6 +734,7 @@ impl Drop for LiveGuard {
             *self.guard = Cell::Gone;
             self.pool.forget(&self.slot);
             self.pool.inner.metrics.traps.inc();
+            self.pool.note_fault(&self.slot.workspace, &fault);
             self.pool.inner.released.notify_waiters();
         }
     }

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder, UpdateDeadline,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    StoreLimits, StoreLimitsBuilder, UpdateDeadline,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -32,11 +32,69 @@ const STDERR_CAPTURE: usize = 16 * 1024;
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: Limiter,
     /// Epoch ticks the current call may still run.
     budget: u64,
+    /// Epoch ticks each call of this instance may run (its CPU limit).
+    call_ticks: u64,
     /// The guest's stderr, so a panic's message can be logged.
     pub stderr: MemoryOutputPipe,
+}
+
+/// The store's memory limits, remembering whether a request to grow was refused (so
+/// the trap that usually follows can be reported as a memory limit hit).
+struct Limiter {
+    inner: StoreLimits,
+    denied: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        self.denied |= !allowed;
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
+impl HostState {
+    /// Whether the instance was refused memory beyond its limit.
+    pub fn memory_denied(&self) -> bool {
+        self.limits.denied
+    }
 }
 
 impl WasiView for HostState {
@@ -48,20 +106,10 @@ impl WasiView for HostState {
     }
 }
 
-/// Limits of one workspace instance.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Linear memory, bytes.
-    pub memory: usize,
-    /// Wall time one guest call may compute (every guest call is pure computation).
-    pub cpu: Duration,
-}
-
 /// The shared runtime.
 pub struct Runtime {
     engine: Engine,
     pre: WorkspacePre<HostState>,
-    limits: Limits,
     ticker_stop: Arc<AtomicBool>,
     /// How the component was obtained, for the log.
     pub origin: String,
@@ -69,12 +117,7 @@ pub struct Runtime {
 
 impl Runtime {
     /// Builds the engine for up to `slots` live instances and loads `component`.
-    pub fn new(
-        component: &[u8],
-        cache_dir: &Path,
-        slots: usize,
-        limits: Limits,
-    ) -> anyhow::Result<Runtime> {
+    pub fn new(component: &[u8], cache_dir: &Path, slots: usize) -> anyhow::Result<Runtime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         // Component-model async (WASIp3) is not used; without it calls are 3-5x cheaper.
@@ -89,7 +132,9 @@ impl Runtime {
             .total_stacks(slots)
             .max_memories_per_component(2)
             .max_tables_per_component(8)
-            .max_memory_size(limits.memory);
+            // Every slot may grow to what wasm32 can address; each store's limiter
+            // enforces its workspace's own memory limit.
+            .max_memory_size(1 << 32);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         let (component, origin) = load_component(&engine, component, cache_dir)?;
@@ -106,16 +151,18 @@ impl Runtime {
         Ok(Runtime {
             engine,
             pre,
-            limits,
             ticker_stop,
             origin,
         })
     }
 
-    /// Creates an instance whose only filesystem access is `data_dir`, seen as `/data`.
+    /// Creates an instance whose only filesystem access is `data_dir`, seen as `/data`,
+    /// within `memory` bytes and `cpu` per call.
     pub async fn instantiate(
         &self,
         data_dir: &Path,
+        memory: usize,
+        cpu: Duration,
     ) -> anyhow::Result<(Store<HostState>, EngineBindings)> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let mut wasi = WasiCtxBuilder::new();
@@ -128,13 +175,17 @@ impl Runtime {
         let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory)
-                .instances(16)
-                .memories(4)
-                .tables(16)
-                .build(),
+            limits: Limiter {
+                denied: false,
+                inner: StoreLimitsBuilder::new()
+                    .memory_size(memory)
+                    .instances(16)
+                    .memories(4)
+                    .tables(16)
+                    .build(),
+            },
             budget: 0,
+            call_ticks: (cpu.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
             stderr,
         };
         let mut store = Store::new(&self.engine, state);
@@ -160,8 +211,8 @@ impl Runtime {
 
     /// Gives the next guest call its full CPU budget.
     pub fn arm(&self, store: &mut Store<HostState>) {
-        let ticks = (self.limits.cpu.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.data_mut().budget = ticks;
+        let state = store.data_mut();
+        state.budget = state.call_ticks;
         store.set_epoch_deadline(1);
     }
 }

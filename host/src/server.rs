@@ -1,12 +1,14 @@
 //! Building the server's state, serving, and shutting down gracefully.
 
+use crate::audit::Audit;
 use crate::bindings::types::Config as GuestConfig;
 use crate::config::Config;
 use crate::error::AppError;
+use crate::limits::{Limits, LimitsBook};
 use crate::metrics::Metrics;
-use crate::pool::{Lease, Pool, PoolSettings};
+use crate::pool::{Lease, Pool, PoolSettings, Quarantine};
 use crate::providers::Providers;
-use crate::runtime::{Limits, Runtime};
+use crate::runtime::Runtime;
 use crate::workspace::{Resolver, Workspace};
 use crate::{pipeline, routes};
 use anyhow::Context as _;
@@ -27,6 +29,10 @@ pub struct Inner {
     pub config: Config,
     /// Who may do what.
     pub auth: Arc<crate::auth::Auth>,
+    /// The per-workspace audit trail.
+    pub audit: Arc<Audit>,
+    /// Per-workspace limits.
+    pub limits: Arc<LimitsBook>,
     pub pool: Pool,
     pub providers: Arc<Providers>,
     pub metrics: Arc<Metrics>,
@@ -51,24 +57,35 @@ impl AppState {
         let auth =
             Arc::new(crate::auth::Auth::new(config.auth.clone()).map_err(|e| anyhow::anyhow!(e))?);
         let metrics = Arc::new(Metrics::new(config.metrics_workspaces.clone()));
-        let providers =
-            Arc::new(Providers::new(&config, metrics.clone()).map_err(|e| anyhow::anyhow!(e))?);
+        let audit = Arc::new(Audit::new(config.audit_dir.clone(), config.audit_max_bytes));
+        let providers = Arc::new(
+            Providers::new(&config, metrics.clone(), audit.clone())
+                .map_err(|e| anyhow::anyhow!(e))?,
+        );
+        let host_dir = config.working_dir.join(".host");
+        std::fs::create_dir_all(&host_dir)
+            .with_context(|| format!("creating {}", host_dir.display()))?;
+        let limits = Arc::new(LimitsBook::new(
+            Limits {
+                memory_mb: config.workspace_memory_mb,
+                cpu_ms: config.workspace_cpu.as_millis() as u64,
+                disk_mb: config.workspace_disk_mb,
+            },
+            host_dir.join("limits"),
+        ));
+        let component = match &config.engine_component {
+            Some(path) => std::borrow::Cow::Owned(std::fs::read(path).with_context(|| {
+                format!("reading LIGHTRAG_ENGINE_COMPONENT={}", path.display())
+            })?),
+            None => std::borrow::Cow::Borrowed(lightrag_bindings::ENGINE_COMPONENT),
+        };
         // Room for every live instance plus as many being finalized.
         let slots = config.max_workspaces * 2 + 4;
         let runtime = Arc::new(
-            Runtime::new(
-                lightrag_bindings::ENGINE_COMPONENT,
-                &config.cache_dir,
-                slots,
-                Limits {
-                    memory: config.workspace_memory_mb as usize * 1024 * 1024,
-                    cpu: config.workspace_cpu,
-                },
-            )
-            .context("starting the wasm runtime")?,
+            Runtime::new(&component, &config.cache_dir, slots)
+                .context("starting the wasm runtime")?,
         );
         tracing::info!("engine component: {}", runtime.origin);
-        let host_dir = config.working_dir.join(".host");
         let pool = Pool::new(
             runtime,
             PoolSettings {
@@ -77,6 +94,14 @@ impl AppState {
                 working_dir: config.working_dir.clone(),
                 locks_dir: host_dir.join("locks"),
                 guest_config: guest_config(&config, &providers),
+                limits: limits.clone(),
+                auto_create: config.auto_create,
+                audit: audit.clone(),
+                quarantine: Quarantine {
+                    faults: config.quarantine_faults,
+                    window: config.quarantine_window,
+                    duration: config.quarantine,
+                },
             },
             metrics.clone(),
         );
@@ -87,6 +112,8 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             config,
             auth,
+            audit,
+            limits,
             pool,
             providers,
             metrics,
@@ -140,6 +167,7 @@ fn guest_config(config: &Config, providers: &Providers) -> GuestConfig {
         llm_identity: providers.llm_identity.clone(),
         embedding_identity: providers.embedding_identity.clone(),
         embedding_dim: providers.embedding_dim,
+        disk_quota_bytes: 0,
     }
 }
 

@@ -50,6 +50,7 @@ fn config() -> EngineConfig {
         llm_identity: "test-llm".into(),
         embedding_identity: "test-embed/16".into(),
         embedding_dim: 16,
+        disk_quota_bytes: 0,
     }
 }
 

@@ -19,3 +19,4 @@ mod pool;
 mod providers;
 mod query;
 mod routing;
+mod sandbox;

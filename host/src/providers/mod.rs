@@ -18,6 +18,7 @@ pub mod openai;
 pub mod retry;
 pub mod usage;
 
+use crate::audit::Audit;
 use crate::bindings::types::{
     CompletionRequest, EmbedKind, EmbedRequest, Message, Purpose, RawInput, Reference, Reply,
     Request,
@@ -126,6 +127,7 @@ pub struct Providers {
     batch: usize,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
+    audit: Arc<Audit>,
     /// Identity of the LLM (binding, model, host), part of every cache key.
     pub llm_identity: String,
     /// Identity of the embedding model, stored with every workspace's vectors.
@@ -156,7 +158,11 @@ fn priority_of(purpose: Purpose) -> Priority {
 
 impl Providers {
     /// Builds the configured providers.
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Providers, String> {
+    pub fn new(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        audit: Arc<Audit>,
+    ) -> Result<Providers, String> {
         let timeout = config.llm_timeout;
         let llm = match Remote::new(&config.llm, timeout, config.llm.options.clone()) {
             Some(remote) => Llm::Remote(remote),
@@ -206,10 +212,40 @@ impl Providers {
                 ..RetryPolicy::default()
             },
             metrics,
+            audit,
             llm_identity,
             embedding_identity,
             embedding_dim: config.embedding_dim,
         })
+    }
+
+    /// Counts a model call in the metrics and the workspace's audit trail (purpose,
+    /// model, tokens, latency, outcome — never prompts or answers).
+    fn account(
+        &self,
+        workspace: &str,
+        purpose: &str,
+        model: &str,
+        usage: Usage,
+        started: Instant,
+        error: Option<&str>,
+    ) {
+        let latency = started.elapsed();
+        self.metrics
+            .record_model_call(workspace, purpose, usage, latency, error.is_none());
+        let mut entry = serde_json::json!({
+            "purpose": purpose,
+            "model": model,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "tokens_estimated": usage.estimated,
+            "latency_ms": latency.as_secs_f64() * 1000.0,
+            "outcome": if error.is_none() { "ok" } else { "error" },
+        });
+        if let Some(error) = error {
+            entry["error"] = serde_json::json!(error);
+        }
+        self.audit.record(workspace, "model_call", entry);
     }
 
     /// Slots in use and calls waiting, for completions and embeddings.
@@ -282,20 +318,22 @@ impl Providers {
         match result {
             Ok(Completion { text, usage }) => {
                 let usage = usage.unwrap_or_else(|| Usage::estimate(&request.messages, &text));
-                self.metrics
-                    .record_model_call(workspace, purpose, usage, started.elapsed(), true);
+                self.account(workspace, purpose, &self.llm_identity, usage, started, None);
                 Ok(text)
             }
             Err(err) => {
                 self.metrics.llm_errors.inc();
-                self.metrics.record_model_call(
+                let message = err.to_string();
+                let none = Usage::default();
+                self.account(
                     workspace,
                     purpose,
-                    Usage::default(),
-                    started.elapsed(),
-                    false,
+                    &self.llm_identity,
+                    none,
+                    started,
+                    Some(&message),
                 );
-                Err(err.to_string())
+                Err(message)
             }
         }
     }
@@ -335,27 +373,17 @@ impl Providers {
                             .map(|vectors| (vectors, None))
                     }
                 };
+                let model = &self.embedding_identity;
                 match result {
                     Ok((vectors, usage)) => {
                         let usage = usage.unwrap_or_else(|| Usage::estimate_embedding(batch));
-                        self.metrics.record_model_call(
-                            workspace,
-                            "embed",
-                            usage,
-                            started.elapsed(),
-                            true,
-                        );
+                        self.account(workspace, "embed", model, usage, started, None);
                         Ok(vectors)
                     }
                     Err(err) => {
                         self.metrics.embed_errors.inc();
-                        self.metrics.record_model_call(
-                            workspace,
-                            "embed",
-                            Usage::default(),
-                            started.elapsed(),
-                            false,
-                        );
+                        let none = Usage::default();
+                        self.account(workspace, "embed", model, none, started, Some(&err));
                         Err(err)
                     }
                 }

@@ -100,10 +100,25 @@ async fn enqueue(
 ) -> Result<(), AppError> {
     let lease = state.lease(workspace).await?;
     let track = track_id.to_string();
-    lease
+    let result = lease
         .run(move |live| Box::pin(async move { live.instance.enqueue(&documents, &track).await }))
-        .await??
-        .map_err(AppError::from)?;
+        .await??;
+    let report = match result {
+        Ok(report) => report,
+        Err(err) => {
+            if matches!(err, crate::bindings::types::Error::StorageFull(_)) {
+                state
+                    .audit
+                    .record(workspace.as_str(), "limit_hit", json!({"limit": "disk"}));
+            }
+            return Err(err.into());
+        }
+    };
+    state.audit.record(
+        workspace.as_str(),
+        "documents_added",
+        json!({"track_id": track_id, "accepted": report.accepted, "duplicates": report.duplicates}),
+    );
     pipeline::ensure_running(state, lease);
     Ok(())
 }
@@ -570,6 +585,11 @@ async fn delete_documents(
         match run_task(&lease, &background.providers, task, None, &background.shutdown).await {
             Ok(TaskOutput::Deleted((deleted, missing))) => {
                 tracing::info!(workspace = %name, "deleted {} documents, {} not found", deleted.len(), missing.len());
+                background.audit.record(
+                    name.as_str(),
+                    "documents_deleted",
+                    json!({"deleted": deleted, "not_found": missing}),
+                );
             }
             Ok(_) => {}
             Err(err) => tracing::warn!(workspace = %name, "deletion failed: {err:?}"),
@@ -604,10 +624,17 @@ async fn clear_documents(
             "message": "Cannot clear documents while the pipeline is busy",
         }),
         Some(Err(err)) => return Err(err.into()),
-        Some(Ok(count)) => json!({
-            "status": "success",
-            "message": format!("All documents cleared successfully. Deleted {count} files."),
-        }),
+        Some(Ok(count)) => {
+            state.audit.record(
+                workspace.as_str(),
+                "documents_cleared",
+                json!({"count": count}),
+            );
+            json!({
+                "status": "success",
+                "message": format!("All documents cleared successfully. Deleted {count} files."),
+            })
+        }
     };
     Ok((workspace, Json(body)))
 }

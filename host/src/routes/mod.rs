@@ -7,7 +7,9 @@
 //! * `graph_edit` — creating, editing, merging and deleting entities and relations.
 //! * `ollama` — the Ollama-compatible `/api/*` (chat, generate, tags).
 //! * `session` — authentication middleware, `/login`, `/auth-status`.
+//! * `admin` — the workspace lifecycle API (`/workspaces`, admin key only).
 
+mod admin;
 mod documents;
 mod graph;
 mod graph_edit;
@@ -45,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .merge(graph_edit::routes())
         .merge(ollama::routes())
         .merge(session::routes())
+        .merge(admin::routes())
         .merge(documents::routes())
         .merge(documents::text_routes().layer(DefaultBodyLimit::max(TEXT_BODY_LIMIT)))
         .merge(documents::upload_routes().layer(DefaultBodyLimit::max(upload_limit)))

@@ -1,0 +1,152 @@
+//! The audit trail: one append-only JSON-lines file per workspace, outside every
+//! workspace's directory (`LIGHTRAG_AUDIT_DIR`, default `WORKING_DIR/.host/audit`), so
+//! a tenant's engine can neither read nor alter it.
+//!
+//! Entries record what happened to a workspace — instances opened, evicted,
+//! finalized, faulted; model calls with purpose, model, tokens, latency and outcome;
+//! limit hits; documents added and deleted; admin actions — and never document text,
+//! prompts, answers or secrets. A file that grows past `LIGHTRAG_AUDIT_MAX_BYTES` is
+//! rotated (`<name>.jsonl.1`, `.2`, `.3`; older ones are dropped).
+
+use crate::workspace::Workspace;
+use serde_json::{Map, Value, json};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Rotated files kept per workspace.
+const KEPT_ROTATIONS: usize = 3;
+
+/// The audit trail of every workspace.
+pub struct Audit {
+    dir: PathBuf,
+    max_bytes: u64,
+    /// Serialises appends and rotations; appends are small, so one lock suffices.
+    lock: Mutex<()>,
+}
+
+impl Audit {
+    /// A trail under `dir`, rotating files past `max_bytes`.
+    pub fn new(dir: PathBuf, max_bytes: u64) -> Audit {
+        Audit {
+            dir,
+            max_bytes: max_bytes.max(4096),
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn path(&self, workspace: &str, rotation: usize) -> PathBuf {
+        match rotation {
+            0 => self.dir.join(format!("{workspace}.jsonl")),
+            n => self.dir.join(format!("{workspace}.jsonl.{n}")),
+        }
+    }
+
+    /// Appends an entry `{"ts", "workspace", "event", …fields}`. Failures are logged,
+    /// never returned: the audit must not break the request it describes.
+    pub fn record(&self, workspace: &str, event: &str, fields: Value) {
+        let mut entry = Map::new();
+        entry.insert(
+            "ts".into(),
+            json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        );
+        entry.insert("workspace".into(), json!(workspace));
+        entry.insert("event".into(), json!(event));
+        if let Value::Object(fields) = fields {
+            entry.extend(fields);
+        }
+        let mut line = Value::Object(entry).to_string();
+        line.push('\n');
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(err) = self.append(workspace, line.as_bytes()) {
+            tracing::warn!(%workspace, "cannot write the audit trail: {err}");
+        }
+    }
+
+    fn append(&self, workspace: &str, line: &[u8]) -> std::io::Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        let path = self.path(workspace, 0);
+        if fs::metadata(&path).is_ok_and(|m| m.len() + line.len() as u64 > self.max_bytes) {
+            for n in (1..KEPT_ROTATIONS).rev() {
+                let _ = fs::rename(self.path(workspace, n), self.path(workspace, n + 1));
+            }
+            fs::rename(&path, self.path(workspace, 1))?;
+        }
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?
+            .write_all(line)
+    }
+
+    /// Entries of `workspace`, oldest first (rotated files included), optionally only
+    /// those of `event`; returns one page and the number of matching entries.
+    pub fn read(
+        &self,
+        workspace: &Workspace,
+        event: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<Value>, usize) {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut matching = Vec::new();
+        for rotation in (0..=KEPT_ROTATIONS).rev() {
+            let Ok(file) = File::open(self.path(workspace.as_str(), rotation)) else {
+                continue;
+            };
+            for line in BufReader::new(file).lines().map_while(Result::ok) {
+                let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if event.is_none_or(|e| entry["event"] == e) {
+                    matching.push(entry);
+                }
+            }
+        }
+        let total = matching.len();
+        let page = matching.into_iter().skip(offset).take(limit).collect();
+        (page, total)
+    }
+
+    /// Removes the trail of a deleted workspace (the deletion itself is recorded in
+    /// the server log).
+    pub fn remove(&self, workspace: &Workspace) {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        for rotation in 0..=KEPT_ROTATIONS {
+            let _ = fs::remove_file(self.path(workspace.as_str(), rotation));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_rotate_and_read_back_in_order_with_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = Audit::new(dir.path().to_path_buf(), 4096);
+        let ws = Workspace::new("w").unwrap();
+        let pad = "x".repeat(100);
+        for i in 0..200 {
+            let event = if i % 2 == 0 { "even" } else { "odd" };
+            audit.record("w", event, json!({"i": i, "pad": pad}));
+        }
+        assert!(dir.path().join("w.jsonl.1").exists());
+        let (page, total) = audit.read(&ws, Some("odd"), 0, 1000);
+        assert!(
+            total > 10 && total < 100,
+            "rotation drops the oldest files: {total}"
+        );
+        assert!(page.iter().all(|e| e["event"] == "odd"));
+        let numbers: Vec<i64> = page.iter().map(|e| e["i"].as_i64().unwrap()).collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "oldest first");
+        assert_eq!(*numbers.last().unwrap(), 199);
+        let (second, _) = audit.read(&ws, Some("odd"), 2, 3);
+        assert_eq!(second.len(), 3);
+        assert_eq!(second[0]["i"], page[2]["i"]);
+        audit.remove(&ws);
+        assert_eq!(audit.read(&ws, None, 0, 10).1, 0);
+    }
+}
