@@ -62,6 +62,18 @@ settings! {
     "LLM_MODEL", "", "Model name (openai default gpt-4o-mini, ollama mistral-nemo:latest).";
     "LLM_BINDING_HOST", "", "Base URL of the LLM server (openai https://api.openai.com/v1, ollama http://localhost:11434).";
     "LLM_BINDING_API_KEY", "", "API key of the LLM server.";
+    "EXTRACT_LLM_BINDING", "", "Binding of the model used for extraction and summaries (default: LLM_BINDING).";
+    "EXTRACT_LLM_MODEL", "", "Model for extraction and summaries (default: LLM_MODEL).";
+    "EXTRACT_LLM_BINDING_HOST", "", "Server of the extraction model (default: LLM_BINDING_HOST).";
+    "EXTRACT_LLM_BINDING_API_KEY", "", "Key of the extraction model's server (default: LLM_BINDING_API_KEY).";
+    "KEYWORD_LLM_BINDING", "", "Binding of the model used for query keywords (default: LLM_BINDING).";
+    "KEYWORD_LLM_MODEL", "", "Model for query keywords (default: LLM_MODEL).";
+    "KEYWORD_LLM_BINDING_HOST", "", "Server of the keyword model (default: LLM_BINDING_HOST).";
+    "KEYWORD_LLM_BINDING_API_KEY", "", "Key of the keyword model's server (default: LLM_BINDING_API_KEY).";
+    "QUERY_LLM_BINDING", "", "Binding of the model that writes answers (default: LLM_BINDING).";
+    "QUERY_LLM_MODEL", "", "Model that writes answers (default: LLM_MODEL).";
+    "QUERY_LLM_BINDING_HOST", "", "Server of the answering model (default: LLM_BINDING_HOST).";
+    "QUERY_LLM_BINDING_API_KEY", "", "Key of the answering model's server (default: LLM_BINDING_API_KEY).";
     "EMBEDDING_BINDING", "offline", "Embedding model: `openai`, `ollama`, `azure_openai` or `offline` (built-in paraphrase-MiniLM-L3-v2).";
     "EMBEDDING_MODEL", "", "Embedding model (openai default text-embedding-3-small, ollama bge-m3:latest).";
     "EMBEDDING_DIM", "", "Embedding dimension (openai/azure default 1536, ollama 1024; offline: 384).";
@@ -210,6 +222,11 @@ pub struct Config {
     pub cache_dir: PathBuf,
     pub shutdown_grace: Duration,
     pub llm: ModelConfig,
+    /// Role-specific models (LightRAG's `EXTRACT_`, `KEYWORD_`, `QUERY_LLM_*`); unset
+    /// roles use `llm`.
+    pub extract_llm: Option<ModelConfig>,
+    pub keyword_llm: Option<ModelConfig>,
+    pub query_llm: Option<ModelConfig>,
     pub embedding: ModelConfig,
     /// Only meaningful for remote embedding bindings; the offline model has 384.
     pub embedding_dim: u32,
@@ -443,6 +460,9 @@ impl Config {
             )));
         }
         let llm = model_config(s, "LLM")?;
+        let extract_llm = role_config(s, "EXTRACT", &llm)?;
+        let keyword_llm = role_config(s, "KEYWORD", &llm)?;
+        let query_llm = role_config(s, "QUERY", &llm)?;
         let mut embedding = model_config(s, "EMBEDDING")?;
         // As in LightRAG, the embedding server defaults to the LLM server.
         if s.get("EMBEDDING_BINDING_HOST").is_none()
@@ -525,6 +545,9 @@ impl Config {
                 s.parse("LIGHTRAG_SHUTDOWN_GRACE_SECS", "a number of seconds")?,
             ),
             llm,
+            extract_llm,
+            keyword_llm,
+            query_llm,
             embedding,
             embedding_dim,
             embedding_batch: s.positive("EMBEDDING_BATCH_NUM", "a positive number")?,
@@ -734,6 +757,75 @@ fn workspace_list(s: &Sources, name: &str) -> Result<Vec<String>, ConfigError> {
                 .map_err(|why| ConfigError(format!("invalid {name}: {why}")))
         })
         .collect()
+}
+
+/// A role's model (`<ROLE>_LLM_BINDING`, `_MODEL`, `_BINDING_HOST`, `_BINDING_API_KEY`),
+/// inheriting every unset field from the base LLM when the binding is the same. A
+/// role on another binding must name its model (LightRAG's rule).
+fn role_config(
+    s: &Sources,
+    role: &str,
+    base: &ModelConfig,
+) -> Result<Option<ModelConfig>, ConfigError> {
+    let get = |field: &str| s.string(&format!("{role}_LLM_{field}"));
+    let (binding, model, host, key) = (
+        get("BINDING"),
+        get("MODEL"),
+        get("BINDING_HOST"),
+        get("BINDING_API_KEY"),
+    );
+    if binding.is_empty() && model.is_empty() && host.is_empty() && key.is_empty() {
+        return Ok(None);
+    }
+    let binding = match binding.to_ascii_lowercase().as_str() {
+        "" => base.binding,
+        "openai" => Binding::OpenAi,
+        "ollama" => Binding::Ollama,
+        "azure_openai" => Binding::AzureOpenAi,
+        "offline" => Binding::Offline,
+        other => {
+            return Err(ConfigError(format!(
+                "invalid {role}_LLM_BINDING={other:?}: expected openai, ollama, azure_openai or offline"
+            )));
+        }
+    };
+    let same = binding == base.binding;
+    if !same && binding != Binding::Offline && model.is_empty() {
+        return Err(ConfigError(format!(
+            "{role}_LLM_BINDING differs from LLM_BINDING, so {role}_LLM_MODEL must be set"
+        )));
+    }
+    let inherit = |own: String, base: &str| {
+        if own.is_empty() && same {
+            base.to_string()
+        } else {
+            own
+        }
+    };
+    let mut config = ModelConfig {
+        binding,
+        model: inherit(model, &base.model),
+        host: inherit(host, &base.host).trim_end_matches('/').to_string(),
+        api_key: inherit(key, &base.api_key),
+        api_version: if same {
+            base.api_version.clone()
+        } else {
+            "2024-08-01-preview".into()
+        },
+        options: if same {
+            base.options.clone()
+        } else {
+            serde_json::Map::new()
+        },
+    };
+    if config.host.is_empty() {
+        config.host = match binding {
+            Binding::OpenAi => "https://api.openai.com/v1".into(),
+            Binding::Ollama => "http://localhost:11434".into(),
+            _ => String::new(),
+        };
+    }
+    Ok(Some(config))
 }
 
 /// `--name value` / `--name=value` → `NAME`; `None` for `--help`.

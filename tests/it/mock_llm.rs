@@ -45,6 +45,8 @@ pub struct Logged {
     pub authorization: Option<String>,
     /// The request path and query.
     pub path: String,
+    /// The `model` field of the body.
+    pub model: String,
 }
 
 /// Knobs and the request log.
@@ -204,6 +206,7 @@ async fn ollama_chat(
         stream,
         authorization: authorization(&headers),
         path: uri.to_string(),
+        model: body["model"].as_str().unwrap_or_default().to_string(),
     });
     sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
     if let Some(failure) = injected_failure(&state) {
@@ -257,6 +260,7 @@ async fn ollama_embed(
         stream: false,
         authorization: authorization(&headers),
         path: uri.to_string(),
+        model: body["model"].as_str().unwrap_or_default().to_string(),
     });
     let dim = state.dim.load(Ordering::Relaxed);
     let vectors: Vec<Vec<f32>> = inputs.iter().map(|t| embed(t, dim)).collect();
@@ -486,6 +490,7 @@ async fn chat(
         stream,
         authorization: authorization(&headers),
         path: uri.to_string(),
+        model: body["model"].as_str().unwrap_or_default().to_string(),
     });
     sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
     if let Some(failure) = injected_failure(&state) {
@@ -561,6 +566,7 @@ async fn embeddings(
         stream: false,
         authorization: authorization(&headers),
         path: uri.to_string(),
+        model: body["model"].as_str().unwrap_or_default().to_string(),
     });
     sleep_ms(state.embed_latency_ms.load(Ordering::Relaxed)).await;
     let dim = state.dim.load(Ordering::Relaxed);

@@ -325,3 +325,67 @@ async fn usage_counters_add_up() {
     );
     assert!(value("lightrag_model_calls_total{purpose=\"embed\"}") >= 2);
 }
+
+/// LightRAG's role-specific models: extraction, keywords and answers can each use
+/// their own model.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_role_uses_its_own_model() {
+    let mock = MockLlm::start(32).await;
+    let mut env = pairs(mock.env());
+    env.push(("EXTRACT_LLM_MODEL", "extractor-model"));
+    env.push(("QUERY_LLM_MODEL", "answer-model"));
+    let server = Server::start(&env);
+    ingest_and_ask(&server).await;
+    for logged in mock.state.log().iter().filter(|l| l.kind == "chat") {
+        let expected = match purpose_of(&logged.messages) {
+            "extract" | "glean" | "summary" => "extractor-model",
+            "answer" => "answer-model",
+            _ => "mock-llm",
+        };
+        assert_eq!(logged.model, expected, "{}", purpose_of(&logged.messages));
+    }
+    let bad = Server::try_start_in(
+        &tempfile::tempdir().unwrap().keep(),
+        &[("QUERY_LLM_BINDING", "ollama")],
+    );
+    let log = bad
+        .err()
+        .expect("a role on another binding needs its model");
+    assert!(log.contains("QUERY_LLM_MODEL"), "{log}");
+}
+
+/// A workspace whose vectors came from another embedding model refuses to open
+/// rather than mix incomparable vectors.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_different_embedding_model_is_refused_not_mixed() {
+    let mock = MockLlm::start(32).await;
+    let env = mock.env().to_vec();
+    let server = Server::start(&pairs(&env));
+    server
+        .insert(Some("p"), "one.txt", "Quiet Lakes freeze in January.")
+        .await;
+    server.wait_idle(Some("p")).await;
+    let root = server.root();
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    let mut changed = pairs(&env);
+    changed.retain(|(k, _)| *k != "EMBEDDING_DIM" && *k != "EMBEDDING_MODEL");
+    changed.push(("EMBEDDING_DIM", "48"));
+    changed.push(("EMBEDDING_MODEL", "another-embedder"));
+    let server = Server::start_in(&root, &changed);
+    let reply = server.get("/documents/status_counts", Some("p")).await;
+    assert_eq!(reply.status, 409, "{}", reply.text);
+    let detail = reply.json()["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("mock-embed") && detail.contains("another-embedder"),
+        "{detail}"
+    );
+    // Other workspaces work with the new model.
+    assert_eq!(
+        server
+            .get("/documents/status_counts", Some("fresh"))
+            .await
+            .status,
+        200
+    );
+}

@@ -112,6 +112,26 @@ enum Llm {
     },
 }
 
+/// The model of each role: extraction (and summaries), keywords, answers.
+struct Llms {
+    base: Llm,
+    extract: Option<Llm>,
+    keyword: Option<Llm>,
+    query: Option<Llm>,
+}
+
+impl Llms {
+    /// The model that serves `purpose` (LightRAG's roles).
+    fn for_purpose(&self, purpose: Purpose) -> &Llm {
+        let role = match purpose {
+            Purpose::Extract | Purpose::Glean | Purpose::Summary => &self.extract,
+            Purpose::Keywords => &self.keyword,
+            Purpose::Answer | Purpose::Bypass => &self.query,
+        };
+        role.as_ref().unwrap_or(&self.base)
+    }
+}
+
 /// Where embeddings come from.
 enum Embedder {
     Remote(Remote),
@@ -120,7 +140,7 @@ enum Embedder {
 
 /// All providers of the server.
 pub struct Providers {
-    llm: Llm,
+    llms: Llms,
     embedder: Embedder,
     llm_slots: Arc<FairLimiter>,
     embed_slots: Arc<FairLimiter>,
@@ -164,20 +184,33 @@ impl Providers {
         audit: Arc<Audit>,
     ) -> Result<Providers, String> {
         let timeout = config.llm_timeout;
-        let llm = match Remote::new(&config.llm, timeout, config.llm.options.clone()) {
+        let make = |model: &ModelConfig| match Remote::new(model, timeout, model.options.clone()) {
             Some(remote) => Llm::Remote(remote),
             None => Llm::Offline {
                 entity_types: config.entity_types.clone(),
             },
         };
-        let llm_identity = match config.llm.binding {
-            Binding::Offline => "offline:rules-v1".into(),
-            binding => format!(
-                "{}:{}@{}",
-                binding.name(),
-                config.llm.model,
-                config.llm.host
-            ),
+        let identity = |model: &ModelConfig| match model.binding {
+            Binding::Offline => "offline:rules-v1".to_string(),
+            binding => format!("{}:{}@{}", binding.name(), model.model, model.host),
+        };
+        // The cache key of every answer includes this identity; with role-specific
+        // models, changing any of them invalidates the cached answers.
+        let mut llm_identity = identity(&config.llm);
+        for (role, model) in [
+            ("extract", &config.extract_llm),
+            ("keyword", &config.keyword_llm),
+            ("query", &config.query_llm),
+        ] {
+            if let Some(model) = model {
+                llm_identity.push_str(&format!(";{role}={}", identity(model)));
+            }
+        }
+        let llms = Llms {
+            base: make(&config.llm),
+            extract: config.extract_llm.as_ref().map(make),
+            keyword: config.keyword_llm.as_ref().map(make),
+            query: config.query_llm.as_ref().map(make),
         };
         // Embedding endpoints reject chat options: only their own options go there.
         let embed_options = match config.embedding.binding {
@@ -201,7 +234,7 @@ impl Providers {
                 ),
             };
         Ok(Providers {
-            llm,
+            llms,
             embedder,
             llm_slots: FairLimiter::new(config.max_async, config.workspace_max_async),
             embed_slots: FairLimiter::new(config.embedding_max_async, None),
@@ -290,7 +323,7 @@ impl Providers {
             .await;
         let started = Instant::now();
         let purpose = purpose_name(request.purpose);
-        let result = match &self.llm {
+        let result = match self.llms.for_purpose(request.purpose) {
             Llm::Remote(remote) => {
                 with_retries(&self.retry, |_| {
                     self.metrics.llm_calls.inc();
