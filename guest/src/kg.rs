@@ -148,6 +148,39 @@ pub struct Merged {
     pub doc_graph: DocGraph,
 }
 
+/// What a document's chunk results contribute, for its deletion later: every entity
+/// it names (relation endpoints included) and every relation, as sorted pairs.
+pub fn doc_graph_of(results: &[ChunkResult]) -> DocGraph {
+    let mut graph = DocGraph::default();
+    for result in results {
+        let names = result
+            .extraction
+            .entities
+            .iter()
+            .map(|e| e.name.as_str())
+            .chain(
+                result
+                    .extraction
+                    .relations
+                    .iter()
+                    .flat_map(|r| [r.source.as_str(), r.target.as_str()]),
+            );
+        for name in names {
+            if !graph.entities.iter().any(|e| e == name) {
+                graph.entities.push(name.to_string());
+            }
+        }
+        for relation in &result.extraction.relations {
+            let (a, b) = sorted(&relation.source, &relation.target);
+            let pair = (a.to_string(), b.to_string());
+            if !graph.relations.contains(&pair) {
+                graph.relations.push(pair);
+            }
+        }
+    }
+    graph
+}
+
 /// Whether a merge adds to what the graph holds or rebuilds from scratch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {

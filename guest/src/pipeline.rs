@@ -15,6 +15,7 @@ use crate::util::{iso_now, unix_now};
 use crate::wit::{EmbedKind, Error, PipelineReport, TaskOutput};
 use crate::{extract, kg};
 use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
 use futures_util::future::{join, try_join_all};
 use futures_util::stream::FuturesUnordered;
 use std::rc::Rc;
@@ -66,9 +67,16 @@ pub async fn process_documents(shared: Rc<Shared>, io: Io) -> TaskResult {
     }
     progress(&shared, "Processing pending documents".into());
     let (mut processed, mut failed) = (0u32, 0u32);
-    let mut running = FuturesUnordered::new();
+    // Two stages: up to `parallel` documents are chunked, embedded and extracted at
+    // once; documents done with that wait for the merge stage, which merges everyone
+    // waiting in one round (one embedding request, one transaction) while the next
+    // documents are already being extracted.
+    let mut work: FuturesUnordered<LocalBoxFuture<'static, Stage>> = FuturesUnordered::new();
+    let mut extracting = 0;
+    let mut merging = false;
+    let mut waiting: Vec<Extracted> = Vec::new();
     loop {
-        while running.len() < parallel {
+        while extracting < parallel {
             let Some(doc_id) = pending_ids(&shared).into_iter().next() else {
                 break;
             };
@@ -83,16 +91,47 @@ pub async fn process_documents(shared: Rc<Shared>, io: Io) -> TaskResult {
                 status.docs = status.docs.max(status.cur_batch);
                 status.batchs = status.docs;
             }
-            running.push(process_one(shared.clone(), io.clone(), doc_id));
+            let (shared, io) = (shared.clone(), io.clone());
+            work.push(Box::pin(async move {
+                Stage::Extracted(extract_document(shared, io, doc_id).await)
+            }));
+            extracting += 1;
         }
-        match running.next().await {
+        if !merging && !waiting.is_empty() {
+            let batch = std::mem::take(&mut waiting);
+            let (shared, io) = (shared.clone(), io.clone());
+            work.push(Box::pin(async move {
+                Stage::Merged(merge_documents(shared, io, batch).await)
+            }));
+            merging = true;
+        }
+        let outcome = match work.next().await {
             None => break,
-            Some(Ok(true)) => processed += 1,
-            Some(Ok(false)) => failed += 1,
-            Some(Err(err)) => {
-                finish(&shared, "Pipeline stopped: storage failed");
-                return Err(err);
+            Some(Stage::Extracted(result)) => {
+                extracting -= 1;
+                match result {
+                    Ok(Some(doc)) => {
+                        waiting.push(doc);
+                        Ok(())
+                    }
+                    Ok(None) => {
+                        failed += 1;
+                        Ok(())
+                    }
+                    Err(err) => Err(err),
+                }
             }
+            Some(Stage::Merged(result)) => {
+                merging = false;
+                result.map(|(ok, bad)| {
+                    processed += ok;
+                    failed += bad;
+                })
+            }
+        };
+        if let Err(err) = outcome {
+            finish(&shared, "Pipeline stopped: storage failed");
+            return Err(err);
         }
     }
     finish(
@@ -100,6 +139,41 @@ pub async fn process_documents(shared: Rc<Shared>, io: Io) -> TaskResult {
         &format!("Pipeline finished: {processed} processed, {failed} failed"),
     );
     Ok(TaskOutput::Processed((processed, failed)))
+}
+
+/// What finished in the pipeline.
+enum Stage {
+    /// A document's extraction: ready to merge, failed (`None`), or storage broke.
+    Extracted(Result<Option<Extracted>, Error>),
+    /// A merge round: documents processed and failed.
+    Merged(Result<(u32, u32), Error>),
+}
+
+/// A document whose chunks are embedded and extracted, waiting to be merged.
+struct Extracted {
+    doc_id: String,
+    file_path: String,
+    started: i64,
+    chunks: Vec<crate::chunking::Chunk>,
+    chunk_ids: Vec<String>,
+    vectors: Vec<Vec<f32>>,
+    extractions: Vec<extract::ChunkExtraction>,
+}
+
+impl Extracted {
+    fn results(&self) -> Vec<kg::ChunkResult> {
+        self.extractions
+            .iter()
+            .zip(&self.chunk_ids)
+            .zip(&self.chunks)
+            .map(|((e, id), chunk)| kg::ChunkResult {
+                chunk_id: id.clone(),
+                order: chunk.order,
+                file_path: self.file_path.clone(),
+                extraction: e.extraction.clone(),
+            })
+            .collect()
+    }
 }
 
 fn finish(shared: &Shared, message: &str) {
@@ -145,22 +219,24 @@ fn mark_processing(shared: &Shared, doc_id: &str) -> Result<(), Error> {
     shared.commit_reserved(vec![Op::PutStatus(status)])
 }
 
-/// Processes one document; `Ok(false)` when the document failed (its status says why),
-/// `Err` only when storage itself failed.
+/// Chunks, embeds and extracts one document. `Ok(None)` when the document failed
+/// (its status says why), `Err` only when storage itself failed.
 ///
 /// The chunks' embeddings and the extraction of every chunk are requested together,
-/// so the host runs them concurrently. The merge into the graph then runs under the
-/// workspace's merge lock, and everything the document produced — chunks, vectors,
-/// graph changes, the document's `processed` status — is one transaction.
-async fn process_one(shared: Rc<Shared>, io: Io, doc_id: String) -> Result<bool, Error> {
+/// so the host runs them concurrently.
+async fn extract_document(
+    shared: Rc<Shared>,
+    io: Io,
+    doc_id: String,
+) -> Result<Option<Extracted>, Error> {
     let started = unix_now();
     let Some(doc) = shared.store.borrow().state().docs.get(&doc_id).cloned() else {
-        return fail(&shared, &doc_id, "the document's content is missing".into());
+        return fail(&shared, &doc_id, "the document's content is missing".into()).map(|_| None);
     };
     let config = &shared.config;
     let chunks = match chunk_by_tokens(&doc.content, config.chunk_size, config.chunk_overlap) {
         Ok(chunks) => chunks,
-        Err(err) => return fail(&shared, &doc_id, err),
+        Err(err) => return fail(&shared, &doc_id, err).map(|_| None),
     };
     progress(
         &shared,
@@ -190,11 +266,13 @@ async fn process_one(shared: Rc<Shared>, io: Io, doc_id: String) -> Result<bool,
     .await;
     let vectors = match vectors {
         Ok(vectors) => vectors,
-        Err(err) => return fail(&shared, &doc_id, format!("embedding failed: {err}")),
+        Err(err) => {
+            return fail(&shared, &doc_id, format!("embedding failed: {err}")).map(|_| None);
+        }
     };
-    let extracted = match extracted {
+    let extractions = match extracted {
         Ok(extracted) => extracted,
-        Err(err) => return fail(&shared, &doc_id, error_text(&err)),
+        Err(err) => return fail(&shared, &doc_id, error_text(&err)).map(|_| None),
     };
     let dim = config.embedding_dim as usize;
     if let Some(bad) = vectors.iter().find(|v| v.len() != dim) {
@@ -202,101 +280,125 @@ async fn process_one(shared: Rc<Shared>, io: Io, doc_id: String) -> Result<bool,
             "the embedding model returned {} dimensions, but EMBEDDING_DIM is {dim}",
             bad.len()
         );
-        return fail(&shared, &doc_id, msg);
+        return fail(&shared, &doc_id, msg).map(|_| None);
     }
+    Ok(Some(Extracted {
+        doc_id,
+        file_path: doc.file_path,
+        started,
+        chunks,
+        chunk_ids,
+        vectors,
+        extractions,
+    }))
+}
 
+/// Merges extracted documents into the graph, in one round and one transaction:
+/// every document's chunks, vectors, graph changes and `processed` status are
+/// committed together (a crash leaves each document complete or still pending).
+/// Returns how many were processed and failed; `Err` only when storage broke.
+async fn merge_documents(
+    shared: Rc<Shared>,
+    io: Io,
+    docs: Vec<Extracted>,
+) -> Result<(u32, u32), Error> {
     let _merging = shared.merge_lock.lock().await;
-    // Deleted or cleared while it was being extracted: nothing to store.
-    if !shared.store.borrow().state().status.contains_key(&doc_id) {
-        return Ok(false);
+    // Deleted or cleared while being extracted: nothing to store.
+    let docs: Vec<Extracted> = {
+        let store = shared.store.borrow();
+        docs.into_iter()
+            .filter(|d| store.state().status.contains_key(&d.doc_id))
+            .collect()
+    };
+    if docs.is_empty() {
+        return Ok((0, 0));
     }
-    let results: Vec<kg::ChunkResult> = extracted
-        .iter()
-        .zip(&chunk_ids)
-        .zip(&chunks)
-        .map(|((e, id), chunk)| kg::ChunkResult {
-            chunk_id: id.clone(),
-            order: chunk.order,
-            file_path: doc.file_path.clone(),
-            extraction: e.extraction.clone(),
-        })
-        .collect();
+    let results: Vec<kg::ChunkResult> = docs.iter().flat_map(Extracted::results).collect();
     let merged = match kg::merge(&shared, &io, &results, kg::Mode::Ingest).await {
         Ok(merged) => merged,
-        Err(err) => return fail(&shared, &doc_id, error_text(&err)),
+        Err(err) => return fail_all(&shared, &docs, &error_text(&err)),
     };
-    progress(
-        &shared,
-        format!(
-            "Merged {}: {} entities, {} relations",
-            doc.file_path,
-            merged.doc_graph.entities.len(),
-            merged.doc_graph.relations.len()
-        ),
-    );
-
-    let mut ops = Vec::with_capacity(chunks.len() + merged.ops.len() + 3);
+    let config = &shared.config;
+    let mut ops = Vec::with_capacity(results.len() * 2 + merged.ops.len() + docs.len() * 2 + 1);
     {
         let store = shared.store.borrow();
         let state = store.state();
-        let Some(status) = state.status.get(&doc_id) else {
-            return Ok(false);
-        };
         if state.meta.embedding_identity != config.embedding_identity {
             ops.push(Op::SetMeta(Meta {
                 embedding_identity: config.embedding_identity.clone(),
                 embedding_dim: config.embedding_dim,
             }));
         }
-        for (((chunk, vector), id), extracted) in chunks
-            .into_iter()
-            .zip(vectors)
-            .zip(&chunk_ids)
-            .zip(&extracted)
-        {
-            ops.push(Op::PutChunk(
-                ChunkRecord {
-                    id: id.clone(),
-                    tokens: chunk.tokens,
-                    content: chunk.content,
-                    order: chunk.order,
-                    doc_id: doc_id.clone(),
-                    file_path: doc.file_path.clone(),
-                    llm_cache_list: extracted.cache_keys.clone(),
-                },
-                vector,
-            ));
+        for doc in &docs {
+            for (((chunk, vector), id), extracted) in doc
+                .chunks
+                .iter()
+                .zip(&doc.vectors)
+                .zip(&doc.chunk_ids)
+                .zip(&doc.extractions)
+            {
+                ops.push(Op::PutChunk(
+                    ChunkRecord {
+                        id: id.clone(),
+                        tokens: chunk.tokens,
+                        content: chunk.content.clone(),
+                        order: chunk.order,
+                        doc_id: doc.doc_id.clone(),
+                        file_path: doc.file_path.clone(),
+                        llm_cache_list: extracted.cache_keys.clone(),
+                    },
+                    vector.clone(),
+                ));
+            }
         }
         ops.extend(merged.ops);
-        ops.push(Op::SetDocGraph(doc_id.clone(), merged.doc_graph));
-        let mut status = status.clone();
-        status.state = DocState::Processed;
-        status.updated_at = iso_now();
-        status.chunks_count = Some(chunk_ids.len() as u32);
-        status.chunks_list = chunk_ids;
-        status.error_msg = None;
-        status.metadata = serde_json::json!({
-            "process_start_time": started,
-            "process_end_time": unix_now(),
-            "parse_format": "raw",
-            "chunk_method": "fixed_token",
-        })
-        .to_string();
-        ops.push(Op::PutStatus(status));
+        for doc in &docs {
+            ops.push(Op::SetDocGraph(
+                doc.doc_id.clone(),
+                kg::doc_graph_of(&doc.results()),
+            ));
+            let Some(status) = state.status.get(&doc.doc_id) else {
+                continue;
+            };
+            let mut status = status.clone();
+            status.state = DocState::Processed;
+            status.updated_at = iso_now();
+            status.chunks_count = Some(doc.chunk_ids.len() as u32);
+            status.chunks_list = doc.chunk_ids.clone();
+            status.error_msg = None;
+            status.metadata = serde_json::json!({
+                "process_start_time": doc.started,
+                "process_end_time": unix_now(),
+                "parse_format": "raw",
+                "chunk_method": "fixed_token",
+            })
+            .to_string();
+            ops.push(Op::PutStatus(status));
+        }
     }
     if let Err(err) = shared.commit(ops) {
-        // Full storage fails this document (with a clear message), not the pipeline;
-        // any other storage error stops the pipeline.
+        // Full storage fails these documents (with a clear message), not the
+        // pipeline; any other storage error stops the pipeline.
         return match err {
-            Error::StorageFull(reason) => fail(&shared, &doc_id, reason),
+            Error::StorageFull(reason) => fail_all(&shared, &docs, &reason),
             other => Err(other),
         };
     }
-    progress(
-        &shared,
-        format!("Completed processing file: {}", doc.file_path),
-    );
-    Ok(true)
+    for doc in &docs {
+        progress(
+            &shared,
+            format!("Completed processing file: {}", doc.file_path),
+        );
+    }
+    Ok((docs.len() as u32, 0))
+}
+
+/// Marks every document of a failed merge round as failed.
+fn fail_all(shared: &Shared, docs: &[Extracted], reason: &str) -> Result<(u32, u32), Error> {
+    for doc in docs {
+        fail(shared, &doc.doc_id, reason.to_string())?;
+    }
+    Ok((0, docs.len() as u32))
 }
 
 /// The message of an engine error, for a document's `error_msg`.

@@ -93,6 +93,7 @@ fn parse_line(output: &str) -> HashMap<String, String> {
 
 struct Run {
     per_query_ms: f64,
+    min_query_ms: f64,
     checksum: String,
     simd128: bool,
     hits: String,
@@ -109,6 +110,7 @@ impl Run {
         };
         Run {
             per_query_ms: field("per_query_ms").parse().expect("a number"),
+            min_query_ms: field("min_query_ms").parse().expect("a number"),
             checksum: field("checksum"),
             simd128: field("simd128") == "true",
             hits: field("hits"),
@@ -234,7 +236,9 @@ async fn main() {
     let no_epochs = Guest::new(&wasm, false);
 
     println!("n={n} dim={dim} queries={queries} top_k=40 threshold=0.2, best of {repeats}");
-    let mut best = [f64::INFINITY; 3];
+    // Per side (native, wasm as the server runs it, wasm without epoch checks): the
+    // best mean per query of a run, and the fastest single query of all runs.
+    let mut best = [(f64::INFINITY, f64::INFINITY); 3];
     // The checksum and hit count of the first native run: every run must match them.
     let mut reference: Option<(String, String)> = None;
     for repeat in 1..=repeats {
@@ -255,7 +259,8 @@ async fn main() {
                 (&expected.0, &expected.1),
                 "the builds disagree on the search results"
             );
-            *best = best.min(run.per_query_ms);
+            best.0 = best.0.min(run.per_query_ms);
+            best.1 = best.1.min(run.min_query_ms);
         }
         println!(
             "  run {repeat}: native {:.3} ms/query, wasm {:.3} ms/query (epochs on), {:.3} ms/query (epochs off)",
@@ -264,17 +269,23 @@ async fn main() {
     }
     let (checksum, hits) = reference.expect("at least one repeat");
     println!("checksums agree ({checksum}, {hits} hits)");
-    let [native_ms, wasm_ms, wasm_no_epochs_ms] = best;
-    println!("native                     {native_ms:>9.3} ms/query");
     println!(
-        "wasm, server config        {wasm_ms:>9.3} ms/query  ratio {:.2}",
-        wasm_ms / native_ms
+        "{:<24}{:>22}{:>22}",
+        "", "best mean ms/query", "fastest query ms"
     );
-    println!(
-        "wasm, epoch checks off     {wasm_no_epochs_ms:>9.3} ms/query  ratio {:.2}",
-        wasm_no_epochs_ms / native_ms
-    );
-    let verdict = if wasm_ms / native_ms <= 1.2 {
+    let [native, wasm, wasm_no_epochs] = best;
+    for (name, (mean, fastest)) in [
+        ("native", native),
+        ("wasm, server config", wasm),
+        ("wasm, epoch checks off", wasm_no_epochs),
+    ] {
+        println!(
+            "{name:<24}{mean:>14.3} ({:>4.2}x){fastest:>14.3} ({:>4.2}x)",
+            mean / native.0,
+            fastest / native.1
+        );
+    }
+    let verdict = if wasm.0 / native.0 <= 1.2 {
         "within"
     } else {
         "NOT within"
