@@ -14,7 +14,7 @@
 
 use crate::wit::{
     CompletionRequest, EmbedKind, EmbedRequest, Error, NumberedReply, NumberedRequest, Reply,
-    Request, Step, TaskOutput,
+    Request, RerankRequest, Step, TaskOutput,
 };
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -50,7 +50,7 @@ impl Io {
     pub async fn complete(&self, request: CompletionRequest) -> Result<String, String> {
         match self.request(Request::Complete(request)).await {
             Reply::Completion(result) => result,
-            Reply::Embedding(_) => Err("the host answered a completion with vectors".into()),
+            _ => Err("the host answered a completion with something else".into()),
         }
     }
 
@@ -74,7 +74,25 @@ impl Io {
                 vectors.len()
             )),
             Reply::Embedding(Err(err)) => Err(err),
-            Reply::Completion(_) => Err("the host answered an embedding with text".into()),
+            _ => Err("the host answered an embedding with something else".into()),
+        }
+    }
+
+    /// Asks the reranker for one relevance score per document.
+    pub async fn rerank(&self, query: &str, documents: Vec<String>) -> Result<Vec<f32>, String> {
+        let expected = documents.len();
+        let request = Request::Rerank(RerankRequest {
+            query: query.to_string(),
+            documents,
+        });
+        match self.request(request).await {
+            Reply::Ranking(Ok(scores)) if scores.len() == expected => Ok(scores),
+            Reply::Ranking(Ok(scores)) => Err(format!(
+                "the reranker returned {} scores for {expected} documents",
+                scores.len()
+            )),
+            Reply::Ranking(Err(err)) => Err(err),
+            _ => Err("the host answered a rerank request with something else".into()),
         }
     }
 
@@ -281,7 +299,7 @@ mod tests {
         assert_eq!(requests.len(), 1);
         let RawInput::Query(text) = &match &requests[0].request {
             Request::Complete(c) => c.clone(),
-            Request::Embed(_) => panic!("expected a completion"),
+            _ => panic!("expected a completion"),
         }
         .input
         else {

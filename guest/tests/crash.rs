@@ -38,6 +38,7 @@ fn config() -> Config {
         llm_identity: "scripted".into(),
         embedding_identity: "scripted/8".into(),
         embedding_dim: DIM as u32,
+        min_rerank_score: 0.0,
         disk_quota_bytes: 0,
     }
 }
@@ -85,6 +86,7 @@ fn respond(request: &Request) -> Reply {
             (Purpose::Glean, _) => "<|COMPLETE|>".into(),
             other => panic!("unexpected request {other:?}"),
         })),
+        Request::Rerank(r) => panic!("unexpected rerank {r:?}"),
     }
 }
 

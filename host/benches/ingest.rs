@@ -7,7 +7,9 @@
 //! ```
 //!
 //! Reports documents per second, and the server's CPU per document (utime + stime
-//! of the server process from /proc, so the mock's own work is not counted).
+//! of the server process from /proc, so the mock's own work is not counted); then
+//! the latency of `/query` in every mode (distinct questions, so the answer cache
+//! never hits), p50 and p99 over `BENCH_QUERIES` questions per mode.
 
 #[path = "../../tests/it/mock_llm.rs"]
 #[allow(dead_code)]
@@ -227,6 +229,40 @@ async fn main() {
         rss_mib(pid),
         labels.as_array().map_or(0, Vec::len),
     );
+    let queries: usize = std::env::var("BENCH_QUERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for mode in ["naive", "local", "global", "hybrid", "mix"] {
+        let mut samples = Vec::with_capacity(queries);
+        let cpu_before = cpu_ticks(pid);
+        for i in 0..queries {
+            let person = PEOPLE[i % PEOPLE.len()];
+            let question = format!(
+                "Which organisation did {person} join, and where? (question {i} in {mode})"
+            );
+            let started = Instant::now();
+            let reply = client
+                .post(format!("{base}/query"))
+                .header("LIGHTRAG-WORKSPACE", ws)
+                .json(&json!({"query": question, "mode": mode}))
+                .send()
+                .await
+                .unwrap();
+            assert!(reply.status().is_success());
+            let _ = reply.bytes().await.unwrap();
+            samples.push(started.elapsed());
+        }
+        let cpu = (cpu_ticks(pid) - cpu_before) as f64 / ticks;
+        samples.sort();
+        let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "/query {mode:<6} n={queries} p50={:.2?} p99={:.2?} server CPU {:.2} ms/query",
+            at(0.5),
+            at(0.99),
+            cpu * 1000.0 / queries as f64
+        );
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();

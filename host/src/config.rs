@@ -93,6 +93,12 @@ settings! {
     "LIGHTRAG_MODEL_RETRY_ATTEMPTS", "3", "Attempts per model call on 429, 5xx, timeouts and connection errors.";
     "LIGHTRAG_MODEL_RETRY_BASE_MS", "4000", "First backoff before a retry; doubles each time, with jitter, at most 10 s.";
     "LLM_TIMEOUT", "", "Seconds one LLM request may take.";
+    "RERANK_BINDING", "", "Reranker: `cohere`, `jina` or `aliyun` (unset: no reranking).";
+    "RERANK_MODEL", "", "Reranker model.";
+    "RERANK_BINDING_HOST", "", "Full URL of the reranker endpoint.";
+    "RERANK_BINDING_API_KEY", "", "Key of the reranker.";
+    "RERANK_BY_DEFAULT", "true", "Rerank when a query does not say (`enable_rerank`).";
+    "MIN_RERANK_SCORE", "0.0", "Chunks scoring below this after reranking are dropped.";
     "TOP_K", "40", "Entities/relations retrieved per query.";
     "CHUNK_TOP_K", "20", "Chunks retrieved per query.";
     "COSINE_THRESHOLD", "0.2", "Vector hits below this similarity are ignored.";
@@ -271,6 +277,12 @@ pub struct Config {
     pub metrics_workspaces: Vec<String>,
     /// `LIGHTRAG_WORKSPACE_DISK_MB`.
     pub workspace_disk_mb: u64,
+    /// The reranker, if one is configured.
+    pub rerank: Option<RerankConfig>,
+    /// `RERANK_BY_DEFAULT`.
+    pub rerank_by_default: bool,
+    /// `MIN_RERANK_SCORE`.
+    pub min_rerank_score: f32,
     /// `LIGHTRAG_AUTO_CREATE_WORKSPACES`.
     pub auto_create: bool,
     /// `LIGHTRAG_ADMIN_API_KEY` (never logged).
@@ -602,6 +614,9 @@ impl Config {
                 .map_err(ConfigError)?,
             metrics_workspaces: workspace_list(s, "LIGHTRAG_METRICS_WORKSPACES")?,
             workspace_disk_mb: s.parse("LIGHTRAG_WORKSPACE_DISK_MB", "a number of MiB")?,
+            rerank: rerank_config(s)?,
+            rerank_by_default: s.boolean("RERANK_BY_DEFAULT")?,
+            min_rerank_score: s.parse("MIN_RERANK_SCORE", "a number")?,
             auto_create: s.boolean("LIGHTRAG_AUTO_CREATE_WORKSPACES")?,
             admin_key: s.string("LIGHTRAG_ADMIN_API_KEY"),
             audit_dir,
@@ -757,6 +772,71 @@ fn workspace_list(s: &Sources, name: &str) -> Result<Vec<String>, ConfigError> {
                 .map_err(|why| ConfigError(format!("invalid {name}: {why}")))
         })
         .collect()
+}
+
+/// A configured reranker.
+#[derive(Clone)]
+pub struct RerankConfig {
+    /// `cohere`, `jina` or `aliyun`.
+    pub binding: String,
+    pub model: String,
+    /// The full endpoint URL.
+    pub url: String,
+    /// Never logged.
+    pub api_key: String,
+}
+
+impl fmt::Debug for RerankConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RerankConfig")
+            .field("binding", &self.binding)
+            .field("model", &self.model)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `RERANK_BINDING` and friends; `None` when no reranker is configured.
+fn rerank_config(s: &Sources) -> Result<Option<RerankConfig>, ConfigError> {
+    let binding = s.string("RERANK_BINDING").to_ascii_lowercase();
+    if binding.is_empty() || binding == "null" || binding == "none" {
+        return Ok(None);
+    }
+    let (default_url, default_model) = match binding.as_str() {
+        "cohere" => ("https://api.cohere.com/v2/rerank", "rerank-v3.5"),
+        "jina" => (
+            "https://api.jina.ai/v1/rerank",
+            "jina-reranker-v2-base-multilingual",
+        ),
+        "aliyun" => (
+            "https://dashscope.aliyuncs.com/api/v1/services/rerank/text-rerank/text-rerank",
+            "gte-rerank-v2",
+        ),
+        other => {
+            return Err(ConfigError(format!(
+                "invalid RERANK_BINDING={other:?}: expected cohere, jina or aliyun"
+            )));
+        }
+    };
+    let url = match s.string("RERANK_BINDING_HOST") {
+        url if url.is_empty() => default_url.to_string(),
+        url => url,
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError(format!(
+            "invalid RERANK_BINDING_HOST={url:?}: expected an http:// or https:// URL"
+        )));
+    }
+    let model = match s.string("RERANK_MODEL") {
+        m if m.is_empty() => default_model.to_string(),
+        m => m,
+    };
+    Ok(Some(RerankConfig {
+        binding,
+        model,
+        url,
+        api_key: s.string("RERANK_BINDING_API_KEY"),
+    }))
 }
 
 /// A role's model (`<ROLE>_LLM_BINDING`, `_MODEL`, `_BINDING_HOST`, `_BINDING_API_KEY`),

@@ -167,6 +167,7 @@ fn guest_config(config: &Config, providers: &Providers) -> GuestConfig {
         llm_identity: providers.llm_identity.clone(),
         embedding_identity: providers.embedding_identity.clone(),
         embedding_dim: providers.embedding_dim,
+        min_rerank_score: config.min_rerank_score,
         disk_quota_bytes: 0,
     }
 }

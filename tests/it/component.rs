@@ -50,6 +50,7 @@ fn config() -> EngineConfig {
         llm_identity: "test-llm".into(),
         embedding_identity: "test-embed/16".into(),
         embedding_dim: 16,
+        min_rerank_score: 0.0,
         disk_quota_bytes: 0,
     }
 }
@@ -74,6 +75,7 @@ fn answer(request: &Request, seen: &mut Vec<RawInput>) -> Reply {
             }
             other => panic!("unexpected request {other:?}"),
         },
+        Request::Rerank(_) => panic!("no reranker is configured"),
     }
 }
 
@@ -172,6 +174,7 @@ async fn the_component_runs_under_plain_wasmtime_with_a_short_driver_loop() {
         stream: false,
         include_chunk_content: false,
         data_only: false,
+        enable_rerank: false,
     };
     let TaskOutput::Query(output) = run(&mut store, Task::Query(query)).await else {
         panic!("expected a query output")

@@ -105,6 +105,7 @@ impl MockLlm {
                 "/openai/deployments/{deployment}/embeddings",
                 post(embeddings),
             )
+            .route("/v1/rerank", post(rerank))
             .route("/api/chat", post(ollama_chat))
             .route("/api/embed", post(ollama_embed))
             .with_state(state.clone());
@@ -232,6 +233,57 @@ async fn ollama_chat(
         .header("content-type", "application/x-ndjson")
         .body(Body::from(lines))
         .unwrap()
+}
+
+/// A Cohere-style reranker: a document's score is the share of the query's words
+/// (four letters or more) it contains.
+async fn rerank(
+    State(state): State<Arc<MockState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let query = body["query"].as_str().unwrap_or("").to_lowercase();
+    let documents: Vec<String> = body["documents"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|v| v.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    state.log.lock().unwrap().push(Logged {
+        kind: "rerank",
+        messages: documents
+            .iter()
+            .map(|d| ("document".to_string(), d.clone()))
+            .collect(),
+        stream: false,
+        authorization: authorization(&headers),
+        path: uri.to_string(),
+        model: body["model"].as_str().unwrap_or_default().to_string(),
+    });
+    let words: Vec<&str> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 4)
+        .collect();
+    let results: Vec<Value> = documents
+        .iter()
+        .enumerate()
+        .map(|(index, doc)| {
+            let doc = doc.to_lowercase();
+            let hits = words.iter().filter(|w| doc.contains(*w)).count();
+            let score = if words.is_empty() {
+                0.0
+            } else {
+                hits as f64 / words.len() as f64
+            };
+            json!({"index": index, "relevance_score": score})
+        })
+        .collect();
+    axum::Json(json!({"results": results})).into_response()
 }
 
 /// Ollama's `/api/embed`.

@@ -442,3 +442,81 @@ async fn the_mix_stream_sends_references_then_the_answer() {
     );
     assert!(text.contains("Knowledge Graph Data (Relationship)"));
 }
+
+/// A configured reranker reorders the chunks and drops those under MIN_RERANK_SCORE;
+/// `enable_rerank: false` skips it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reranker_orders_and_filters_chunks() {
+    let mock = MockLlm::start(64).await;
+    let rerank_url = format!(
+        "{}/rerank",
+        mock.env()
+            .iter()
+            .find(|(k, _)| k == "LLM_BINDING_HOST")
+            .unwrap()
+            .1
+    );
+    let server = corpus(
+        &mock,
+        &[
+            ("RERANK_BINDING", "cohere"),
+            ("RERANK_BINDING_HOST", &rerank_url),
+            ("RERANK_MODEL", "mock-rerank"),
+            ("MIN_RERANK_SCORE", "0.5"),
+        ],
+    )
+    .await;
+    let body = data(
+        &server,
+        json!({"query": "murals painted Lisbon", "mode": "naive"}),
+    )
+    .await;
+    let chunks = body["data"]["chunks"].as_array().unwrap();
+    // Only the art document holds at least half of the query's words.
+    assert_eq!(chunks.len(), 1, "{body}");
+    assert_eq!(chunks[0]["file_path"], "art.txt");
+    let reranks = mock
+        .state
+        .log()
+        .iter()
+        .filter(|l| l.kind == "rerank")
+        .count();
+    assert_eq!(reranks, 1);
+    assert_eq!(
+        mock.state
+            .log()
+            .iter()
+            .find(|l| l.kind == "rerank")
+            .unwrap()
+            .model,
+        "mock-rerank"
+    );
+    let plain = data(
+        &server,
+        json!({"query": "murals painted Lisbon", "mode": "naive", "enable_rerank": false}),
+    )
+    .await;
+    assert_eq!(plain["data"]["chunks"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        mock.state
+            .log()
+            .iter()
+            .filter(|l| l.kind == "rerank")
+            .count(),
+        1
+    );
+    // Knowledge-graph modes rerank their merged chunks too.
+    data(
+        &server,
+        json!({"query": "murals painted Lisbon", "mode": "mix"}),
+    )
+    .await;
+    assert_eq!(
+        mock.state
+            .log()
+            .iter()
+            .filter(|l| l.kind == "rerank")
+            .count(),
+        2
+    );
+}

@@ -240,6 +240,15 @@ async fn naive(
         retrieve::chunks_by_id(state, &ids)
     };
     let total_found = found.len() as u32;
+    let found = rerank(
+        io,
+        params,
+        query,
+        found,
+        config.min_rerank_score,
+        chunk_top_k,
+    )
+    .await?;
     if found.is_empty() {
         return Ok(no_context(&Keywords::default()));
     }
@@ -317,9 +326,9 @@ async fn graph_query(
     let low_vector = if uses_local { vectors.next() } else { None };
     let high_vector = if uses_global { vectors.next() } else { None };
 
-    let prepared = {
+    let chunk_top_k = params.chunk_top_k.unwrap_or(config.chunk_top_k) as usize;
+    let (nodes, edges, entity_lines, relation_lines, merged, total_entities, total_relations) = {
         let top_k = params.top_k.unwrap_or(config.top_k) as usize;
-        let chunk_top_k = params.chunk_top_k.unwrap_or(config.chunk_top_k) as usize;
         let threshold = config.cosine_threshold;
         let store = shared.store.borrow();
         let state = store.state();
@@ -386,77 +395,127 @@ async fn graph_query(
             ],
             |c| c.id.clone(),
         );
-        let merged_count = merged.len() as u32;
-        let capped: Vec<Retrieved> = merged.into_iter().take(chunk_top_k).collect();
-        let empty_system = system_prompt(prompts::RAG_RESPONSE, params, "");
-        let empty_context =
-            context::kg_context(&entity_lines, &relation_lines, &[], &[], &HashMap::new());
-        let max_total = params.max_total_tokens.unwrap_or(config.max_total_tokens) as usize;
-        let used = tokenizer::count(&empty_system)
-            + tokenizer::count(&empty_context)
-            + tokenizer::count(query)
-            + BUDGET_RESERVE;
-        let kept = fit_chunks(capped, max_total.saturating_sub(used));
-        let (references, ref_of) = reference_list(&kept, params.include_chunk_content);
-        let context =
-            context::kg_context(&entity_lines, &relation_lines, &kept, &references, &ref_of);
-        let data = QueryData {
-            entities: nodes
-                .iter()
-                .map(|n| EntityData {
-                    entity_name: n.entity_id.clone(),
-                    entity_type: n.entity_type.clone(),
-                    description: n.description.clone(),
-                    source_id: n.source_id.clone(),
-                    file_path: n.file_path.clone(),
-                    created_at: n.created_at,
-                })
-                .collect(),
-            relationships: edges
-                .iter()
-                .map(|e| RelationData {
-                    src_id: e.source.clone(),
-                    tgt_id: e.target.clone(),
-                    description: e.description.clone(),
-                    keywords: e.keywords.clone(),
-                    weight: e.weight,
-                    source_id: e.source_id.clone(),
-                    file_path: e.file_path.clone(),
-                    created_at: e.created_at,
-                })
-                .collect(),
-            high_level_keywords: keywords.high.clone(),
-            low_level_keywords: keywords.low.clone(),
-            processing_info: vec![
-                ("total_entities_found".into(), total_entities),
-                ("total_relations_found".into(), total_relations),
-                ("entities_after_truncation".into(), nodes.len() as u32),
-                ("relations_after_truncation".into(), edges.len() as u32),
-                ("merged_chunks_count".into(), merged_count),
-                ("final_chunks_count".into(), kept.len() as u32),
-            ],
-            ..empty_data()
-        };
-        let entity_text: Vec<String> = nodes
+        (
+            nodes,
+            edges,
+            entity_lines,
+            relation_lines,
+            merged,
+            total_entities,
+            total_relations,
+        )
+    };
+    let merged_count = merged.len() as u32;
+    let capped = rerank(
+        io,
+        params,
+        query,
+        merged,
+        config.min_rerank_score,
+        chunk_top_k,
+    )
+    .await?;
+    let empty_system = system_prompt(prompts::RAG_RESPONSE, params, "");
+    let empty_context =
+        context::kg_context(&entity_lines, &relation_lines, &[], &[], &HashMap::new());
+    let max_total = params.max_total_tokens.unwrap_or(config.max_total_tokens) as usize;
+    let used = tokenizer::count(&empty_system)
+        + tokenizer::count(&empty_context)
+        + tokenizer::count(query)
+        + BUDGET_RESERVE;
+    let kept = fit_chunks(capped, max_total.saturating_sub(used));
+    let (references, ref_of) = reference_list(&kept, params.include_chunk_content);
+    let context = context::kg_context(&entity_lines, &relation_lines, &kept, &references, &ref_of);
+    let data = QueryData {
+        entities: nodes
             .iter()
-            .map(|n| format!("{}: {}", n.entity_id, n.description))
-            .collect();
-        let relation_text: Vec<String> = edges
+            .map(|n| EntityData {
+                entity_name: n.entity_id.clone(),
+                entity_type: n.entity_type.clone(),
+                description: n.description.clone(),
+                source_id: n.source_id.clone(),
+                file_path: n.file_path.clone(),
+                created_at: n.created_at,
+            })
+            .collect(),
+        relationships: edges
             .iter()
-            .map(|e| format!("{} -> {}: {}", e.source, e.target, e.description))
-            .collect();
-        Prepared {
-            template: prompts::RAG_RESPONSE,
-            context,
-            chunks: kept,
-            references,
-            ref_of,
-            entity_lines: entity_text,
-            relation_lines: relation_text,
-            data,
-        }
+            .map(|e| RelationData {
+                src_id: e.source.clone(),
+                tgt_id: e.target.clone(),
+                description: e.description.clone(),
+                keywords: e.keywords.clone(),
+                weight: e.weight,
+                source_id: e.source_id.clone(),
+                file_path: e.file_path.clone(),
+                created_at: e.created_at,
+            })
+            .collect(),
+        high_level_keywords: keywords.high.clone(),
+        low_level_keywords: keywords.low.clone(),
+        processing_info: vec![
+            ("total_entities_found".into(), total_entities),
+            ("total_relations_found".into(), total_relations),
+            ("entities_after_truncation".into(), nodes.len() as u32),
+            ("relations_after_truncation".into(), edges.len() as u32),
+            ("merged_chunks_count".into(), merged_count),
+            ("final_chunks_count".into(), kept.len() as u32),
+        ],
+        ..empty_data()
+    };
+    let entity_text: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("{}: {}", n.entity_id, n.description))
+        .collect();
+    let relation_text: Vec<String> = edges
+        .iter()
+        .map(|e| format!("{} -> {}: {}", e.source, e.target, e.description))
+        .collect();
+    let prepared = Prepared {
+        template: prompts::RAG_RESPONSE,
+        context,
+        chunks: kept,
+        references,
+        ref_of,
+        entity_lines: entity_text,
+        relation_lines: relation_text,
+        data,
     };
     answer(shared, io, params, query, prepared, &keywords).await
+}
+
+/// LightRAG's chunk post-processing: with reranking on, the reranker's scores order
+/// the chunks and those below `MIN_RERANK_SCORE` are dropped; either way at most
+/// `chunk_top_k` remain.
+async fn rerank(
+    io: &Io,
+    params: &QueryParams,
+    query: &str,
+    chunks: Vec<Retrieved>,
+    min_score: f32,
+    chunk_top_k: usize,
+) -> Result<Vec<Retrieved>, Error> {
+    if !params.enable_rerank || chunks.is_empty() {
+        return Ok(chunks.into_iter().take(chunk_top_k).collect());
+    }
+    let documents = chunks.iter().map(|c| c.content.clone()).collect();
+    let scores = io
+        .rerank(query, documents)
+        .await
+        .map_err(|e| Error::Internal(format!("reranking failed: {e}")))?;
+    let mut scored: Vec<(f32, usize, Retrieved)> = scores
+        .into_iter()
+        .zip(chunks)
+        .enumerate()
+        .map(|(i, (score, chunk))| (score, i, chunk))
+        .filter(|(score, _, _)| *score >= min_score)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(scored
+        .into_iter()
+        .take(chunk_top_k)
+        .map(|(_, _, c)| c)
+        .collect())
 }
 
 /// The common end of every retrieval mode: data, context, prompt, cached or fresh

@@ -15,13 +15,14 @@ pub mod azure;
 pub mod fair;
 pub mod ollama;
 pub mod openai;
+pub mod rerank;
 pub mod retry;
 pub mod usage;
 
 use crate::audit::Audit;
 use crate::bindings::types::{
     CompletionRequest, EmbedKind, EmbedRequest, Message, Purpose, RawInput, Reference, Reply,
-    Request,
+    Request, RerankRequest,
 };
 use crate::config::{Binding, Config, ModelConfig};
 use crate::metrics::Metrics;
@@ -142,6 +143,7 @@ enum Embedder {
 pub struct Providers {
     llms: Llms,
     embedder: Embedder,
+    reranker: Option<rerank::RerankClient>,
     llm_slots: Arc<FairLimiter>,
     embed_slots: Arc<FairLimiter>,
     batch: usize,
@@ -233,8 +235,17 @@ impl Providers {
                     OfflineEmbedder::identity(),
                 ),
             };
+        let reranker = config.rerank.as_ref().map(|r| {
+            let style = if r.binding == "aliyun" {
+                rerank::RerankStyle::Aliyun
+            } else {
+                rerank::RerankStyle::Cohere
+            };
+            rerank::RerankClient::new(&r.url, &r.model, &r.api_key, style, timeout)
+        });
         Ok(Providers {
             llms,
+            reranker,
             embedder,
             llm_slots: FairLimiter::new(config.max_async, config.workspace_max_async),
             embed_slots: FairLimiter::new(config.embedding_max_async, None),
@@ -307,6 +318,52 @@ impl Providers {
                 Reply::Completion(self.complete(workspace, &completion, sink.as_ref()).await)
             }
             Request::Embed(embed) => Reply::Embedding(self.embed(workspace, embed).await),
+            Request::Rerank(rerank) => Reply::Ranking(self.rerank(workspace, rerank).await),
+        }
+    }
+
+    /// Whether a reranker is configured.
+    pub fn has_reranker(&self) -> bool {
+        self.reranker.is_some()
+    }
+
+    /// Relevance scores from the reranker, one per document, within the fair
+    /// interactive budget (reranking only happens for queries).
+    pub async fn rerank(
+        &self,
+        workspace: &str,
+        request: RerankRequest,
+    ) -> Result<Vec<f32>, String> {
+        let Some(reranker) = &self.reranker else {
+            return Err("no reranker is configured".into());
+        };
+        let _slot = self
+            .llm_slots
+            .acquire(workspace, Priority::Interactive)
+            .await;
+        let started = Instant::now();
+        let result = with_retries(&self.retry, |_| {
+            reranker.scores(&request.query, &request.documents)
+        })
+        .await;
+        let none = Usage::default();
+        match result {
+            Ok(scores) => {
+                self.account(workspace, "rerank", "reranker", none, started, None);
+                Ok(scores)
+            }
+            Err(err) => {
+                let message = err.to_string();
+                self.account(
+                    workspace,
+                    "rerank",
+                    "reranker",
+                    none,
+                    started,
+                    Some(&message),
+                );
+                Err(message)
+            }
         }
     }
 

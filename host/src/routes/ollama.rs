@@ -352,6 +352,7 @@ fn query_params(
         stream,
         include_chunk_content: false,
         data_only: false,
+        enable_rerank: false,
     }
 }
 
@@ -399,6 +400,7 @@ async fn chat(
     );
     let stream = body["stream"].as_bool().unwrap_or(true);
     let mut params = query_params(query, mode, stream, history, state.config.top_k);
+    params.enable_rerank = state.providers.has_reranker() && state.config.rerank_by_default;
     params.only_need_context = only_context;
     params.user_prompt = user_prompt;
     let model = if model.is_empty() {

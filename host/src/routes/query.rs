@@ -61,7 +61,6 @@ pub(super) struct QueryRequest {
     ll_keywords: Option<Vec<String>>,
     conversation_history: Option<Vec<HistoryItem>>,
     user_prompt: Option<String>,
-    #[allow(dead_code)]
     enable_rerank: Option<bool>,
     include_references: Option<bool>,
     include_chunk_content: Option<bool>,
@@ -87,7 +86,11 @@ fn parse_mode(mode: &str) -> Option<QueryMode> {
 }
 
 /// Checks the request like LightRAG's model does, collecting every field error.
-pub(super) fn prepare(body: QueryRequest, stream: bool) -> Result<Prepared, AppError> {
+pub(super) fn prepare(
+    state: &AppState,
+    body: QueryRequest,
+    stream: bool,
+) -> Result<Prepared, AppError> {
     let mut errors = Vec::new();
     let query = body.query.map(|q| q.trim().to_string());
     match &query {
@@ -180,6 +183,9 @@ pub(super) fn prepare(body: QueryRequest, stream: bool) -> Result<Prepared, AppE
             stream: body.stream.unwrap_or(stream),
             include_chunk_content: body.include_chunk_content.unwrap_or(false),
             data_only: false,
+            // As in LightRAG: reranking asked for without a reranker is a no-op.
+            enable_rerank: state.providers.has_reranker()
+                && body.enable_rerank.unwrap_or(state.config.rerank_by_default),
         },
         include_references: body.include_references.unwrap_or(true),
     })
@@ -250,7 +256,7 @@ async fn query(
     workspace: Workspace,
     JsonBody(body): JsonBody<QueryRequest>,
 ) -> Result<(Workspace, Json<Value>), AppError> {
-    let prepared = prepare(body, false)?;
+    let prepared = prepare(&state, body, false)?;
     let mut params = prepared.params;
     params.stream = false;
     let started = Instant::now();
@@ -284,7 +290,7 @@ async fn query_stream(
     workspace: Workspace,
     JsonBody(body): JsonBody<QueryRequest>,
 ) -> Result<Response, AppError> {
-    let prepared = prepare(body, true)?;
+    let prepared = prepare(&state, body, true)?;
     let include_references = prepared.include_references;
     let lease = state.lease(&workspace).await?;
     let (events_tx, mut events) = mpsc::channel(64);
@@ -401,7 +407,7 @@ async fn query_data(
             ])));
         }
     };
-    let prepared = match prepare(body, false) {
+    let prepared = match prepare(&state, body, false) {
         Ok(prepared) => prepared,
         Err(err) => return Ok(data_validation_error(err)),
     };
