@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench -p lightrag-server --bench ingest
 //! MOCK_LATENCY_MS=500 MAX_ASYNC=16 cargo bench -p lightrag-server --bench ingest
+//! MOCK_LATENCY_MS=500 MAX_ASYNC=16 MAX_PARALLEL_INSERT=8 cargo bench -p lightrag-server --bench ingest
 //! ```
 //!
 //! Reports documents per second, and the server's CPU per document (utime + stime
@@ -114,6 +115,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let max_async = std::env::var("MAX_ASYNC").unwrap_or_else(|_| "16".into());
+    let parallel = std::env::var("MAX_PARALLEL_INSERT").unwrap_or_else(|_| "3".into());
     let mock = mock_llm::MockLlm::start(1024).await;
     mock.state.latency_ms.store(latency, Ordering::Relaxed);
     mock.state
@@ -131,6 +133,7 @@ async fn main() {
         .env("LOG_LEVEL", "WARNING")
         .env("RUST_LOG", "info,wasmtime=warn,cranelift=warn")
         .env("MAX_ASYNC", &max_async)
+        .env("MAX_PARALLEL_INSERT", &parallel)
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (key, value) in mock.env() {
@@ -220,7 +223,8 @@ async fn main() {
         .map(|l| l.messages.len())
         .sum();
     println!(
-        "ingest {docs} docs, mock {latency} ms, MAX_ASYNC={max_async}: {:.2?} wall = {:.2} docs/s; \
+        "ingest {docs} docs, mock {latency} ms, MAX_ASYNC={max_async}, \
+         MAX_PARALLEL_INSERT={parallel}: {:.2?} wall = {:.2} docs/s; \
          server CPU {:.2} s = {:.2} ms/doc; RSS {:.1} MiB; {} labels; {chats} LLM calls; {embeds} texts embedded",
         wall,
         docs as f64 / wall.as_secs_f64(),

@@ -75,6 +75,10 @@ async fn entities_and_relations_can_be_created_with_lightrag_rules() {
             400,
         ),
         (json!({"entity_name": "Dan"}), 422),
+        (
+            json!({"entity_name": "Dan", "entity_data": "a description"}),
+            422,
+        ),
     ] {
         let reply = server.post("/graph/entity/create", ws, body.clone()).await;
         assert_eq!(reply.status, status, "{body}: {}", reply.text);

@@ -98,7 +98,7 @@ fn deployment_url(endpoint: &str, deployment: &str, operation: &str, version: &s
 
 #[cfg(test)]
 mod tests {
-    use super::super::retry::mock::{Hits, serve, slow_body};
+    use super::super::mock::{Hits, pieces, serve, slow_body};
     use super::super::retry::{RetryPolicy, with_retries};
     use super::*;
     use axum::Router;
@@ -275,18 +275,13 @@ mod tests {
     #[tokio::test]
     async fn streamed_completion_with_usage() {
         let (base, seen) = azure_server(VERSION).await;
-        let (sink, mut events) = mpsc::channel(16);
+        let (sink, events) = mpsc::channel(16);
         let completion = client(&base, VERSION)
             .chat(&messages(), false, Some(&sink))
             .await
             .unwrap();
         drop(sink);
-        let mut pieces = Vec::new();
-        while let Some(event) = events.recv().await {
-            if let StreamEvent::Piece(piece) = event {
-                pieces.push(piece);
-            }
-        }
+        let pieces = pieces(events).await;
         assert_eq!(pieces, ["Hi", " there"]);
         assert_eq!(completion.text, "Hi there");
         assert_eq!(completion.usage, Some(Usage::reported(8, 2)));

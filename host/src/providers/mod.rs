@@ -13,6 +13,8 @@
 
 pub mod azure;
 pub mod fair;
+#[cfg(test)]
+mod mock;
 pub mod ollama;
 pub mod openai;
 pub mod rerank;

@@ -215,7 +215,7 @@ fn parse_usage(value: &Value) -> Option<Usage> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::retry::mock::{Hits, serve, slow_body};
+    use super::super::mock::{Hits, pieces, serve, slow_body};
     use super::super::retry::{RetryPolicy, with_retries};
     use super::*;
     use axum::Router;
@@ -331,18 +331,13 @@ mod tests {
             .map(|c| String::from_utf8(c.to_vec()).unwrap())
             .collect();
         let (base, bodies) = chat_server(().into_response(), Some(rechunked)).await;
-        let (sink, mut events) = mpsc::channel(16);
+        let (sink, events) = mpsc::channel(16);
         let completion = client(&base)
             .chat(&messages(), false, Some(&sink))
             .await
             .unwrap();
         drop(sink);
-        let mut pieces = Vec::new();
-        while let Some(event) = events.recv().await {
-            if let StreamEvent::Piece(piece) = event {
-                pieces.push(piece);
-            }
-        }
+        let pieces = pieces(events).await;
         assert_eq!(pieces, ["Deep", " sky", " blue"]);
         assert_eq!(completion.text, "Deep sky blue");
         assert_eq!(completion.usage, Some(Usage::reported(14, 3)));

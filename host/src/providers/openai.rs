@@ -363,7 +363,7 @@ fn parse_vector(value: &Value) -> Result<Vec<f32>, ProviderError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::retry::mock::{Hits, serve, slow_body};
+    use super::super::mock::{Hits, pieces, serve, slow_body};
     use super::super::retry::{RetryPolicy, with_retries};
     use super::*;
     use axum::Router;
@@ -432,11 +432,12 @@ mod tests {
         chunks
     }
 
-    async fn recording_server(reply: Value) -> (String, Seen) {
+    /// A model server that records every request to `path` and answers `reply`.
+    async fn recording_server(path: &str, reply: Value) -> (String, Seen) {
         let seen = Seen::default();
         let app = Router::new()
             .route(
-                "/v1/chat/completions",
+                path,
                 post(
                     |State((seen, reply)): State<(Seen, Value)>,
                      headers: HeaderMap,
@@ -452,10 +453,13 @@ mod tests {
 
     #[tokio::test]
     async fn completion_with_usage_and_json_mode() {
-        let (base, seen) = recording_server(json!({
-            "choices": [{"message": {"role": "assistant", "content": "{\"ok\":true}"}}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
-        }))
+        let (base, seen) = recording_server(
+            "/v1/chat/completions",
+            json!({
+                "choices": [{"message": {"role": "assistant", "content": "{\"ok\":true}"}}],
+                "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+            }),
+        )
         .await;
         let completion = client(&base, Map::new())
             .chat(&messages(), true, None)
@@ -475,8 +479,11 @@ mod tests {
 
     #[tokio::test]
     async fn completion_without_usage_reports_none() {
-        let (base, _) =
-            recording_server(json!({"choices": [{"message": {"content": "plain"}}]})).await;
+        let (base, _) = recording_server(
+            "/v1/chat/completions",
+            json!({"choices": [{"message": {"content": "plain"}}]}),
+        )
+        .await;
         let completion = client(&base, Map::new())
             .chat(&messages(), false, None)
             .await
@@ -487,8 +494,11 @@ mod tests {
 
     #[tokio::test]
     async fn options_and_extra_body_reach_the_request() {
-        let (base, seen) =
-            recording_server(json!({"choices": [{"message": {"content": "x"}}]})).await;
+        let (base, seen) = recording_server(
+            "/v1/chat/completions",
+            json!({"choices": [{"message": {"content": "x"}}]}),
+        )
+        .await;
         let options = json!({
             "temperature": 0.2,
             "max_completion_tokens": 300,
@@ -556,20 +566,13 @@ mod tests {
             )
             .with_state((seen.clone(), chunks));
         let base = serve(app).await;
-        let (sink, mut pieces) = mpsc::channel(64);
+        let (sink, events) = mpsc::channel(64);
         let completion = client(&base, Map::new())
             .chat(&messages(), false, Some(&sink))
             .await
             .unwrap();
         drop(sink);
-        let mut received = Vec::new();
-        while let Some(event) = pieces.recv().await {
-            match event {
-                StreamEvent::Piece(piece) => received.push(piece),
-                other => panic!("unexpected event {other:?}"),
-            }
-        }
-        assert_eq!(received, ["Hel", "lo, ", "world"]);
+        assert_eq!(pieces(events).await, ["Hel", "lo, ", "world"]);
         assert_eq!(completion.text, "Hello, world");
         assert_eq!(completion.usage, Some(Usage::reported(9, 3)));
         let body = &seen.bodies()[0];
@@ -658,7 +661,6 @@ mod tests {
 
     #[tokio::test]
     async fn embeddings_in_order_from_base64_and_floats() {
-        let seen = Seen::default();
         let encode = |v: &[f32]| {
             let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
             base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -672,20 +674,7 @@ mod tests {
             ],
             "usage": {"prompt_tokens": 6, "total_tokens": 6}
         });
-        let app = Router::new()
-            .route(
-                "/v1/embeddings",
-                post(
-                    |State((seen, reply)): State<(Seen, Value)>,
-                     headers: HeaderMap,
-                     axum::Json(body): axum::Json<Value>| async move {
-                        seen.push(headers, body);
-                        axum::Json(reply)
-                    },
-                ),
-            )
-            .with_state((seen.clone(), reply));
-        let base = serve(app).await;
+        let (base, seen) = recording_server("/v1/embeddings", reply).await;
         let texts: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let (vectors, usage) = client(&base, Map::new()).embeddings(&texts).await.unwrap();
         assert_eq!(

@@ -121,6 +121,18 @@ fn string_field(body: &Value, field: &str) -> Result<String, AppError> {
     }
 }
 
+fn object_field(body: &Value, field: &str) -> Result<Map<String, Value>, AppError> {
+    match &body[field] {
+        Value::Object(map) => Ok(map.clone()),
+        Value::Null => Err(missing(field)),
+        _ => Err(AppError::Validation(vec![FieldError::body(
+            field,
+            "dict_type",
+            "Input should be a valid dictionary",
+        )])),
+    }
+}
+
 /// Optional string fields of `updated_data`; any other key or a non-string is a 400.
 fn string_updates(
     data: &Map<String, Value>,
@@ -151,10 +163,7 @@ async fn edit_entity(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<(Workspace, Json<Value>), AppError> {
     let name = string_field(&body, "entity_name")?;
-    let data = body["updated_data"]
-        .as_object()
-        .cloned()
-        .ok_or_else(|| missing("updated_data"))?;
+    let data = object_field(&body, "updated_data")?;
     let data = string_updates(
         &data,
         &[
@@ -199,10 +208,7 @@ async fn edit_relation(
 ) -> Result<(Workspace, Json<Value>), AppError> {
     let source = string_field(&body, "source_id")?;
     let target = string_field(&body, "target_id")?;
-    let data = body["updated_data"]
-        .as_object()
-        .cloned()
-        .ok_or_else(|| missing("updated_data"))?;
+    let data = object_field(&body, "updated_data")?;
     let data = string_updates(
         &data,
         &[
@@ -244,10 +250,7 @@ async fn create_entity(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<(Workspace, Json<Value>), AppError> {
     let name = string_field(&body, "entity_name")?;
-    let data = body["entity_data"]
-        .as_object()
-        .cloned()
-        .ok_or_else(|| missing("entity_data"))?;
+    let data = object_field(&body, "entity_data")?;
     let input = EntityInput {
         name,
         entity_type: opt(&data, "entity_type").unwrap_or_default(),
@@ -266,10 +269,7 @@ async fn create_relation(
 ) -> Result<(Workspace, Json<Value>), AppError> {
     let source = string_field(&body, "source_entity")?;
     let target = string_field(&body, "target_entity")?;
-    let data = body["relation_data"]
-        .as_object()
-        .cloned()
-        .ok_or_else(|| missing("relation_data"))?;
+    let data = object_field(&body, "relation_data")?;
     let input = RelationInput {
         source,
         target,
