@@ -11,9 +11,13 @@ use crate::driver::{TaskError, run_task};
 use crate::pool::Lease;
 use crate::server::AppState;
 
-/// Starts the workspace's pipeline unless one is running.
-pub fn ensure_running(state: &AppState, lease: Lease) {
+/// Starts the workspace's pipeline unless one is running, and returns once it is marked
+/// as running. A route that replies after this returns cannot race a request that
+/// checks for a running pipeline (a graph edit must see the ingestion it follows). The
+/// pipeline itself runs in a task of its own, which goes on if the caller is dropped.
+pub async fn ensure_running(state: &AppState, lease: Lease) {
     let state = state.clone();
+    let (marked, marked_wait) = tokio::sync::oneshot::channel::<()>();
     state.clone().tasks.spawn(async move {
         let claimed = lease
             .run(|live| {
@@ -24,6 +28,7 @@ pub fn ensure_running(state: &AppState, lease: Lease) {
                 })
             })
             .await;
+        let _ = marked.send(());
         if !matches!(claimed, Ok(true)) {
             return;
         }
@@ -76,4 +81,5 @@ pub fn ensure_running(state: &AppState, lease: Lease) {
             }
         }
     });
+    let _ = marked_wait.await;
 }

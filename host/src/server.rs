@@ -134,7 +134,7 @@ impl AppState {
                 .await?;
             if pending > 0 {
                 tracing::info!(%workspace, pending, "resuming interrupted ingestion");
-                pipeline::ensure_running(self, lease.clone());
+                pipeline::ensure_running(self, lease.clone()).await;
             }
         }
         Ok(lease)

@@ -214,13 +214,21 @@ impl Server {
         reply.json()["status_counts"].clone()
     }
 
-    /// Waits until no document of the workspace is pending or processing.
+    /// Waits until no document of the workspace is pending or processing and its
+    /// pipeline has stopped (it stops just after its last document, so the counts
+    /// alone would let a request that needs an idle pipeline race it).
     pub async fn wait_idle(&self, workspace: Option<&str>) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let counts = self.counts(workspace).await;
             let busy = counts["pending"].as_u64().unwrap() + counts["processing"].as_u64().unwrap();
-            if busy == 0 {
+            if busy == 0
+                && self
+                    .get("/documents/pipeline_status", workspace)
+                    .await
+                    .json()["busy"]
+                    == false
+            {
                 return counts;
             }
             assert!(Instant::now() < deadline, "documents still busy: {counts}");

@@ -119,7 +119,7 @@ async fn enqueue(
         "documents_added",
         json!({"track_id": track_id, "accepted": report.accepted, "duplicates": report.duplicates}),
     );
-    pipeline::ensure_running(state, lease);
+    pipeline::ensure_running(state, lease).await;
     Ok(())
 }
 
@@ -738,7 +738,7 @@ async fn scan(
             })
         })
         .await??;
-    pipeline::ensure_running(&state, lease);
+    pipeline::ensure_running(&state, lease).await;
     let body = json!({
         "status": "scanning_started",
         "message": "Scanning process has been initiated in the background",
@@ -757,7 +757,7 @@ async fn reprocess_failed(
         .run(|live| Box::pin(async move { live.instance.reset_failed().await }))
         .await??
         .map_err(AppError::from)?;
-    pipeline::ensure_running(&state, lease);
+    pipeline::ensure_running(&state, lease).await;
     let body = json!({
         "status": "reprocessing_started",
         "message": format!("Reprocessing of {count} failed documents has been initiated in the background"),
