@@ -7,7 +7,7 @@
 //! makes between two awaits is atomic with respect to every other task and read.
 
 use crate::executor::{Executor, TaskFuture};
-use crate::state::{DocState, Op, State};
+use crate::state::{CacheRecord, DocState, Op, State, cache_entry_bytes};
 use crate::store::{Store, StoreError};
 use crate::wit::{
     Config, DeleteRequest, Error, GraphView, NumberedReply, OpenReport, PipelineReport, Step, Task,
@@ -37,6 +37,26 @@ impl Shared {
         self.store.borrow_mut().commit(ops).map_err(store_error)
     }
 
+    /// Caches an answer or keywords computed for a query, dropping the oldest such
+    /// entries to stay within `query-cache-bytes`. Lazily durable, like every cached
+    /// answer: losing it in a crash only costs a model call.
+    pub fn cache_query_time(&self, key: String, record: CacheRecord) {
+        let limit = self.config.query_cache_bytes as usize;
+        let mut store = self.store.borrow_mut();
+        let mut ops = Vec::new();
+        if limit > 0 {
+            let size = cache_entry_bytes(&key, &record);
+            if size > limit {
+                return;
+            }
+            let state = store.state();
+            let dropped = state.query_cache.evictions(&state.cache, &key, size, limit);
+            ops.extend(dropped.into_iter().map(Op::DelCache));
+        }
+        ops.push(Op::PutCache(key, record));
+        store.commit_lazy(ops);
+    }
+
     /// Commits bookkeeping that must succeed even at the storage quota.
     pub fn commit_reserved(&self, ops: Vec<Op>) -> Result<(), Error> {
         self.store
@@ -44,6 +64,17 @@ impl Shared {
             .commit_reserved(ops)
             .map_err(store_error)
     }
+}
+
+/// Drops the oldest query-time cache entries beyond `limit` (which may have been
+/// lowered since they were stored).
+fn trim_query_cache(store: &mut Store<State>, limit: usize) {
+    let state = store.state();
+    if limit == 0 || state.query_cache.bytes() <= limit {
+        return;
+    }
+    let dropped = state.query_cache.evictions(&state.cache, "", 0, limit);
+    store.commit_lazy(dropped.into_iter().map(Op::DelCache).collect());
 }
 
 /// Maps a storage failure to the contract's error.
@@ -71,6 +102,7 @@ impl Engine {
         }
         let (mut store, _recovery) = Store::<State>::open(dir).map_err(store_error)?;
         store.set_quota(config.disk_quota_bytes);
+        trim_query_cache(&mut store, config.query_cache_bytes as usize);
         let meta = &store.state().meta;
         if !meta.embedding_identity.is_empty()
             && !store.state().chunk_vectors.is_empty()

@@ -9,7 +9,7 @@ use crate::kg::{entity_vector_id, relation_vector_id};
 use crate::store::Journaled;
 use crate::vectors::VectorIndex;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// Processing states of a document (LightRAG's `DocStatus`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -87,6 +87,81 @@ pub struct CacheRecord {
     pub created_at: i64,
 }
 
+impl CacheRecord {
+    /// Whether the entry was made while answering a query (an answer or keywords).
+    /// Only these are dropped when the cache is full: they are cheap to recompute,
+    /// and an endless stream of distinct questions would otherwise grow the cache
+    /// without bound.
+    pub fn is_query_time(&self) -> bool {
+        matches!(self.cache_type.as_str(), "query" | "keywords")
+    }
+}
+
+/// Approximate memory an entry occupies, for the query cache's bound.
+pub fn cache_entry_bytes(key: &str, record: &CacheRecord) -> usize {
+    key.len() + record.value.len() + record.cache_type.len() + 64
+}
+
+/// The query-time entries of the cache, oldest first, and their total size.
+#[derive(Default)]
+pub struct QueryCacheIndex {
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
+impl QueryCacheIndex {
+    /// Total size of the query-time entries.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Keys to drop, oldest first, so that `incoming` more bytes under `key` fit in
+    /// `limit`. An entry already under `key` is replaced, so its size is credited and
+    /// it is never dropped itself.
+    pub fn evictions(
+        &self,
+        cache: &HashMap<String, CacheRecord>,
+        key: &str,
+        incoming: usize,
+        limit: usize,
+    ) -> Vec<String> {
+        let replaced = cache.get(key).map_or(0, |r| cache_entry_bytes(key, r));
+        let mut used = self.bytes - replaced + incoming;
+        let mut dropped = Vec::new();
+        for old in &self.order {
+            if used <= limit {
+                break;
+            }
+            if old != key
+                && let Some(record) = cache.get(old)
+            {
+                used -= cache_entry_bytes(old, record);
+                dropped.push(old.clone());
+            }
+        }
+        dropped
+    }
+
+    fn added(&mut self, key: &str, record: &CacheRecord, replaced: Option<&CacheRecord>) {
+        match replaced.filter(|r| r.is_query_time()) {
+            Some(old) => self.bytes -= cache_entry_bytes(key, old),
+            None => self.order.push_back(key.to_string()),
+        }
+        self.bytes += cache_entry_bytes(key, record);
+    }
+
+    fn removed(&mut self, key: &str, record: &CacheRecord) {
+        self.bytes -= cache_entry_bytes(key, record);
+        // Deletions of query-time entries are rare (eviction takes the front), so a
+        // linear search is fine.
+        if self.order.front().is_some_and(|k| k == key) {
+            self.order.pop_front();
+        } else if let Some(at) = self.order.iter().position(|k| k == key) {
+            self.order.remove(at);
+        }
+    }
+}
+
 /// Facts about the workspace itself.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Meta {
@@ -113,6 +188,9 @@ pub struct State {
     pub chunks: HashMap<String, ChunkRecord>,
     pub chunk_vectors: VectorIndex,
     pub cache: HashMap<String, CacheRecord>,
+    /// Query-time cache entries, oldest first. Derived.
+    #[serde(skip)]
+    pub query_cache: QueryCacheIndex,
     /// The knowledge graph.
     pub graph: Graph,
     /// Entity vectors under LightRAG's ids (`ent-…`).
@@ -206,12 +284,25 @@ impl Journaled for State {
                 self.chunks.remove(&id);
             }
             Op::PutCache(key, record) => {
+                let replaced = self.cache.get(&key);
+                if record.is_query_time() {
+                    self.query_cache.added(&key, &record, replaced);
+                } else if let Some(old) = replaced.filter(|r| r.is_query_time()) {
+                    self.query_cache.removed(&key, old);
+                }
                 self.cache.insert(key, record);
             }
             Op::DelCache(key) => {
-                self.cache.remove(&key);
+                if let Some(old) = self.cache.remove(&key)
+                    && old.is_query_time()
+                {
+                    self.query_cache.removed(&key, &old);
+                }
             }
-            Op::ClearCache => self.cache.clear(),
+            Op::ClearCache => {
+                self.cache.clear();
+                self.query_cache = QueryCacheIndex::default();
+            }
             Op::SetMeta(meta) => self.meta = meta,
             Op::PutNode(node) => self.graph.upsert_node(node),
             Op::DelNode(name) => {
@@ -272,6 +363,18 @@ impl Journaled for State {
     }
 
     fn after_load(&mut self) {
+        // Entries are stored unordered; their creation second orders them again (ties,
+        // within one second, by key).
+        let mut query_time: Vec<(&String, &CacheRecord)> = self
+            .cache
+            .iter()
+            .filter(|(_, r)| r.is_query_time())
+            .collect();
+        query_time.sort_by(|a, b| (a.1.created_at, a.0).cmp(&(b.1.created_at, b.0)));
+        self.query_cache = QueryCacheIndex::default();
+        for (key, record) in query_time {
+            self.query_cache.added(key, record, None);
+        }
         self.by_content_hash = self
             .docs
             .values()
@@ -292,5 +395,62 @@ impl Journaled for State {
                 )
             })
             .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(value: &str, cache_type: &str) -> CacheRecord {
+        CacheRecord {
+            value: value.into(),
+            cache_type: cache_type.into(),
+            chunk_id: None,
+            created_at: 0,
+        }
+    }
+
+    /// Recomputes what the index tracks incrementally.
+    fn query_bytes(state: &State) -> usize {
+        state
+            .cache
+            .iter()
+            .filter(|(_, r)| r.is_query_time())
+            .map(|(k, r)| cache_entry_bytes(k, r))
+            .sum()
+    }
+
+    #[test]
+    fn the_query_cache_index_follows_puts_replacements_and_deletions() {
+        let mut state = State::default();
+        let put = |k: &str, v: &str, t: &str| Op::PutCache(k.into(), record(v, t));
+        for op in [
+            put("a", "first", "query"),
+            put("b", "second", "keywords"),
+            put("x", "an extraction", "extract"),
+            put("a", "first, replaced by a longer answer", "query"),
+            put("c", "third", "query"),
+            Op::DelCache("b".into()),
+            // A query-time key overwritten by an extraction entry leaves the index.
+            put("c", "now an extraction", "extract"),
+            put("d", "fourth", "query"),
+        ] {
+            state.apply(op);
+            assert_eq!(state.query_cache.bytes(), query_bytes(&state));
+        }
+        assert_eq!(state.query_cache.order, ["a", "d"]);
+        // Dropping for room takes the oldest first and never an extraction entry.
+        let need = state.query_cache.bytes() + 10;
+        let dropped = state.query_cache.evictions(&state.cache, "new", 10, need - 1);
+        assert_eq!(dropped, ["a"]);
+        let dropped = state.query_cache.evictions(&state.cache, "new", 10, 0);
+        assert_eq!(dropped, ["a", "d"]);
+        // Replacing an entry credits its old size and never drops it.
+        let dropped = state.query_cache.evictions(&state.cache, "d", 1, 0);
+        assert_eq!(dropped, ["a"]);
+        state.apply(Op::ClearCache);
+        assert_eq!(state.query_cache.bytes(), 0);
+        assert!(state.query_cache.order.is_empty());
     }
 }

@@ -322,22 +322,73 @@ fn write_journal_header(path: &Path, generation: u64) -> io::Result<()> {
 }
 
 /// Snapshot layout: magic, generation, payload length, CRC-32, postcard payload.
+///
+/// The payload is encoded straight into the file, with its length and checksum
+/// filled in afterwards: an encoded copy of the whole state next to the state would
+/// double the memory a large workspace needs at the moment it is compacted.
 fn write_snapshot<S: Serialize>(dir: &Path, generation: u64, state: &S) -> Result<u64, StoreError> {
-    let payload = postcard::to_stdvec(state)
-        .map_err(|e| StoreError::Io(format!("cannot encode the snapshot: {e}")))?;
     let tmp = dir.join("engine.snap.tmp");
-    let mut file = BufWriter::new(File::create(&tmp)?);
+    let mut file = File::create(&tmp)?;
     file.write_all(SNAPSHOT_MAGIC)?;
     file.write_all(&generation.to_le_bytes())?;
-    file.write_all(&(payload.len() as u64).to_le_bytes())?;
-    file.write_all(&crc32fast::hash(&payload).to_le_bytes())?;
-    file.write_all(&payload)?;
-    let file = file.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    drop(file);
+    file.write_all(&[0; 12])?;
+    let mut out = BufWriter::with_capacity(
+        1 << 16,
+        Checksummed {
+            file,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+            failure: None,
+        },
+    );
+    let encoded = postcard::to_io(state, &mut out).map(|_| ());
+    let flushed = out.into_inner().map_err(|e| e.into_error());
+    let mut payload = match (encoded, flushed) {
+        (Ok(()), Ok(payload)) => payload,
+        // The encoder reports a failed write only as "buffer full"; the writer kept
+        // the real error, which tells a full disk from other failures.
+        (_, Err(err)) => return Err(err.into()),
+        (Err(err), Ok(payload)) => {
+            return Err(match payload.failure {
+                Some(kind) => io::Error::from(kind).into(),
+                None => StoreError::Io(format!("cannot encode the snapshot: {err}")),
+            });
+        }
+    };
+    payload.file.seek(SeekFrom::Start(16))?;
+    payload.file.write_all(&payload.len.to_le_bytes())?;
+    payload
+        .file
+        .write_all(&payload.crc.finalize().to_le_bytes())?;
+    payload.file.sync_all()?;
+    drop(payload.file);
     fs::rename(&tmp, dir.join("engine.snap"))?;
     sync_dir(dir)?;
-    Ok(28 + payload.len() as u64)
+    Ok(28 + payload.len)
+}
+
+/// The snapshot file behind its header: checksums and counts what is written, and
+/// keeps the kind of the first failed write.
+struct Checksummed {
+    file: File,
+    crc: crc32fast::Hasher,
+    len: u64,
+    failure: Option<io::ErrorKind>,
+}
+
+impl Write for Checksummed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf).inspect_err(|err| {
+            self.failure.get_or_insert(err.kind());
+        })?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Reads a snapshot; `None` when there is none. A damaged snapshot is an error, not

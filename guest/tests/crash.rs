@@ -40,6 +40,7 @@ fn config() -> Config {
         embedding_dim: DIM as u32,
         min_rerank_score: 0.0,
         disk_quota_bytes: 0,
+        query_cache_bytes: 0,
     }
 }
 

@@ -17,7 +17,7 @@
 mod mock_llm;
 
 use serde_json::json;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -155,7 +155,16 @@ async fn main() {
                 .to_string();
         }
     };
-    std::thread::spawn(move || for _ in lines {});
+    // The server logs to stdout: keep reading it, into BENCH_SERVER_LOG when set.
+    let mut log = std::env::var_os("BENCH_SERVER_LOG")
+        .map(|path| std::fs::File::create(path).expect("create the server log"));
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Some(file) = log.as_mut() {
+                let _ = writeln!(file, "{line}");
+            }
+        }
+    });
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let ws = "bench";
@@ -253,8 +262,13 @@ async fn main() {
                 .send()
                 .await
                 .unwrap();
-            assert!(reply.status().is_success());
-            let _ = reply.bytes().await.unwrap();
+            let status = reply.status();
+            let body = reply.bytes().await.unwrap();
+            assert!(
+                status.is_success(),
+                "{mode} query {i}: {status} {}",
+                String::from_utf8_lossy(&body)
+            );
             samples.push(started.elapsed());
         }
         let cpu = (cpu_ticks(pid) - cpu_before) as f64 / ticks;

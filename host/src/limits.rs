@@ -34,6 +34,13 @@ impl Limits {
     pub fn disk_bytes(&self) -> u64 {
         self.disk_mb * 1024 * 1024
     }
+
+    /// Bytes of cached query answers the engine keeps: an eighth of its memory, so a
+    /// stream of distinct questions can never fill the instance (the cache lives in
+    /// memory, and writing a snapshot needs room beside it).
+    pub fn query_cache_bytes(&self) -> u64 {
+        self.memory_bytes() as u64 / 8
+    }
 }
 
 /// Optional overrides; unset fields take the server default.

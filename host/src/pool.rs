@@ -368,6 +368,7 @@ impl Pool {
         let mut config = settings.guest_config.clone();
         config.workspace = workspace.to_string();
         config.disk_quota_bytes = limits.disk_bytes();
+        config.query_cache_bytes = limits.query_cache_bytes();
         let opened = instance.open(&config).await?.map_err(PoolError::Open)?;
         Ok(Live {
             instance,

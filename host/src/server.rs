@@ -169,6 +169,7 @@ fn guest_config(config: &Config, providers: &Providers) -> GuestConfig {
         embedding_dim: providers.embedding_dim,
         min_rerank_score: config.min_rerank_score,
         disk_quota_bytes: 0,
+        query_cache_bytes: 0,
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::engine::Shared;
 use crate::executor::Io;
 use crate::prompts::{self, fill};
-use crate::state::{CacheRecord, Op};
+use crate::state::CacheRecord;
 use crate::util::{args_hash, unix_now};
 use crate::wit::{CompletionRequest, Error, Message, Purpose, QueryMode, RawInput};
 use serde_json::Value;
@@ -75,7 +75,7 @@ pub async fn keywords(
             "high_level_keywords": found.high,
             "low_level_keywords": found.low,
         });
-        shared.store.borrow_mut().commit_lazy(vec![Op::PutCache(
+        shared.cache_query_time(
             key,
             CacheRecord {
                 value: stored.to_string(),
@@ -83,7 +83,7 @@ pub async fn keywords(
                 chunk_id: None,
                 created_at: unix_now(),
             },
-        )]);
+        );
     }
     Ok(found)
 }

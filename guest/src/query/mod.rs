@@ -13,7 +13,7 @@ use crate::chunking::python_strip;
 use crate::engine::Shared;
 use crate::executor::{Io, TaskResult};
 use crate::prompts::{self, NO_CONTEXT_RESPONSE, USER_QUERY_SEPARATOR, fill};
-use crate::state::{CacheRecord, Op};
+use crate::state::CacheRecord;
 use crate::tokenizer;
 use crate::util::{args_hash, unix_now};
 use crate::wit::{
@@ -598,7 +598,7 @@ async fn answer(
         && !text.trim().is_empty()
     {
         // The cache is an optimisation: it need not be synced before answering.
-        shared.store.borrow_mut().commit_lazy(vec![Op::PutCache(
+        shared.cache_query_time(
             key,
             CacheRecord {
                 value: text.clone(),
@@ -606,7 +606,7 @@ async fn answer(
                 chunk_id: None,
                 created_at: unix_now(),
             },
-        )]);
+        );
     }
     Ok(output(text, true, references, None))
 }
