@@ -9,6 +9,7 @@
 use crate::executor::{Executor, TaskFuture};
 use crate::state::{CacheRecord, DocState, Op, State, cache_entry_bytes};
 use crate::store::{Store, StoreError};
+use crate::token_memo::TokenMemo;
 use crate::wit::{
     Config, DeleteRequest, Error, GraphView, NumberedReply, OpenReport, PipelineReport, Step, Task,
     WorkspaceStats,
@@ -29,6 +30,8 @@ pub struct Shared {
     /// Held while a document's results are merged into the graph and committed, so
     /// concurrent documents never overwrite each other's contribution.
     pub merge_lock: futures_util::lock::Mutex<()>,
+    /// Token counts of context lines seen by earlier queries.
+    pub token_memo: RefCell<TokenMemo>,
 }
 
 impl Shared {
@@ -125,6 +128,7 @@ impl Engine {
             store: RefCell::new(store),
             pipeline: RefCell::new(pipeline::idle_status()),
             merge_lock: futures_util::lock::Mutex::new(()),
+            token_memo: RefCell::new(TokenMemo::default()),
         });
         let recovered = documents::recover_interrupted(&shared)?;
         let pending = documents::count_state(&shared, DocState::Pending);

@@ -26,7 +26,8 @@
 //! * `query` — query modes (`naive`, `bypass`), context building, the answer cache.
 //! * `prompts` — the wording of every prompt the engine sends.
 //! * `vectors` — exact cosine search over normalised vectors.
-//! * `tokenizer`, `chunking` — tiktoken `o200k_base` and LightRAG's token chunker.
+//! * `tokenizer`, `chunking` — tiktoken `o200k_base` and LightRAG's token chunker;
+//!   `token_memo` remembers the counts of context lines between queries.
 //! * `util` — ids (md5), timestamps, small text helpers.
 
 pub mod chunking;
@@ -45,6 +46,7 @@ pub mod prompts;
 pub mod query;
 pub mod state;
 pub mod store;
+pub mod token_memo;
 pub mod tokenizer;
 pub mod util;
 pub mod vectors;

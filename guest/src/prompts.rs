@@ -139,12 +139,11 @@ relation<|#|>Lina Ortega<|#|>Meridian Observatory<|#|>leadership, night team<|#|
 
 /// User prompt of extraction. Placeholders: `{input_text}`, `{language}`,
 /// `{max_total_records}`.
-pub const EXTRACTION_USER: &str = "Extract the entities and relationships of the passage below, \
-following the steps and format above. At most {max_total_records} records. Output only \
-the records, in {language}, then <|COMPLETE|>.
+pub const EXTRACTION_USER: &str = "Extract entities and relationships from the passage below, \
+following the steps and format above (fields separated by <|#|>). At most \
+{max_total_records} records. Output only the records, in {language}, then <|COMPLETE|>.
 
 ---Input Text---
-
 ```
 {input_text}
 ```
@@ -155,8 +154,8 @@ the records, in {language}, then <|COMPLETE|>.
 /// Follow-up prompt of a gleaning pass (sent after the first answer).
 pub const EXTRACTION_CONTINUE: &str = "Some entities or relationships of the passage may \
 be missing from your answer. Read the passage again and list only the records you \
-missed, in the same format, then <|COMPLETE|>. If nothing is missing, answer with \
-<|COMPLETE|> alone.
+missed, in the same format (fields separated by <|#|>), then <|COMPLETE|>. If nothing \
+is missing, answer with <|COMPLETE|> alone.
 ";
 
 /// Prompt merging several descriptions of one entity or relation. Placeholders:

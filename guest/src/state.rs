@@ -442,7 +442,9 @@ mod tests {
         assert_eq!(state.query_cache.order, ["a", "d"]);
         // Dropping for room takes the oldest first and never an extraction entry.
         let need = state.query_cache.bytes() + 10;
-        let dropped = state.query_cache.evictions(&state.cache, "new", 10, need - 1);
+        let dropped = state
+            .query_cache
+            .evictions(&state.cache, "new", 10, need - 1);
         assert_eq!(dropped, ["a"]);
         let dropped = state.query_cache.evictions(&state.cache, "new", 10, 0);
         assert_eq!(dropped, ["a", "d"]);

@@ -337,11 +337,30 @@ fn lookup(bytes: &[u8]) -> Option<u32> {
         let r = rank as usize;
         let start = read_u32(OFFSETS, r) as usize;
         let end = read_u32(OFFSETS, r + 1) as usize;
-        if end - start == bytes.len() && &TOKEN_BYTES[start..end] == bytes {
+        if same_bytes(&TOKEN_BYTES[start..end], bytes) {
             return Some(rank);
         }
         i = (i + 1) & (slots - 1);
     }
+}
+
+/// `a == b`, a word at a time. Tokens are a few bytes long, and slice equality would
+/// call `memcmp`, which in a wasm build is an out-of-line byte loop: this is most of
+/// the cost of a probe there.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a_words, mut b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut a_words).zip(&mut b_words) {
+        let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or_default());
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    let (a_tail, b_tail) = (a_words.remainder(), b_words.remainder());
+    (0..a_tail.len()).all(|i| a_tail[i] == b_tail[i])
 }
 
 /// The rank of a single byte (every byte is a token; `build.rs` checks).

@@ -12,6 +12,7 @@ use crate::runtime::Runtime;
 use crate::workspace::{Resolver, Workspace};
 use crate::{pipeline, routes};
 use anyhow::Context as _;
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -184,6 +185,14 @@ pub async fn serve(
     let app = routes::app(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Streamed answers are many small writes: without TCP_NODELAY, Nagle's algorithm
+    // holds each until the client acknowledges the previous one, and clients delay
+    // acknowledgements by up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {err}");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         signal.await;
         let _ = stop_tx.send(());

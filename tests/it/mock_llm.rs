@@ -68,6 +68,10 @@ pub struct MockState {
     pub dim: AtomicUsize,
     /// What gleaning passes answer (default: nothing more).
     pub glean_answer: Mutex<Option<String>>,
+    /// Answers quote only the start of the context instead of echoing all of it:
+    /// a few hundred bytes, like a real model's answer (and the shared bench's mock),
+    /// for benchmarks. Tests keep the echo, which lets them see the context.
+    pub short_answers: std::sync::atomic::AtomicBool,
     log: Mutex<Vec<Logged>>,
 }
 
@@ -505,7 +509,11 @@ pub fn answer_for(state: &MockState, messages: &[(String, String)]) -> String {
         }
         _ => {}
     }
-    answer_text(messages)
+    let text = answer_text(messages);
+    if state.short_answers.load(Ordering::Relaxed) {
+        return text.chars().take(400).collect();
+    }
+    text
 }
 
 /// The reply to an answer request or any other conversation.

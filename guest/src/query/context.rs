@@ -3,7 +3,7 @@
 
 use crate::graph::{Edge, Node};
 use crate::prompts::{self, fill};
-use crate::tokenizer;
+use crate::token_memo::TokenMemo;
 use crate::wit::Reference;
 use std::collections::HashMap;
 
@@ -57,10 +57,10 @@ pub fn relation_line(edge: &Edge) -> String {
 
 /// How many leading lines fit in `budget` tokens when joined with newlines (whole
 /// lines only), counted with the same tokenizer as LightRAG.
-pub fn lines_within(lines: &[String], budget: usize) -> usize {
+pub fn lines_within(memo: &mut TokenMemo, lines: &[String], budget: usize) -> usize {
     let mut used = 0;
     for (i, line) in lines.iter().enumerate() {
-        used += tokenizer::count(line) + usize::from(i > 0);
+        used += memo.count(line) + usize::from(i > 0);
         if used > budget {
             return i;
         }
@@ -69,7 +69,7 @@ pub fn lines_within(lines: &[String], budget: usize) -> usize {
 }
 
 /// The longest prefix of `chunks` whose context lines fit in `budget` tokens.
-pub fn fit_chunks(chunks: Vec<Retrieved>, budget: usize) -> Vec<Retrieved> {
+pub fn fit_chunks(memo: &mut TokenMemo, chunks: Vec<Retrieved>, budget: usize) -> Vec<Retrieved> {
     let (_, ref_of) = reference_list(&chunks, false);
     let lines: Vec<String> = chunks
         .iter()
@@ -80,7 +80,7 @@ pub fn fit_chunks(chunks: Vec<Retrieved>, budget: usize) -> Vec<Retrieved> {
             )
         })
         .collect();
-    let keep = lines_within(&lines, budget);
+    let keep = lines_within(memo, &lines, budget);
     chunks.into_iter().take(keep).collect()
 }
 
@@ -227,9 +227,10 @@ mod tests {
         let chunks: Vec<Retrieved> = (0..10)
             .map(|i| chunk(&i.to_string(), "a.txt", &"word ".repeat(50)))
             .collect();
-        let one = tokenizer::count(&chunk_line("1", &"word ".repeat(50)));
-        assert_eq!(fit_chunks(chunks.clone(), one * 3 + 2).len(), 3);
-        assert_eq!(fit_chunks(chunks.clone(), one * 3 + 1).len(), 2);
-        assert_eq!(fit_chunks(chunks, 0).len(), 0);
+        let one = crate::tokenizer::count(&chunk_line("1", &"word ".repeat(50)));
+        let memo = &mut TokenMemo::default();
+        assert_eq!(fit_chunks(memo, chunks.clone(), one * 3 + 2).len(), 3);
+        assert_eq!(fit_chunks(memo, chunks.clone(), one * 3 + 1).len(), 2);
+        assert_eq!(fit_chunks(memo, chunks, 0).len(), 0);
     }
 }

@@ -14,7 +14,6 @@ use crate::engine::Shared;
 use crate::executor::{Io, TaskResult};
 use crate::prompts::{self, NO_CONTEXT_RESPONSE, USER_QUERY_SEPARATOR, fill};
 use crate::state::CacheRecord;
-use crate::tokenizer;
 use crate::util::{args_hash, unix_now};
 use crate::wit::{
     ChunkData, CompletionRequest, ContextInput, EmbedKind, EntityData, Error, Message, Passage,
@@ -254,8 +253,12 @@ async fn naive(
     }
     let empty_system = system_prompt(prompts::NAIVE_RESPONSE, params, "");
     let max_total = params.max_total_tokens.unwrap_or(config.max_total_tokens) as usize;
-    let used = tokenizer::count(&empty_system) + tokenizer::count(query) + BUDGET_RESERVE;
-    let kept = fit_chunks(found, max_total.saturating_sub(used));
+    let kept = {
+        // Borrowed only here: never across an await, where other tasks run.
+        let memo = &mut shared.token_memo.borrow_mut();
+        let used = memo.count(&empty_system) + memo.count(query) + BUDGET_RESERVE;
+        fit_chunks(memo, found, max_total.saturating_sub(used))
+    };
     if kept.is_empty() {
         return Ok(no_context(&Keywords::default()));
     }
@@ -364,11 +367,12 @@ async fn graph_query(
             .max_relation_tokens
             .unwrap_or(config.max_relation_tokens) as usize;
         let mut entity_lines: Vec<String> = nodes.iter().map(entity_line).collect();
-        let kept_entities = lines_within(&entity_lines, max_entity);
+        let memo = &mut shared.token_memo.borrow_mut();
+        let kept_entities = lines_within(memo, &entity_lines, max_entity);
         entity_lines.truncate(kept_entities);
         let nodes: Vec<_> = nodes.into_iter().take(kept_entities).collect();
         let mut relation_lines: Vec<String> = edges.iter().map(relation_line).collect();
-        let kept_relations = lines_within(&relation_lines, max_relation);
+        let kept_relations = lines_within(memo, &relation_lines, max_relation);
         relation_lines.truncate(kept_relations);
         let edges: Vec<_> = edges.into_iter().take(kept_relations).collect();
 
@@ -419,11 +423,14 @@ async fn graph_query(
     let empty_context =
         context::kg_context(&entity_lines, &relation_lines, &[], &[], &HashMap::new());
     let max_total = params.max_total_tokens.unwrap_or(config.max_total_tokens) as usize;
-    let used = tokenizer::count(&empty_system)
-        + tokenizer::count(&empty_context)
-        + tokenizer::count(query)
-        + BUDGET_RESERVE;
-    let kept = fit_chunks(capped, max_total.saturating_sub(used));
+    let kept = {
+        let memo = &mut shared.token_memo.borrow_mut();
+        let used = memo.count(&empty_system)
+            + memo.count(&empty_context)
+            + memo.count(query)
+            + BUDGET_RESERVE;
+        fit_chunks(memo, capped, max_total.saturating_sub(used))
+    };
     let (references, ref_of) = reference_list(&kept, params.include_chunk_content);
     let context = context::kg_context(&entity_lines, &relation_lines, &kept, &references, &ref_of);
     let data = QueryData {

@@ -3,7 +3,7 @@
 
 use super::context::Retrieved;
 use crate::graph::{Edge, Node};
-use crate::kg::split_sep;
+use crate::kg::SEP;
 use crate::state::State;
 use crate::vectors::{dot, normalise};
 use std::collections::HashSet;
@@ -24,11 +24,11 @@ pub fn local(
         .filter_map(|name| state.graph.node(name))
         .cloned()
         .collect();
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
     let mut edges: Vec<(usize, f64, Edge)> = Vec::new();
     for node in &nodes {
         for edge in state.graph.edges_of(&node.entity_id) {
-            if seen.insert((edge.source.clone(), edge.target.clone())) {
+            if seen.insert((&edge.source, &edge.target)) {
                 let rank = state.graph.degree(&edge.source) + state.graph.degree(&edge.target);
                 edges.push((rank, edge.weight, edge.clone()));
             }
@@ -59,7 +59,7 @@ pub fn global(
     let nodes = edges
         .iter()
         .flat_map(|e| [e.source.as_str(), e.target.as_str()])
-        .filter(|name| seen.insert(name.to_string()))
+        .filter(|name| seen.insert(*name))
         .filter_map(|name| state.graph.node(name))
         .cloned()
         .collect();
@@ -101,34 +101,40 @@ pub fn related_chunks(
     query: &[f32],
     related_chunk_number: usize,
 ) -> Vec<String> {
-    let mut seen = HashSet::new();
-    let candidates: Vec<String> = sources
+    // Popular entities share most of their (up to 200) chunks: de-duplicate first,
+    // on borrowed ids, so each chunk is looked up once.
+    let mut seen: HashSet<&str> = HashSet::new();
+    let candidates: Vec<&str> = sources
         .iter()
-        .flat_map(|s| split_sep(s))
-        .filter(|id| !exclude.contains(id) && state.chunks.contains_key(id))
-        .filter(|id| seen.insert(id.clone()))
+        .flat_map(|s| s.split(SEP).map(str::trim))
+        .filter(|id| !id.is_empty() && seen.insert(id))
+        .filter(|id| !exclude.contains(*id) && state.chunks.contains_key(*id))
         .collect();
     let limit = (related_chunk_number * sources.len() / 2).max(1);
     let query = normalise(query);
-    let mut scored: Vec<(f32, usize, String)> = candidates
+    let mut scored: Vec<(f32, usize, &str)> = candidates
         .iter()
         .enumerate()
-        .filter_map(|(i, id)| {
+        .filter_map(|(i, &id)| {
             state
                 .chunk_vectors
                 .get(id)
                 .filter(|v| v.len() == query.len())
-                .map(|v| (dot(&query, v), i, id.clone()))
+                .map(|v| (dot(&query, v), i, id))
         })
         .collect();
     if scored.is_empty() {
-        return candidates.into_iter().take(limit).collect();
+        return candidates
+            .into_iter()
+            .take(limit)
+            .map(str::to_string)
+            .collect();
     }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     scored
         .into_iter()
         .take(limit)
-        .map(|(_, _, id)| id)
+        .map(|(_, _, id)| id.to_string())
         .collect()
 }
 
