@@ -8,7 +8,7 @@
 
 use crate::bindings::types::{Error as GuestError, NumberedReply, Step, Task, TaskOutput};
 use crate::pool::{Lease, PoolError};
-use crate::providers::{Providers, StreamEvent};
+use crate::providers::{Asked, Providers, StreamEvent};
 use futures::FutureExt;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -52,8 +52,8 @@ impl From<TaskError> for crate::error::AppError {
     }
 }
 
-/// Runs `task` on the leased workspace. `sink` receives the streamed pieces of the
-/// final answer; `cancel` stops the task between steps (the guest is told to drop it).
+/// Runs `task` on the leased workspace. `sink` hears of each query step's model call
+/// and receives the streamed pieces of the final answer; `cancel` stops the task between steps (the guest is told to drop it).
 pub async fn run_task(
     lease: &Lease,
     providers: &Arc<Providers>,
@@ -72,6 +72,10 @@ pub async fn run_task(
             Step::Failed(err) => return Err(TaskError::Guest(err)),
             Step::Pending(requests) => {
                 for request in requests {
+                    if let (Some(sink), Some(asked)) = (&sink, Asked::of(&request.request)) {
+                        // Progress only: a reader that has gone away is no error here.
+                        let _ = sink.send(StreamEvent::Asked(asked)).await;
+                    }
                     let providers = providers.clone();
                     let sink = sink.clone();
                     let workspace = workspace.clone();

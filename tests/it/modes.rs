@@ -520,3 +520,82 @@ async fn the_reranker_orders_and_filters_chunks() {
         2
     );
 }
+
+/// `include_progress`: LightRAG's progress lines before the answer and
+/// `response_time` last. A second asking hits the keyword and answer caches: no
+/// keyword or answer step, and the cached answer comes as one whole line.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stream_reports_progress_when_asked() {
+    let mock = MockLlm::start(64).await;
+    let server = corpus(&mock, &[]).await;
+    let ask = async |mode: &str, progress: bool| -> Vec<Value> {
+        let reply = server
+            .post(
+                "/query/stream",
+                Some("kgq"),
+                json!({"query": "What did Bob Jones test?", "mode": mode, "include_progress": progress}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply
+            .text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let steps = |lines: &[Value]| -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| l["progress"].as_str().map(str::to_string))
+            .collect()
+    };
+
+    let lines = ask("local", true).await;
+    assert_eq!(
+        steps(&lines),
+        [
+            "extracting_keywords",
+            "retrieving_entities",
+            "retrieving_relations",
+            "retrieving_chunks",
+            "generating_response"
+        ],
+        "{lines:?}"
+    );
+    assert!(lines[..5].iter().all(|l| l["progress"].is_string()));
+    assert!(lines[5]["references"].is_array(), "{lines:?}");
+    let text: String = lines[6..lines.len() - 1]
+        .iter()
+        .map(|l| l["response"].as_str().unwrap())
+        .collect();
+    assert!(text.starts_with("MOCK ANSWER to: What did Bob Jones test?"));
+    assert!(lines.last().unwrap()["response_time"].as_f64().is_some());
+
+    let cached = ask("local", true).await;
+    assert_eq!(
+        steps(&cached),
+        [
+            "retrieving_entities",
+            "retrieving_relations",
+            "retrieving_chunks"
+        ],
+        "{cached:?}"
+    );
+    assert_eq!(cached.len(), 5, "{cached:?}");
+    assert!(
+        cached[3]["response"]
+            .as_str()
+            .unwrap()
+            .starts_with("MOCK ANSWER")
+    );
+    assert!(cached[3]["references"].is_array());
+    assert!(cached[4]["response_time"].as_f64().is_some());
+
+    let naive = ask("naive", true).await;
+    assert_eq!(steps(&naive), ["retrieving_chunks"], "{naive:?}");
+    // Not asked for: no progress, no response_time.
+    let plain = ask("hybrid", false).await;
+    assert!(steps(&plain).is_empty());
+    assert!(plain.iter().all(|l| l.get("response_time").is_none()));
+    assert!(plain[0]["references"].is_array(), "{plain:?}");
+}

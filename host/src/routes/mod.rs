@@ -2,7 +2,7 @@
 //!
 //! * `system` — `/health`, `/metrics`.
 //! * `documents` — `/documents/*`: insert, upload, status, paging, deletion.
-//! * `query` — `/query`, `/query/stream`.
+//! * `query` — `/query`, `/query/data`; `stream` — `/query/stream` (NDJSON, progress).
 //! * `graph` — `/graph/*`, `/graphs`: labels, search, subgraphs.
 //! * `graph_edit` — creating, editing, merging and deleting entities and relations.
 //! * `ollama` — the Ollama-compatible `/api/*` (chat, generate, tags).
@@ -16,6 +16,7 @@ mod graph_edit;
 mod ollama;
 mod query;
 mod session;
+mod stream;
 mod system;
 
 pub use session::check_access;

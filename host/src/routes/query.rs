@@ -1,4 +1,4 @@
-//! `/query` and `/query/stream`.
+//! `/query` and `/query/data` (`/query/stream` is in `stream`).
 //!
 //! The query runs as a guest task in a spawned driver. The handler holds a drop guard
 //! of the task's cancellation token: a client that goes away cancels the task at its
@@ -15,9 +15,7 @@ use crate::pool::Lease;
 use crate::providers::StreamEvent;
 use crate::server::AppState;
 use crate::workspace::Workspace;
-use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -31,7 +29,7 @@ use tokio_util::sync::DropGuard;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/query", post(query))
-        .route("/query/stream", post(query_stream))
+        .route("/query/stream", post(super::stream::query_stream))
         .route("/query/data", post(query_data))
 }
 
@@ -64,13 +62,16 @@ pub(super) struct QueryRequest {
     enable_rerank: Option<bool>,
     include_references: Option<bool>,
     include_chunk_content: Option<bool>,
+    include_progress: Option<bool>,
     stream: Option<bool>,
 }
 
 /// A validated query and the response options that stay in the host.
 pub(super) struct Prepared {
-    params: QueryParams,
-    include_references: bool,
+    pub(super) params: QueryParams,
+    pub(super) include_references: bool,
+    /// `/query/stream` only: interleave LightRAG's progress lines.
+    pub(super) include_progress: bool,
 }
 
 fn parse_mode(mode: &str) -> Option<QueryMode> {
@@ -188,6 +189,7 @@ pub(super) fn prepare(
                 && body.enable_rerank.unwrap_or(state.config.rerank_by_default),
         },
         include_references: body.include_references.unwrap_or(true),
+        include_progress: body.include_progress.unwrap_or(false),
     })
 }
 
@@ -234,7 +236,7 @@ pub(super) fn spawn_query(
 
 /// A query failure in LightRAG's manner: bad input is the caller's 400; an engine or
 /// model failure is logged and answered 200 with LightRAG's fixed text.
-fn failure(err: TaskError) -> Result<QueryOutput, AppError> {
+pub(super) fn failure(err: TaskError) -> Result<QueryOutput, AppError> {
     match err {
         TaskError::Guest(GuestError::BadInput(msg)) => Err(AppError::BadRequest(msg)),
         TaskError::Guest(err) => {
@@ -277,89 +279,6 @@ async fn query(
         "llm_generated": output.llm_generated,
     });
     Ok((workspace, Json(body)))
-}
-
-fn ndjson_line(value: &Value) -> Bytes {
-    let mut line = serde_json::to_vec(value).unwrap_or_default();
-    line.push(b'\n');
-    Bytes::from(line)
-}
-
-async fn query_stream(
-    State(state): State<AppState>,
-    workspace: Workspace,
-    JsonBody(body): JsonBody<QueryRequest>,
-) -> Result<Response, AppError> {
-    let prepared = prepare(&state, body, true)?;
-    let include_references = prepared.include_references;
-    let lease = state.lease(&workspace).await?;
-    let (events_tx, mut events) = mpsc::channel(64);
-    let (mut done, guard) = spawn_query(&state, lease, prepared.params, Some(events_tx));
-
-    // Headers go out once there is something to send: the first streamed piece, or
-    // the whole result. So an error before streaming is a proper status code.
-    // A closed event channel (a cached or unstreamed answer) disables the first branch.
-    let first = tokio::select! {
-        Some(event) = events.recv() => Some(event),
-        result = &mut done => {
-            let output = match result {
-                Ok(Ok(output)) => output,
-                Ok(Err(err)) => failure(err)?,
-                Err(_) => return Err(AppError::internal("the query task ended without an answer")),
-            };
-            let mut line = json!({"response": output.response, "llm_generated": output.llm_generated});
-            if include_references {
-                line["references"] = references_json(&output.references);
-            }
-            return Ok(ndjson_response(workspace, Body::from(ndjson_line(&line))));
-        }
-    };
-    let (lines_tx, lines_rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
-    tokio::spawn(async move {
-        // The guard lives as long as the client reads: a disconnect drops `lines_rx`,
-        // sending fails, this task ends, and the query is cancelled.
-        let _guard = guard;
-        let mut next = first;
-        loop {
-            let line = match next {
-                Some(StreamEvent::Start { references }) => {
-                    include_references.then(|| json!({"references": references_json(&references)}))
-                }
-                Some(StreamEvent::Piece(piece)) => Some(json!({"response": piece})),
-                None => break,
-            };
-            if let Some(line) = line
-                && lines_tx.send(Ok(ndjson_line(&line))).await.is_err()
-            {
-                return;
-            }
-            next = events.recv().await;
-        }
-        // The answer has streamed; report a failure that happened along the way.
-        if let Ok(Err(err)) = done.await {
-            let message = match err {
-                TaskError::Guest(GuestError::BadInput(m) | GuestError::Internal(m)) => m,
-                other => format!("{other:?}"),
-            };
-            let _ = lines_tx
-                .send(Ok(ndjson_line(&json!({"error": message}))))
-                .await;
-        }
-    });
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(lines_rx));
-    Ok(ndjson_response(workspace, body))
-}
-
-fn ndjson_response(workspace: Workspace, body: Body) -> Response {
-    let mut response = (workspace, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("X-Accel-Buffering", HeaderValue::from_static("no"));
-    response
 }
 
 /// `/query/data` answers validation errors in its own 400 shape (LightRAG's
