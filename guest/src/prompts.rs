@@ -163,8 +163,8 @@ is missing, answer with <|COMPLETE|> alone.
 /// `{summary_length}`, `{language}`.
 pub const SUMMARIZE_DESCRIPTIONS: &str = "---Role---
 
-You curate a knowledge base. Several descriptions of the same {description_type} were \
-collected from different passages; merge them into one.
+You curate a knowledge base. Your task: synthesize a list of descriptions of one \
+{description_type}, collected from different passages, into a single description.
 
 ---Instructions---
 
@@ -175,13 +175,15 @@ each belongs to, or prefer the more specific one.
 with \"This\" or a pronoun.
 4. At most {summary_length} tokens, in {language}. Plain prose, no lists, no headings.
 
----{description_type}---
+---Input---
 
-{description_name}
+{description_type} Name: {description_name}
 
----Descriptions---
+Description List:
 
+```
 {description_list}
+```
 
 ---Output---
 ";

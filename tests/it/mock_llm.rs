@@ -11,7 +11,7 @@
 //!   capitalised words is an entity described by its first sentence, and every two
 //!   entities in one sentence are related, described by that sentence;
 //! * a gleaning pass gets `<|COMPLETE|>` (or [`MockState::glean_answer`]);
-//! * a summary request (`---Descriptions---`) gets `SUMMARY(<n>): <first fragment>`;
+//! * a summary request (`Description List:`) gets `SUMMARY(<n>): <first fragment>`;
 //! * an answer request (system prompt with a `---Context---` section) gets
 //!   `MOCK ANSWER to: <query>` followed by the context it was given;
 //! * anything else gets `MOCK REPLY to: <last user message>`.
@@ -338,7 +338,7 @@ pub fn purpose_of(messages: &[(String, String)]) -> &'static str {
         .any(|(r, c)| r == "user" && c.contains("---Input Text---"))
     {
         "glean"
-    } else if last_user.contains("---Descriptions---") {
+    } else if last_user.contains("Description List:") {
         "summary"
     } else if last_user.contains("---Query---") && last_user.contains("high_level_keywords") {
         "keywords"
@@ -495,7 +495,7 @@ pub fn answer_for(state: &MockState, messages: &[(String, String)]) -> String {
                 .find(|(r, _)| r == "user")
                 .map(|(_, c)| c.as_str())
                 .unwrap_or("");
-            let list = user.split("---Descriptions---").nth(1).unwrap_or("");
+            let list = user.split("Description List:").nth(1).unwrap_or("");
             let fragments: Vec<String> = list
                 .lines()
                 .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
