@@ -90,7 +90,17 @@ pub async fn extract_chunk(
     for _ in 0..shared.config.max_gleaning {
         messages.push(message("assistant", last_answer.clone()));
         messages.push(message("user", prompts::EXTRACTION_CONTINUE.to_string()));
-        let size: usize = messages.iter().map(|m| tokenizer::count(&m.content)).sum();
+        // The system prompt is the same for every chunk: its count is remembered.
+        let size: usize = {
+            let mut memo = shared.token_memo.borrow_mut();
+            messages
+                .iter()
+                .map(|m| match m.role.as_str() {
+                    "system" => memo.count(&m.content),
+                    _ => tokenizer::count(&m.content),
+                })
+                .sum()
+        };
         if size > MAX_EXTRACT_INPUT_TOKENS {
             messages.truncate(messages.len() - 2);
             break;

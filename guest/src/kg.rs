@@ -17,7 +17,6 @@ use crate::extraction::{EntityRecord, Extraction, RelationRecord};
 use crate::graph::{Edge, Node};
 use crate::prompts::{self, fill};
 use crate::state::{DocGraph, Op, State};
-use crate::tokenizer;
 use crate::util::{args_hash, mdhash_id, unix_now};
 use crate::wit::{
     CompletionRequest, DescriptionInput, EmbedKind, Error, Message, Purpose, RawInput,
@@ -531,7 +530,11 @@ pub async fn summarize(
         if fragments.len() <= 1 {
             return Ok(fragments.pop().unwrap_or_default());
         }
-        let tokens: Vec<usize> = fragments.iter().map(|f| tokenizer::count(f)).collect();
+        // An entity's fragments are counted again at each of its merges: remembered.
+        let tokens: Vec<usize> = {
+            let mut memo = shared.token_memo.borrow_mut();
+            fragments.iter().map(|f| memo.count(f)).collect()
+        };
         let total: usize = tokens.iter().sum();
         if total <= context_size || fragments.len() <= 2 {
             if fragments.len() < config.force_llm_summary_on_merge as usize
