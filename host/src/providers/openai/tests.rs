@@ -1,4 +1,3 @@
-
 use super::super::mock::{Hits, pieces, serve, slow_body};
 use super::super::retry::{RetryPolicy, with_retries};
 use super::*;

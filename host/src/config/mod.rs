@@ -1,0 +1,352 @@
+//! Server configuration from command-line flags, the environment and `.env`.
+//!
+//! Every setting has LightRAG's environment name (`PORT`, `WORKING_DIR`, `LLM_BINDING`,
+//! …). The same setting can be given as a flag: `--port 9000` or `--working-dir=/x`
+//! (lowercase, dashes). Precedence: flag, then environment, then `.env` in the current
+//! directory, then the default. A value that does not parse stops start-up with a
+//! message naming the setting and where its value came from.
+
+use crate::auth::AuthSettings;
+use crate::workspace::validate_name;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod models;
+mod settings;
+mod sources;
+#[cfg(test)]
+mod tests;
+
+use models::{model_config, rerank_config, role_config};
+use sources::{Sources, absolute, parse_flags, read_dotenv};
+
+pub use models::{Binding, ModelConfig, RerankConfig};
+pub use settings::{DEFAULT_ENTITY_TYPES, SETTINGS, SettingDoc, help_text};
+
+/// The whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub working_dir: PathBuf,
+    pub input_dir: PathBuf,
+    pub default_workspace: String,
+    pub allow_default_workspace: bool,
+    pub max_workspaces: usize,
+    pub workspace_memory_mb: u32,
+    pub workspace_cpu: Duration,
+    pub pool_wait: Duration,
+    pub cache_dir: PathBuf,
+    pub shutdown_grace: Duration,
+    pub llm: ModelConfig,
+    /// Role-specific models (LightRAG's `EXTRACT_`, `KEYWORD_`, `QUERY_LLM_*`); unset
+    /// roles use `llm`.
+    pub extract_llm: Option<ModelConfig>,
+    pub keyword_llm: Option<ModelConfig>,
+    pub query_llm: Option<ModelConfig>,
+    pub embedding: ModelConfig,
+    /// Only meaningful for remote embedding bindings; the offline model has 384.
+    pub embedding_dim: u32,
+    pub embedding_batch: usize,
+    pub embedding_max_async: usize,
+    pub max_async: usize,
+    /// `LIGHTRAG_WORKSPACE_MAX_ASYNC`.
+    pub workspace_max_async: Option<usize>,
+    /// `LIGHTRAG_MODEL_RETRY_ATTEMPTS`.
+    pub retry_attempts: u32,
+    /// `LIGHTRAG_MODEL_RETRY_BASE_MS`.
+    pub retry_base: Duration,
+    pub llm_timeout: Duration,
+    pub top_k: u32,
+    pub chunk_top_k: u32,
+    pub cosine_threshold: f32,
+    pub max_entity_tokens: u32,
+    pub max_relation_tokens: u32,
+    pub max_total_tokens: u32,
+    pub chunk_size: u32,
+    pub chunk_overlap: u32,
+    pub max_parallel_insert: u32,
+    pub enable_llm_cache: bool,
+    pub enable_llm_cache_for_extract: bool,
+    pub summary_language: String,
+    pub entity_types: Vec<String>,
+    pub max_gleaning: u32,
+    pub force_llm_summary_on_merge: u32,
+    pub summary_max_tokens: u32,
+    pub summary_context_size: u32,
+    pub summary_length_recommended: u32,
+    pub related_chunk_number: u32,
+    pub max_upload_size: u64,
+    pub log_level: String,
+    /// `OLLAMA_EMULATING_MODEL_NAME`.
+    pub ollama_model_name: String,
+    /// `OLLAMA_EMULATING_MODEL_TAG`.
+    pub ollama_model_tag: String,
+    /// Authentication settings (secrets redacted in `Debug`).
+    pub auth: AuthSettings,
+    /// `LIGHTRAG_METRICS_WORKSPACES`.
+    pub metrics_workspaces: Vec<String>,
+    /// `LIGHTRAG_WORKSPACE_DISK_MB`.
+    pub workspace_disk_mb: u64,
+    /// The reranker, if one is configured.
+    pub rerank: Option<RerankConfig>,
+    /// `RERANK_BY_DEFAULT`.
+    pub rerank_by_default: bool,
+    /// `MIN_RERANK_SCORE`.
+    pub min_rerank_score: f32,
+    /// `LIGHTRAG_AUTO_CREATE_WORKSPACES`.
+    pub auto_create: bool,
+    /// `LIGHTRAG_ADMIN_API_KEY` (never logged).
+    pub admin_key: String,
+    /// `LIGHTRAG_AUDIT_DIR`.
+    pub audit_dir: PathBuf,
+    /// `LIGHTRAG_AUDIT_MAX_BYTES`.
+    pub audit_max_bytes: u64,
+    /// Faults within `quarantine_window` that quarantine a workspace for `quarantine`.
+    pub quarantine_faults: usize,
+    pub quarantine_window: Duration,
+    pub quarantine: Duration,
+    /// `LIGHTRAG_ENGINE_COMPONENT`.
+    pub engine_component: Option<PathBuf>,
+}
+
+/// A configuration error: names the setting, the value and where it came from.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What the command line asked for besides settings.
+pub enum Command {
+    /// Run the server.
+    Serve(Box<Config>),
+    /// Print help and exit.
+    Help(String),
+}
+
+impl Config {
+    /// Reads the configuration from `args` (without the program name), the process
+    /// environment and `./.env`.
+    pub fn from_command_line(args: &[String]) -> Result<Command, ConfigError> {
+        let env = std::env::vars().collect();
+        let dotenv = read_dotenv(Path::new(".env"))?;
+        Self::from_parts(args, env, dotenv)
+    }
+
+    /// Reads the configuration from explicit sources (tests use this).
+    pub fn from_parts(
+        args: &[String],
+        env: HashMap<String, String>,
+        dotenv: HashMap<String, String>,
+    ) -> Result<Command, ConfigError> {
+        let Some(flags) = parse_flags(args)? else {
+            return Ok(Command::Help(help_text()));
+        };
+        let sources = Sources { flags, env, dotenv };
+        Self::resolve(&sources).map(|c| Command::Serve(Box::new(c)))
+    }
+
+    fn resolve(s: &Sources) -> Result<Config, ConfigError> {
+        let working_dir = absolute(&s.string("WORKING_DIR"));
+        let mut default_workspace = s.string("LIGHTRAG_DEFAULT_WORKSPACE");
+        let mut default_from = "LIGHTRAG_DEFAULT_WORKSPACE";
+        if default_workspace.is_empty() {
+            default_workspace = s.string("WORKSPACE");
+            default_from = "WORKSPACE";
+        }
+        if default_workspace.is_empty() {
+            default_workspace = "default".into();
+        }
+        if let Err(why) = validate_name(&default_workspace) {
+            return Err(ConfigError(format!(
+                "invalid {default_from}={default_workspace:?}: {why}"
+            )));
+        }
+        let llm = model_config(s, "LLM")?;
+        let extract_llm = role_config(s, "EXTRACT", &llm)?;
+        let keyword_llm = role_config(s, "KEYWORD", &llm)?;
+        let query_llm = role_config(s, "QUERY", &llm)?;
+        let mut embedding = model_config(s, "EMBEDDING")?;
+        // As in LightRAG, the embedding server defaults to the LLM server.
+        if s.get("EMBEDDING_BINDING_HOST").is_none()
+            && s.get("LLM_BINDING_HOST").is_some()
+            && embedding.binding == llm.binding
+        {
+            embedding.host = llm.host.clone();
+        }
+        if embedding.api_key.is_empty() && embedding.binding == llm.binding {
+            embedding.api_key = llm.api_key.clone();
+        }
+        let embedding_dim = match embedding.binding {
+            Binding::Offline => 384,
+            Binding::Ollama if s.string("EMBEDDING_DIM").is_empty() => 1024,
+            _ if s.string("EMBEDDING_DIM").is_empty() => 1536,
+            _ => s.positive("EMBEDDING_DIM", "a positive number of dimensions")?,
+        };
+        let timeout_name = if s.get("LLM_TIMEOUT").is_some() {
+            "LLM_TIMEOUT"
+        } else {
+            "TIMEOUT"
+        };
+        let chunk_size: u32 = s.positive("CHUNK_SIZE", "a positive number of tokens")?;
+        let chunk_overlap: u32 = s.parse("CHUNK_OVERLAP_SIZE", "a number of tokens")?;
+        if chunk_overlap >= chunk_size {
+            return Err(ConfigError(format!(
+                "invalid CHUNK_OVERLAP_SIZE={chunk_overlap}: it must be smaller than CHUNK_SIZE={chunk_size}"
+            )));
+        }
+        let cosine_threshold: f32 = s.parse("COSINE_THRESHOLD", "a number between -1 and 1")?;
+        if !(-1.0..=1.0).contains(&cosine_threshold) {
+            return Err(ConfigError(format!(
+                "invalid COSINE_THRESHOLD={cosine_threshold}: expected a number between -1 and 1"
+            )));
+        }
+        let entity_types: Vec<String> = s
+            .string("ENTITY_TYPES")
+            .split(',')
+            .map(|t| {
+                t.trim()
+                    .trim_matches(|c| c == '"' || c == '\'' || c == '[' || c == ']')
+            })
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        let cache_dir = match s.string("LIGHTRAG_CACHE_DIR") {
+            dir if dir.is_empty() => working_dir.join(".host").join("cache"),
+            dir => absolute(&dir),
+        };
+        let audit_dir = match s.string("LIGHTRAG_AUDIT_DIR") {
+            dir if dir.is_empty() => working_dir.join(".host").join("audit"),
+            dir => absolute(&dir),
+        };
+        let log_level = s.string("LOG_LEVEL").to_ascii_uppercase();
+        if !["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"].contains(&log_level.as_str())
+        {
+            return Err(ConfigError(format!(
+                "invalid LOG_LEVEL={log_level:?}: expected DEBUG, INFO, WARNING or ERROR"
+            )));
+        }
+        Ok(Config {
+            host: s.string("HOST"),
+            port: s.parse("PORT", "a port number from 0 to 65535")?,
+            input_dir: absolute(&s.string("INPUT_DIR")),
+            working_dir,
+            default_workspace,
+            allow_default_workspace: s.boolean("LIGHTRAG_ALLOW_DEFAULT_WORKSPACE")?,
+            max_workspaces: s.positive("LIGHTRAG_MAX_WORKSPACES_IN_POOL", "a positive number")?,
+            workspace_memory_mb: s
+                .positive("LIGHTRAG_WORKSPACE_MEMORY_MB", "a positive number of MiB")?,
+            workspace_cpu: Duration::from_millis(s.positive(
+                "LIGHTRAG_WORKSPACE_CPU_MS",
+                "a positive number of milliseconds",
+            )?),
+            pool_wait: Duration::from_millis(
+                s.parse("LIGHTRAG_POOL_WAIT_MS", "a number of milliseconds")?,
+            ),
+            cache_dir,
+            shutdown_grace: Duration::from_secs(
+                s.parse("LIGHTRAG_SHUTDOWN_GRACE_SECS", "a number of seconds")?,
+            ),
+            llm,
+            extract_llm,
+            keyword_llm,
+            query_llm,
+            embedding,
+            embedding_dim,
+            embedding_batch: s.positive("EMBEDDING_BATCH_NUM", "a positive number")?,
+            embedding_max_async: s.positive("EMBEDDING_FUNC_MAX_ASYNC", "a positive number")?,
+            max_async: s.positive("MAX_ASYNC", "a positive number")?,
+            retry_attempts: s.positive(
+                "LIGHTRAG_MODEL_RETRY_ATTEMPTS",
+                "a positive number of attempts",
+            )?,
+            retry_base: Duration::from_millis(
+                s.parse("LIGHTRAG_MODEL_RETRY_BASE_MS", "a number of milliseconds")?,
+            ),
+            workspace_max_async: match s.string("LIGHTRAG_WORKSPACE_MAX_ASYNC") {
+                v if v.is_empty() => None,
+                _ => Some(s.positive("LIGHTRAG_WORKSPACE_MAX_ASYNC", "a positive number")?),
+            },
+            llm_timeout: Duration::from_secs_f64(
+                s.positive(timeout_name, "a positive number of seconds")?,
+            ),
+            top_k: s.positive("TOP_K", "a positive number")?,
+            chunk_top_k: s.positive("CHUNK_TOP_K", "a positive number")?,
+            cosine_threshold,
+            max_entity_tokens: s.positive("MAX_ENTITY_TOKENS", "a positive number of tokens")?,
+            max_relation_tokens: s
+                .positive("MAX_RELATION_TOKENS", "a positive number of tokens")?,
+            max_total_tokens: s.positive("MAX_TOTAL_TOKENS", "a positive number of tokens")?,
+            chunk_size,
+            chunk_overlap,
+            max_parallel_insert: s.positive("MAX_PARALLEL_INSERT", "a positive number")?,
+            enable_llm_cache: s.boolean("ENABLE_LLM_CACHE")?,
+            enable_llm_cache_for_extract: s.boolean("ENABLE_LLM_CACHE_FOR_EXTRACT")?,
+            summary_language: s.string("SUMMARY_LANGUAGE"),
+            entity_types: if entity_types.is_empty() {
+                DEFAULT_ENTITY_TYPES.iter().map(|t| t.to_string()).collect()
+            } else {
+                entity_types
+            },
+            max_gleaning: s.parse("MAX_GLEANING", "a number of passes")?,
+            force_llm_summary_on_merge: s
+                .positive("FORCE_LLM_SUMMARY_ON_MERGE", "a positive number")?,
+            summary_max_tokens: s.positive("SUMMARY_MAX_TOKENS", "a positive number of tokens")?,
+            summary_context_size: s
+                .positive("SUMMARY_CONTEXT_SIZE", "a positive number of tokens")?,
+            summary_length_recommended: s
+                .positive("SUMMARY_LENGTH_RECOMMENDED", "a positive number of tokens")?,
+            related_chunk_number: s.positive("RELATED_CHUNK_NUMBER", "a positive number")?,
+            max_upload_size: s.parse("MAX_UPLOAD_SIZE", "a number of bytes")?,
+            log_level,
+            ollama_model_name: s.string("OLLAMA_EMULATING_MODEL_NAME"),
+            ollama_model_tag: s.string("OLLAMA_EMULATING_MODEL_TAG"),
+            auth: AuthSettings::from_lookup(|name| s.get(name).map(|(value, _)| value))
+                .map_err(ConfigError)?,
+            metrics_workspaces: workspace_list(s, "LIGHTRAG_METRICS_WORKSPACES")?,
+            workspace_disk_mb: s.parse("LIGHTRAG_WORKSPACE_DISK_MB", "a number of MiB")?,
+            rerank: rerank_config(s)?,
+            rerank_by_default: s.boolean("RERANK_BY_DEFAULT")?,
+            min_rerank_score: s.parse("MIN_RERANK_SCORE", "a number")?,
+            auto_create: s.boolean("LIGHTRAG_AUTO_CREATE_WORKSPACES")?,
+            admin_key: s.string("LIGHTRAG_ADMIN_API_KEY"),
+            audit_dir,
+            audit_max_bytes: s
+                .positive("LIGHTRAG_AUDIT_MAX_BYTES", "a positive number of bytes")?,
+            quarantine_faults: s.positive("LIGHTRAG_QUARANTINE_FAULTS", "a positive number")?,
+            quarantine_window: Duration::from_secs(s.positive(
+                "LIGHTRAG_QUARANTINE_WINDOW_SECS",
+                "a positive number of seconds",
+            )?),
+            quarantine: Duration::from_secs(
+                s.parse("LIGHTRAG_QUARANTINE_SECS", "a number of seconds")?,
+            ),
+            engine_component: match s.string("LIGHTRAG_ENGINE_COMPONENT") {
+                path if path.is_empty() => None,
+                path => Some(absolute(&path)),
+            },
+        })
+    }
+}
+
+/// A comma-separated list of workspace names, each validated.
+fn workspace_list(s: &Sources, name: &str) -> Result<Vec<String>, ConfigError> {
+    s.string(name)
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            validate_name(n)
+                .map(|()| n.to_string())
+                .map_err(|why| ConfigError(format!("invalid {name}: {why}")))
+        })
+        .collect()
+}

@@ -1,0 +1,97 @@
+use super::*;
+
+fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    match Config::from_parts(&args, env, HashMap::new())? {
+        Command::Serve(config) => Ok(*config),
+        Command::Help(_) => panic!("unexpected help"),
+    }
+}
+
+#[test]
+fn defaults_match_lightrag() {
+    let c = config(&[], &[]).unwrap();
+    assert_eq!(c.port, 9621);
+    assert_eq!(c.max_workspaces, 50);
+    assert_eq!(c.default_workspace, "default");
+    assert_eq!(
+        (c.chunk_size, c.chunk_overlap, c.top_k, c.chunk_top_k),
+        (1200, 100, 40, 20)
+    );
+    assert_eq!(c.llm.binding, Binding::Offline);
+    assert_eq!(c.embedding_dim, 384);
+}
+
+#[test]
+fn flags_beat_environment_and_workspace_falls_back() {
+    let c = config(
+        &["--port", "9000"],
+        &[("PORT", "8000"), ("WORKSPACE", "team_a")],
+    )
+    .unwrap();
+    assert_eq!(c.port, 9000);
+    assert_eq!(c.default_workspace, "team_a");
+    let c = config(
+        &[],
+        &[("LIGHTRAG_DEFAULT_WORKSPACE", "x"), ("WORKSPACE", "y")],
+    )
+    .unwrap();
+    assert_eq!(c.default_workspace, "x");
+}
+
+#[test]
+fn bad_values_name_the_setting() {
+    let err = config(&[], &[("PORT", "nine")]).unwrap_err().0;
+    assert!(err.contains("PORT") && err.contains("environment"), "{err}");
+    let err = config(&["--max-async=0"], &[]).unwrap_err().0;
+    assert!(
+        err.contains("MAX_ASYNC") && err.contains("command line"),
+        "{err}"
+    );
+    let err = config(&[], &[("WORKSPACE", "../etc")]).unwrap_err().0;
+    assert!(err.contains("WORKSPACE"), "{err}");
+    let err = config(&[], &[("LIGHTRAG_ALLOW_DEFAULT_WORKSPACE", "maybe")])
+        .unwrap_err()
+        .0;
+    assert!(err.contains("LIGHTRAG_ALLOW_DEFAULT_WORKSPACE"), "{err}");
+    let err = config(&[], &[("CHUNK_OVERLAP_SIZE", "1200")])
+        .unwrap_err()
+        .0;
+    assert!(err.contains("CHUNK_OVERLAP_SIZE"), "{err}");
+    assert!(config(&["--no-such-thing", "1"], &[]).is_err());
+}
+
+/// `env.example` documents every setting, with its default.
+#[test]
+fn env_example_lists_every_setting() {
+    let example = include_str!("../../../env.example");
+    for setting in SETTINGS {
+        let line = format!("# {}={}", setting.name, setting.default);
+        assert!(
+            example.lines().any(|l| l == line),
+            "env.example lacks `{line}`"
+        );
+    }
+}
+
+#[test]
+fn openai_defaults_and_embedding_inherits_the_llm_host() {
+    let c = config(
+        &[],
+        &[
+            ("LLM_BINDING", "openai"),
+            ("EMBEDDING_BINDING", "openai"),
+            ("LLM_BINDING_HOST", "http://127.0.0.1:1/v1/"),
+            ("LLM_BINDING_API_KEY", "k"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.embedding.host, "http://127.0.0.1:1/v1");
+    assert_eq!(c.embedding.api_key, "k");
+    assert_eq!(c.embedding_dim, 1536);
+    assert_eq!(c.llm.model, "gpt-4o-mini");
+}
