@@ -72,6 +72,9 @@ pub struct MockState {
     /// a few hundred bytes, like a real model's answer (and the shared bench's mock),
     /// for benchmarks. Tests keep the echo, which lets them see the context.
     pub short_answers: std::sync::atomic::AtomicBool,
+    /// Chat completions waiting out their latency right now, and the most at once.
+    pub chats_in_flight: AtomicUsize,
+    pub most_chats_in_flight: AtomicUsize,
     log: Mutex<Vec<Logged>>,
 }
 
@@ -213,7 +216,10 @@ async fn ollama_chat(
         path: uri.to_string(),
         model: body["model"].as_str().unwrap_or_default().to_string(),
     });
+    let now = state.chats_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.most_chats_in_flight.fetch_max(now, Ordering::SeqCst);
     sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
+    state.chats_in_flight.fetch_sub(1, Ordering::SeqCst);
     if let Some(failure) = injected_failure(&state) {
         return failure;
     }
@@ -552,7 +558,10 @@ async fn chat(
         path: uri.to_string(),
         model: body["model"].as_str().unwrap_or_default().to_string(),
     });
+    let now = state.chats_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.most_chats_in_flight.fetch_max(now, Ordering::SeqCst);
     sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
+    state.chats_in_flight.fetch_sub(1, Ordering::SeqCst);
     if let Some(failure) = injected_failure(&state) {
         return failure;
     }

@@ -389,3 +389,61 @@ async fn a_different_embedding_model_is_refused_not_mixed() {
         200
     );
 }
+
+/// `{ROLE}_MAX_ASYNC_LLM` caps one role's calls in flight under the server-wide
+/// `MAX_ASYNC`; without it the same ingestion runs several extractions at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_cap_limits_that_roles_calls_in_flight() {
+    let most_in_flight = async |extra: &[(&'static str, &'static str)]| -> usize {
+        let mock = MockLlm::start(32).await;
+        mock.state.latency_ms.store(100, Ordering::Relaxed);
+        let mut env = pairs(mock.env());
+        env.extend([("MAX_ASYNC", "8"), ("MAX_PARALLEL_INSERT", "6")]);
+        env.extend_from_slice(extra);
+        let server = Server::start(&env);
+        let texts: Vec<String> = (0..6)
+            .map(|i| format!("Crate Item{i} is stored in Depot South."))
+            .collect();
+        let sources: Vec<String> = (0..6).map(|i| format!("crate-{i}.txt")).collect();
+        server
+            .post(
+                "/documents/texts",
+                Some("capped"),
+                json!({"texts": texts, "file_sources": sources}),
+            )
+            .await;
+        let counts = server.wait_idle(Some("capped")).await;
+        assert_eq!(counts["processed"], 6, "{counts}");
+        mock.state.most_chats_in_flight.load(Ordering::SeqCst)
+    };
+    let uncapped = most_in_flight(&[]).await;
+    assert!(uncapped > 1, "the ingestion never overlapped its calls");
+    assert_eq!(most_in_flight(&[("EXTRACT_MAX_ASYNC_LLM", "1")]).await, 1);
+}
+
+/// `{ROLE}_LLM_TIMEOUT` applies to that role only: extraction times out while the
+/// answering role, on the server-wide timeout, waits for the same slow model.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_timeout_applies_to_that_role_only() {
+    let mock = MockLlm::start(32).await;
+    mock.state.latency_ms.store(1500, Ordering::Relaxed);
+    let mut env = pairs(mock.env());
+    env.extend([
+        ("EXTRACT_LLM_TIMEOUT", "0.5"),
+        ("LIGHTRAG_MODEL_RETRY_ATTEMPTS", "1"),
+    ]);
+    let server = Server::start(&env);
+    server
+        .insert(Some("p"), "slow.txt", "Sleepy Sloths rest in Brazil.")
+        .await;
+    let counts = server.wait_idle(Some("p")).await;
+    assert_eq!(counts["failed"], 1, "{counts}");
+    let reply = server
+        .post(
+            "/query",
+            Some("p"),
+            json!({"query": "Still there?", "mode": "bypass"}),
+        )
+        .await;
+    assert_eq!(reply.json()["response"], "MOCK REPLY to: Still there?");
+}

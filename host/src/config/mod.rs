@@ -19,6 +19,7 @@ mod sources;
 #[cfg(test)]
 mod tests;
 
+pub use models::RoleLimit;
 use models::{model_config, rerank_config, role_config};
 use sources::{Sources, absolute, parse_flags, read_dotenv};
 
@@ -46,6 +47,9 @@ pub struct Config {
     pub extract_llm: Option<ModelConfig>,
     pub keyword_llm: Option<ModelConfig>,
     pub query_llm: Option<ModelConfig>,
+    /// Per-role concurrency caps and timeouts (`{ROLE}_MAX_ASYNC_LLM`,
+    /// `{ROLE}_LLM_TIMEOUT`), in the order extract, keyword, query.
+    pub role_limits: [RoleLimit; 3],
     pub embedding: ModelConfig,
     /// Only meaningful for remote embedding bindings; the offline model has 384.
     pub embedding_dim: u32,
@@ -59,6 +63,7 @@ pub struct Config {
     /// `LIGHTRAG_MODEL_RETRY_BASE_MS`.
     pub retry_base: Duration,
     pub llm_timeout: Duration,
+    pub embedding_timeout: Duration,
     pub top_k: u32,
     pub chunk_top_k: u32,
     pub cosine_threshold: f32,
@@ -263,7 +268,10 @@ impl Config {
             embedding_dim,
             embedding_batch: s.positive("EMBEDDING_BATCH_NUM", "a positive number")?,
             embedding_max_async: s.positive("EMBEDDING_FUNC_MAX_ASYNC", "a positive number")?,
-            max_async: s.positive("MAX_ASYNC", "a positive number")?,
+            max_async: match s.get("MAX_ASYNC_LLM") {
+                Some(_) => s.positive("MAX_ASYNC_LLM", "a positive number")?,
+                None => s.positive("MAX_ASYNC", "a positive number")?,
+            },
             retry_attempts: s.positive(
                 "LIGHTRAG_MODEL_RETRY_ATTEMPTS",
                 "a positive number of attempts",
@@ -275,9 +283,13 @@ impl Config {
                 v if v.is_empty() => None,
                 _ => Some(s.positive("LIGHTRAG_WORKSPACE_MAX_ASYNC", "a positive number")?),
             },
-            llm_timeout: Duration::from_secs_f64(
-                s.positive(timeout_name, "a positive number of seconds")?,
-            ),
+            llm_timeout: s.seconds(timeout_name)?,
+            embedding_timeout: s.seconds("EMBEDDING_TIMEOUT")?,
+            role_limits: [
+                RoleLimit::read(s, "EXTRACT")?,
+                RoleLimit::read(s, "KEYWORD")?,
+                RoleLimit::read(s, "QUERY")?,
+            ],
             top_k: s.positive("TOP_K", "a positive number")?,
             chunk_top_k: s.positive("CHUNK_TOP_K", "a positive number")?,
             cosine_threshold,

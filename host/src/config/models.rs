@@ -4,6 +4,7 @@
 use super::ConfigError;
 use super::sources::Sources;
 use std::fmt;
+use std::time::Duration;
 
 /// Which model provider a binding names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,4 +321,30 @@ pub(super) fn role_config(
         };
     }
     Ok(Some(config))
+}
+
+/// A role's own limits; unset ones follow the server-wide settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RoleLimit {
+    /// `{ROLE}_MAX_ASYNC_LLM`: calls of this role in flight at once, server-wide.
+    pub max_async: Option<usize>,
+    /// `{ROLE}_LLM_TIMEOUT`.
+    pub timeout: Option<Duration>,
+}
+
+impl RoleLimit {
+    pub(super) fn read(s: &Sources, role: &str) -> Result<RoleLimit, ConfigError> {
+        let max_async = format!("{role}_MAX_ASYNC_LLM");
+        let timeout = format!("{role}_LLM_TIMEOUT");
+        Ok(RoleLimit {
+            max_async: match s.string(&max_async) {
+                v if v.is_empty() => None,
+                _ => Some(s.positive(&max_async, "a positive number")?),
+            },
+            timeout: match s.string(&timeout) {
+                v if v.is_empty() => None,
+                _ => Some(s.seconds(&timeout)?),
+            },
+        })
+    }
 }

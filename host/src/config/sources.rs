@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Where a value came from, for error messages.
 #[derive(Clone, Copy)]
@@ -108,6 +109,17 @@ impl Sources {
             )));
         }
         Ok(value)
+    }
+
+    /// A positive, finite number of seconds (fractions allowed).
+    pub(super) fn seconds(&self, name: &str) -> Result<Duration, ConfigError> {
+        let value: f64 = self.positive(name, "a positive number of seconds")?;
+        Duration::try_from_secs_f64(value).map_err(|_| {
+            let (raw, origin) = self.raw(name);
+            ConfigError(format!(
+                "invalid {name}={raw:?} (from {origin}): expected a positive number of seconds"
+            ))
+        })
     }
 
     pub(super) fn boolean(&self, name: &str) -> Result<bool, ConfigError> {

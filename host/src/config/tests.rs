@@ -95,3 +95,37 @@ fn openai_defaults_and_embedding_inherits_the_llm_host() {
     assert_eq!(c.embedding_dim, 1536);
     assert_eq!(c.llm.model, "gpt-4o-mini");
 }
+
+#[test]
+fn role_limits_and_lightrag_alias_names() {
+    let c = config(&[], &[]).unwrap();
+    assert_eq!(c.max_async, 4);
+    assert_eq!(c.embedding_timeout, Duration::from_secs(30));
+    assert_eq!(c.role_limits, [RoleLimit::default(); 3]);
+    let c = config(
+        &["--query-llm-timeout", "2.5"],
+        &[
+            ("MAX_ASYNC", "4"),
+            ("MAX_ASYNC_LLM", "9"),
+            ("EXTRACT_MAX_ASYNC_LLM", "2"),
+            ("EMBEDDING_TIMEOUT", "12"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.max_async, 9);
+    assert_eq!(c.embedding_timeout, Duration::from_secs(12));
+    assert_eq!(c.role_limits[0].max_async, Some(2));
+    assert_eq!(c.role_limits[1], RoleLimit::default());
+    assert_eq!(
+        c.role_limits[2].timeout,
+        Some(Duration::from_millis(2500))
+    );
+    for (name, value) in [
+        ("KEYWORD_MAX_ASYNC_LLM", "0"),
+        ("QUERY_LLM_TIMEOUT", "inf"),
+        ("EMBEDDING_TIMEOUT", "1e300"),
+    ] {
+        let err = config(&[], &[(name, value)]).unwrap_err().0;
+        assert!(err.contains(name), "{err}");
+    }
+}

@@ -26,7 +26,7 @@ use crate::bindings::types::{
     CompletionRequest, EmbedKind, EmbedRequest, Message, Purpose, RawInput, Reference, Reply,
     Request, RerankRequest,
 };
-use crate::config::{Binding, Config, ModelConfig};
+use crate::config::{Binding, Config, ModelConfig, RoleLimit};
 use crate::metrics::Metrics;
 use crate::offline::{self, OfflineEmbedder};
 use azure::AzureOpenAiClient;
@@ -140,23 +140,31 @@ enum Llm {
     },
 }
 
+/// A role's own model (when it has a model or a timeout of its own) and its own cap
+/// on calls in flight.
+#[derive(Default)]
+struct Role {
+    llm: Option<Llm>,
+    slots: Option<tokio::sync::Semaphore>,
+}
+
 /// The model of each role: extraction (and summaries), keywords, answers.
 struct Llms {
     base: Llm,
-    extract: Option<Llm>,
-    keyword: Option<Llm>,
-    query: Option<Llm>,
+    extract: Role,
+    keyword: Role,
+    query: Role,
 }
 
 impl Llms {
-    /// The model that serves `purpose` (LightRAG's roles).
-    fn for_purpose(&self, purpose: Purpose) -> &Llm {
+    /// The model that serves `purpose` (LightRAG's roles), and the role's cap.
+    fn for_purpose(&self, purpose: Purpose) -> (&Llm, Option<&tokio::sync::Semaphore>) {
         let role = match purpose {
             Purpose::Extract | Purpose::Glean | Purpose::Summary => &self.extract,
             Purpose::Keywords => &self.keyword,
             Purpose::Answer | Purpose::Bypass => &self.query,
         };
-        role.as_ref().unwrap_or(&self.base)
+        (role.llm.as_ref().unwrap_or(&self.base), role.slots.as_ref())
     }
 }
 
@@ -213,12 +221,14 @@ impl Providers {
         audit: Arc<Audit>,
     ) -> Result<Providers, String> {
         let timeout = config.llm_timeout;
-        let make = |model: &ModelConfig| match Remote::new(model, timeout, model.options.clone()) {
-            Some(remote) => Llm::Remote(remote),
-            None => Llm::Offline {
-                entity_types: config.entity_types.clone(),
-            },
-        };
+        let make =
+            |model: &ModelConfig, timeout| match Remote::new(model, timeout, model.options.clone())
+            {
+                Some(remote) => Llm::Remote(remote),
+                None => Llm::Offline {
+                    entity_types: config.entity_types.clone(),
+                },
+            };
         let identity = |model: &ModelConfig| match model.binding {
             Binding::Offline => "offline:rules-v1".to_string(),
             binding => format!("{}:{}@{}", binding.name(), model.model, model.host),
@@ -235,11 +245,21 @@ impl Providers {
                 llm_identity.push_str(&format!(";{role}={}", identity(model)));
             }
         }
+        // A role gets its own client when it has its own model or timeout.
+        let role = |model: &Option<ModelConfig>, limit: &RoleLimit| Role {
+            llm: match (model, limit.timeout) {
+                (Some(model), own) => Some(make(model, own.unwrap_or(timeout))),
+                (None, Some(own)) => Some(make(&config.llm, own)),
+                (None, None) => None,
+            },
+            slots: limit.max_async.map(tokio::sync::Semaphore::new),
+        };
+        let [extract_limit, keyword_limit, query_limit] = &config.role_limits;
         let llms = Llms {
-            base: make(&config.llm),
-            extract: config.extract_llm.as_ref().map(make),
-            keyword: config.keyword_llm.as_ref().map(make),
-            query: config.query_llm.as_ref().map(make),
+            base: make(&config.llm, timeout),
+            extract: role(&config.extract_llm, extract_limit),
+            keyword: role(&config.keyword_llm, keyword_limit),
+            query: role(&config.query_llm, query_limit),
         };
         // Embedding endpoints reject chat options: only their own options go there.
         let embed_options = match config.embedding.binding {
@@ -247,7 +267,7 @@ impl Providers {
             _ => serde_json::Map::new(),
         };
         let (embedder, embedding_identity) =
-            match Remote::new(&config.embedding, timeout, embed_options) {
+            match Remote::new(&config.embedding, config.embedding_timeout, embed_options) {
                 Some(remote) => (
                     Embedder::Remote(remote),
                     format!(
@@ -401,13 +421,20 @@ impl Providers {
         request: &CompletionRequest,
         sink: Option<&mpsc::Sender<StreamEvent>>,
     ) -> Result<String, String> {
+        let (llm, role_slots) = self.llms.for_purpose(request.purpose);
+        // The role's own cap first, so that a call waiting for it holds no slot of
+        // the server-wide budget. The semaphore is never closed.
+        let _role_slot = match role_slots {
+            Some(slots) => slots.acquire().await.ok(),
+            None => None,
+        };
         let _slot = self
             .llm_slots
             .acquire(workspace, priority_of(request.purpose))
             .await;
         let started = Instant::now();
         let purpose = purpose_name(request.purpose);
-        let result = match self.llms.for_purpose(request.purpose) {
+        let result = match llm {
             Llm::Remote(remote) => {
                 with_retries(&self.retry, |_| {
                     self.metrics.llm_calls.inc();

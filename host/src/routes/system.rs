@@ -85,6 +85,7 @@ async fn health(
             "embedding_func_max_async": config.embedding_max_async,
             "embedding_batch_num": config.embedding_batch,
             "llm_timeout": config.llm_timeout.as_secs(),
+            "embedding_timeout": config.embedding_timeout.as_secs(),
             "enable_rerank": false,
         },
         "pool": pool,
