@@ -116,10 +116,7 @@ fn role_limits_and_lightrag_alias_names() {
     assert_eq!(c.embedding_timeout, Duration::from_secs(12));
     assert_eq!(c.role_limits[0].max_async, Some(2));
     assert_eq!(c.role_limits[1], RoleLimit::default());
-    assert_eq!(
-        c.role_limits[2].timeout,
-        Some(Duration::from_millis(2500))
-    );
+    assert_eq!(c.role_limits[2].timeout, Some(Duration::from_millis(2500)));
     for (name, value) in [
         ("KEYWORD_MAX_ASYNC_LLM", "0"),
         ("QUERY_LLM_TIMEOUT", "inf"),
