@@ -198,6 +198,34 @@ fn messages_of(body: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// What both chat protocols do before answering: log the request, wait out the
+/// latency (counting the chats in flight), then fail if a failure is due, else answer.
+async fn receive_chat(
+    state: &MockState,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &Value,
+    stream: bool,
+) -> Result<String, Response> {
+    let messages = messages_of(body);
+    state.log.lock().unwrap().push(Logged {
+        kind: "chat",
+        messages: messages.clone(),
+        stream,
+        authorization: authorization(headers),
+        path: uri.to_string(),
+        model: body["model"].as_str().unwrap_or_default().to_string(),
+    });
+    let now = state.chats_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.most_chats_in_flight.fetch_max(now, Ordering::SeqCst);
+    sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
+    state.chats_in_flight.fetch_sub(1, Ordering::SeqCst);
+    match injected_failure(state) {
+        Some(failure) => Err(failure),
+        None => Ok(answer_for(state, &messages)),
+    }
+}
+
 /// Ollama's `/api/chat`: JSON, or NDJSON lines when streaming (Ollama's default).
 async fn ollama_chat(
     State(state): State<Arc<MockState>>,
@@ -206,24 +234,11 @@ async fn ollama_chat(
     body: Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let messages = messages_of(&body);
     let stream = body["stream"].as_bool().unwrap_or(true);
-    state.log.lock().unwrap().push(Logged {
-        kind: "chat",
-        messages: messages.clone(),
-        stream,
-        authorization: authorization(&headers),
-        path: uri.to_string(),
-        model: body["model"].as_str().unwrap_or_default().to_string(),
-    });
-    let now = state.chats_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    state.most_chats_in_flight.fetch_max(now, Ordering::SeqCst);
-    sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
-    state.chats_in_flight.fetch_sub(1, Ordering::SeqCst);
-    if let Some(failure) = injected_failure(&state) {
-        return failure;
-    }
-    let text = answer_for(&state, &messages);
+    let text = match receive_chat(&state, &uri, &headers, &body, stream).await {
+        Ok(text) => text,
+        Err(failure) => return failure,
+    };
     if !stream {
         return axum::Json(
             json!({"model": body["model"], "message": {"role": "assistant", "content": text},
@@ -548,24 +563,11 @@ async fn chat(
     body: Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let messages = messages_of(&body);
     let stream = body["stream"].as_bool().unwrap_or(false);
-    state.log.lock().unwrap().push(Logged {
-        kind: "chat",
-        messages: messages.clone(),
-        stream,
-        authorization: authorization(&headers),
-        path: uri.to_string(),
-        model: body["model"].as_str().unwrap_or_default().to_string(),
-    });
-    let now = state.chats_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    state.most_chats_in_flight.fetch_max(now, Ordering::SeqCst);
-    sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
-    state.chats_in_flight.fetch_sub(1, Ordering::SeqCst);
-    if let Some(failure) = injected_failure(&state) {
-        return failure;
-    }
-    let text = answer_for(&state, &messages);
+    let text = match receive_chat(&state, &uri, &headers, &body, stream).await {
+        Ok(text) => text,
+        Err(failure) => return failure,
+    };
     if !stream {
         return axum::Json(json!({
             "id": "chatcmpl-mock",

@@ -5,12 +5,11 @@
 
 use super::StreamEvent;
 use super::retry::{
-    LineSplitter, PieceForwarder, ProviderError, check_status, error_message, from_transport,
+    PieceForwarder, ProviderError, ResponseLines, check_status, error_message, from_transport,
     http_client, read_json,
 };
 use super::usage::{Completion, Usage};
 use crate::bindings::types::Message;
-use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -113,43 +112,37 @@ impl OllamaClient {
         };
         let mut forwarder = PieceForwarder::new(Some(sink));
         let mut completion = Completion::default();
-        let mut lines = LineSplitter::default();
-        let mut stream = response.bytes_stream();
+        let mut lines = ResponseLines::new(response);
         loop {
-            let next = stream.next().await;
-            let ended = next.is_none();
-            match next {
-                Some(Ok(bytes)) => lines.push(&bytes),
-                Some(Err(e)) => return Err(forwarder.fail(from_transport(e, self.timeout))),
-                None => lines.finish(),
+            let line = match lines.next().await {
+                Ok(Some(line)) => line,
+                Ok(None) => {
+                    return Err(forwarder.fail(ProviderError::Connection(
+                        "the answer stream ended before done".into(),
+                    )));
+                }
+                Err(e) => return Err(forwarder.fail(from_transport(e, self.timeout))),
+            };
+            if line.trim().is_empty() {
+                continue;
             }
-            while let Some(line) = lines.next_line() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let value: Value = serde_json::from_str(&line).map_err(|e| {
-                    forwarder.fail(ProviderError::Malformed(format!(
-                        "a stream line is not JSON ({e})"
-                    )))
-                })?;
-                if let Some(message) = self.reported_error(&value) {
-                    return Err(forwarder.fail(ProviderError::Server { status, message }));
-                }
-                if let Some(piece) = value["message"]["content"].as_str()
-                    && !piece.is_empty()
-                {
-                    completion.text.push_str(piece);
-                    forwarder.send(piece).await;
-                }
-                if value["done"].as_bool() == Some(true) {
-                    completion.usage = parse_usage(&value);
-                    return Ok(completion);
-                }
+            let value: Value = serde_json::from_str(&line).map_err(|e| {
+                forwarder.fail(ProviderError::Malformed(format!(
+                    "a stream line is not JSON ({e})"
+                )))
+            })?;
+            if let Some(message) = self.reported_error(&value) {
+                return Err(forwarder.fail(ProviderError::Server { status, message }));
             }
-            if ended {
-                return Err(forwarder.fail(ProviderError::Connection(
-                    "the answer stream ended before done".into(),
-                )));
+            if let Some(piece) = value["message"]["content"].as_str()
+                && !piece.is_empty()
+            {
+                completion.text.push_str(piece);
+                forwarder.send(piece).await;
+            }
+            if value["done"].as_bool() == Some(true) {
+                completion.usage = parse_usage(&value);
+                return Ok(completion);
             }
         }
     }

@@ -7,13 +7,12 @@
 
 use super::StreamEvent;
 use super::retry::{
-    LineSplitter, PieceForwarder, ProviderError, check_status, error_message, from_transport,
+    PieceForwarder, ProviderError, ResponseLines, check_status, error_message, from_transport,
     http_client, read_json,
 };
 use super::usage::{Completion, Usage};
 use crate::bindings::types::Message;
 use base64::Engine as _;
-use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -209,46 +208,38 @@ impl OpenAiClient {
         let mut forwarder = PieceForwarder::new(Some(sink));
         let mut completion = Completion::default();
         let mut finished = false;
-        let mut lines = LineSplitter::default();
-        let mut stream = response.bytes_stream();
+        let mut lines = ResponseLines::new(response);
         loop {
-            let next = stream.next().await;
-            let ended = next.is_none();
-            match next {
-                Some(Ok(bytes)) => lines.push(&bytes),
-                Some(Err(e)) => return Err(forwarder.fail(from_transport(e, self.timeout))),
-                None => lines.finish(),
+            let line = match lines.next().await {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => return Err(forwarder.fail(from_transport(e, self.timeout))),
+            };
+            let Some(data) = line.trim().strip_prefix("data:") else {
+                continue;
+            };
+            let data = data.trim();
+            if data == "[DONE]" {
+                return Ok(completion);
             }
-            while let Some(line) = lines.next_line() {
-                let Some(data) = line.trim().strip_prefix("data:") else {
-                    continue;
-                };
-                let data = data.trim();
-                if data == "[DONE]" {
-                    return Ok(completion);
-                }
-                let Ok(event) = serde_json::from_str::<Value>(data) else {
-                    continue;
-                };
-                if let Some(message) = reported_error(&event, self.auth.secret()) {
-                    return Err(forwarder.fail(ProviderError::Server { status, message }));
-                }
-                if let Some(usage) = parse_usage(&event["usage"]) {
-                    completion.usage = Some(usage);
-                }
-                let choice = &event["choices"][0];
-                if let Some(delta) = choice["delta"]["content"].as_str()
-                    && !delta.is_empty()
-                {
-                    completion.text.push_str(delta);
-                    forwarder.send(delta).await;
-                }
-                if choice["finish_reason"].is_string() {
-                    finished = true;
-                }
+            let Ok(event) = serde_json::from_str::<Value>(data) else {
+                continue;
+            };
+            if let Some(message) = reported_error(&event, self.auth.secret()) {
+                return Err(forwarder.fail(ProviderError::Server { status, message }));
             }
-            if ended {
-                break;
+            if let Some(usage) = parse_usage(&event["usage"]) {
+                completion.usage = Some(usage);
+            }
+            let choice = &event["choices"][0];
+            if let Some(delta) = choice["delta"]["content"].as_str()
+                && !delta.is_empty()
+            {
+                completion.text.push_str(delta);
+                forwarder.send(delta).await;
+            }
+            if choice["finish_reason"].is_string() {
+                finished = true;
             }
         }
         // Some compatible servers close the stream after the last choice without

@@ -509,5 +509,42 @@ impl LineSplitter {
     }
 }
 
+/// The lines of a streamed response body, read as they arrive.
+pub(super) struct ResponseLines {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    splitter: LineSplitter,
+    ended: bool,
+}
+
+impl ResponseLines {
+    pub(super) fn new(response: reqwest::Response) -> ResponseLines {
+        ResponseLines {
+            body: Box::pin(response.bytes_stream()),
+            splitter: LineSplitter::default(),
+            ended: false,
+        }
+    }
+
+    /// The next line (an unterminated last one included); `None` at the end.
+    pub(super) async fn next(&mut self) -> reqwest::Result<Option<String>> {
+        use futures::StreamExt;
+        loop {
+            if let Some(line) = self.splitter.next_line() {
+                return Ok(Some(line));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            match self.body.next().await {
+                Some(bytes) => self.splitter.push(&bytes?),
+                None => {
+                    self.ended = true;
+                    self.splitter.finish();
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

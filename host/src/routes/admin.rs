@@ -78,6 +78,22 @@ fn exists(root: &Dir, workspace: &Workspace) -> bool {
         .is_ok_and(|m| m.is_dir())
 }
 
+/// For the routes on one workspace: the caller must be the admin, and the workspace
+/// named in the path must exist. Returns it with the working directory it is in.
+fn existing(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+) -> Result<(Workspace, Dir), AppError> {
+    require_admin(state, headers)?;
+    let workspace = workspace_from_path(name)?;
+    let root = root(state)?;
+    if !exists(&root, &workspace) {
+        return Err(crate::routes::session::not_found(&workspace));
+    }
+    Ok((workspace, root))
+}
+
 /// Bytes under `dir`, counting links as themselves and never following them.
 fn size_of(dir: &Dir) -> u64 {
     let Ok(entries) = dir.entries() else { return 0 };
@@ -184,12 +200,7 @@ async fn inspect(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    require_admin(&state, &headers)?;
-    let workspace = workspace_from_path(&name)?;
-    let root = root(&state)?;
-    if !exists(&root, &workspace) {
-        return Err(crate::routes::session::not_found(&workspace));
-    }
+    let (workspace, root) = existing(&state, &headers, &name)?;
     let lease = state.lease(&workspace).await?;
     let stats = lease
         .run(|live| Box::pin(async move { live.instance.stats().await }))
@@ -249,12 +260,7 @@ async fn remove(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    require_admin(&state, &headers)?;
-    let workspace = workspace_from_path(&name)?;
-    let root = root(&state)?;
-    if !exists(&root, &workspace) {
-        return Err(crate::routes::session::not_found(&workspace));
-    }
+    let (workspace, root) = existing(&state, &headers, &name)?;
     // Drain and finalize; the workspace stays closed until its files are gone, so no
     // request can re-open it half-deleted.
     state.pool.close(&workspace, DRAIN_WAIT).await?;
