@@ -9,7 +9,7 @@
 use crate::wit::exports::lightrag::engine::engine::Guest;
 use crate::wit::{
     Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error, GraphView, NewDocument,
-    NumberedReply, OpenReport, PipelineReport, StateCount, Step, Task, WorkspaceStats,
+    NumberedReply, OpenReport, PipelineReport, Progress, StateCount, Task, WorkspaceStats,
 };
 use crate::{Engine, documents};
 use std::cell::RefCell;
@@ -31,12 +31,12 @@ fn with<T>(f: impl FnOnce(&mut Engine) -> T) -> T {
 struct Component;
 
 impl Guest for Component {
-    fn open(config: Config) -> Result<OpenReport, Error> {
+    fn open(config: Config, last_fault: Option<String>) -> Result<OpenReport, Error> {
         ENGINE.with(|cell| {
             if cell.borrow().is_some() {
                 return Err(Error::Conflict("the engine is already open".into()));
             }
-            let (engine, report) = Engine::open(config, Path::new("/data"))?;
+            let (engine, report) = Engine::open(config, Path::new("/data"), last_fault.as_deref())?;
             *cell.borrow_mut() = Some(engine);
             Ok(report)
         })
@@ -46,15 +46,15 @@ impl Guest for Component {
         with(|engine| engine.finalize())
     }
 
-    fn start(task: Task) -> (u64, Step) {
+    fn start(task: Task) -> (u64, Progress) {
         with(|engine| engine.start(task))
     }
 
-    fn resume(task: u64, replies: Vec<NumberedReply>) -> Step {
+    fn resume(task: u64, replies: Vec<NumberedReply>) -> Progress {
         with(|engine| engine.resume(task, replies))
     }
 
-    fn cancel(task: u64) {
+    fn cancel(task: u64) -> Vec<u64> {
         with(|engine| engine.cancel(task))
     }
 

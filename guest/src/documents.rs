@@ -153,34 +153,62 @@ fn summary_of(content: &str) -> String {
     }
 }
 
+/// Faults while processing a document after which it is set aside as `failed`.
+pub const MAX_DOCUMENT_FAULTS: u32 = 3;
+
 /// Puts documents that a crash or trap left mid-processing back to `pending`, and
-/// returns how many there were. Their partial results were never committed (a
-/// document's chunks and vectors are written in the same transaction that marks it
-/// `processed`), so processing them again cannot duplicate anything.
-pub fn recover_interrupted(shared: &Shared) -> Result<u32, Error> {
+/// returns how many there were and how many of them failed instead. Their partial
+/// results were never committed (a document's chunks and vectors are written in the
+/// same transaction that marks it `processed`), so processing them again cannot
+/// duplicate anything.
+///
+/// When the previous instance faulted (`last_fault`), the documents it was processing
+/// are suspects: each gets a fault on record, is processed alone from now on (so the
+/// next fault points at it), and after [`MAX_DOCUMENT_FAULTS`] is `failed` with the
+/// fault as its reason — otherwise one bad document would crash its workspace on every
+/// reopen for ever. A process that was killed or stopped is no fault of a document's.
+pub fn recover_interrupted(shared: &Shared, last_fault: Option<&str>) -> Result<(u32, u32), Error> {
     let now = iso_now();
-    let ops: Vec<Op> = shared
-        .store
-        .borrow()
-        .state()
-        .status
-        .values()
-        .filter(|s| {
-            matches!(
-                s.state,
+    let mut ops = Vec::new();
+    let (mut recovered, mut failed) = (0, 0);
+    {
+        let store = shared.store.borrow();
+        let state = store.state();
+        for status in state.status.values() {
+            if !matches!(
+                status.state,
                 DocState::Processing | DocState::Parsing | DocState::Analyzing
-            )
-        })
-        .map(|s| {
-            let mut s = s.clone();
-            s.state = DocState::Pending;
-            s.updated_at = now.clone();
-            Op::PutStatus(s)
-        })
-        .collect();
-    let count = ops.len() as u32;
+            ) {
+                continue;
+            }
+            let mut status = status.clone();
+            status.updated_at = now.clone();
+            let faults = state.doc_faults.get(&status.id).copied().unwrap_or(0)
+                + u32::from(last_fault.is_some());
+            match last_fault {
+                Some(fault) if faults >= MAX_DOCUMENT_FAULTS => {
+                    status.state = DocState::Failed;
+                    status.error_msg = Some(format!(
+                        "processing this document stopped the engine {faults} times (last: \
+                         {fault}); it was set aside so that the other documents could go on"
+                    ));
+                    failed += 1;
+                    ops.push(Op::PutStatus(status));
+                }
+                _ => {
+                    status.state = DocState::Pending;
+                    recovered += 1;
+                    let id = status.id.clone();
+                    ops.push(Op::PutStatus(status));
+                    if faults > 0 {
+                        ops.push(Op::SetDocFaults(id, faults));
+                    }
+                }
+            }
+        }
+    }
     shared.commit_reserved(ops)?;
-    Ok(count)
+    Ok((recovered + failed, failed))
 }
 
 /// Documents in `state`.
@@ -312,13 +340,22 @@ pub fn state_counts(shared: &Shared) -> Vec<StateCount> {
         .collect()
 }
 
-/// Deletes everything but the workspace's identity. Refused while the pipeline runs.
+/// Deletes everything but the workspace's identity. Refused while the pipeline runs
+/// or another task holds the merge lock (a deletion or a graph edit): such a task
+/// would commit its plan, made before the clear, into the emptied workspace, and
+/// resurrect entities that point at deleted chunks.
 pub fn clear(shared: &Shared) -> Result<u32, Error> {
     if shared.pipeline.borrow().busy {
         return Err(Error::Busy(
             "documents are being processed; wait for the pipeline to finish".into(),
         ));
     }
+    let Some(_exclusive) = shared.merge_lock.try_lock() else {
+        return Err(Error::Busy(
+            "documents are being deleted or the graph is being edited; retry when that is done"
+                .into(),
+        ));
+    };
     let count = shared.store.borrow().state().status.len() as u32;
     shared
         .store

@@ -11,8 +11,8 @@ use crate::state::{CacheRecord, DocState, Op, State, cache_entry_bytes};
 use crate::store::{Store, StoreError};
 use crate::token_memo::TokenMemo;
 use crate::wit::{
-    Config, DeleteRequest, Error, GraphView, NumberedReply, OpenReport, PipelineReport, Step, Task,
-    WorkspaceStats,
+    Config, DeleteRequest, Error, GraphView, NumberedReply, OpenReport, PipelineReport, Progress,
+    Task, WorkspaceStats,
 };
 use crate::{documents, edit, pipeline, query};
 use std::cell::RefCell;
@@ -96,7 +96,13 @@ pub struct Engine {
 
 impl Engine {
     /// Opens the workspace stored in `dir` and recovers from any interruption.
-    pub fn open(config: Config, dir: &Path) -> Result<(Engine, OpenReport), Error> {
+    /// `last_fault` is why the previous instance faulted, if it did (see
+    /// [`documents::recover_interrupted`]).
+    pub fn open(
+        config: Config,
+        dir: &Path,
+        last_fault: Option<&str>,
+    ) -> Result<(Engine, OpenReport), Error> {
         if config.chunk_size == 0 || config.chunk_overlap >= config.chunk_size {
             return Err(Error::BadInput(format!(
                 "CHUNK_OVERLAP_SIZE ({}) must be smaller than CHUNK_SIZE ({})",
@@ -130,7 +136,7 @@ impl Engine {
             merge_lock: futures_util::lock::Mutex::new(()),
             token_memo: RefCell::new(TokenMemo::default()),
         });
-        let recovered = documents::recover_interrupted(&shared)?;
+        let (recovered, failed) = documents::recover_interrupted(&shared, last_fault)?;
         let pending = documents::count_state(&shared, DocState::Pending);
         let engine = Engine {
             shared,
@@ -141,6 +147,7 @@ impl Engine {
             OpenReport {
                 pending_documents: pending,
                 recovered_documents: recovered,
+                failed_documents: failed,
             },
         ))
     }
@@ -150,17 +157,18 @@ impl Engine {
         &self.shared
     }
 
-    /// Flushes and compacts storage.
+    /// Compacts storage if enough changed since the last snapshot; an unchanged
+    /// workspace is not rewritten.
     pub fn finalize(&mut self) -> Result<(), Error> {
         self.shared
             .store
             .borrow_mut()
-            .compact()
+            .compact_if_worthwhile()
             .map_err(store_error)
     }
 
     /// Starts a task.
-    pub fn start(&mut self, task: Task) -> (u64, Step) {
+    pub fn start(&mut self, task: Task) -> (u64, Progress) {
         let shared = self.shared.clone();
         self.executor.start(move |io| -> TaskFuture {
             match task {
@@ -176,13 +184,13 @@ impl Engine {
     }
 
     /// Continues a task.
-    pub fn resume(&mut self, task: u64, replies: Vec<NumberedReply>) -> Step {
+    pub fn resume(&mut self, task: u64, replies: Vec<NumberedReply>) -> Progress {
         self.executor.resume(task, replies)
     }
 
-    /// Abandons a task.
-    pub fn cancel(&mut self, task: u64) {
-        self.executor.cancel(task);
+    /// Abandons a task; returns the tasks this woke.
+    pub fn cancel(&mut self, task: u64) -> Vec<u64> {
+        self.executor.cancel(task)
     }
 
     /// A part of the graph, in the contract's types.

@@ -48,16 +48,74 @@ pub(crate) fn progress(shared: &Shared, message: String) {
     status.latest_message = message;
 }
 
-/// Processes pending documents until none is left.
-pub async fn process_documents(shared: Rc<Shared>, io: Io) -> TaskResult {
-    if shared.pipeline.borrow().busy {
-        return Err(Error::Busy("the pipeline is already running".into()));
+/// Marks the pipeline busy for as long as it lives. The flag is cleared on drop, so
+/// a pipeline task that is cancelled, or fails at any await, never leaves the
+/// workspace looking busy (which would refuse every later pipeline, edit and clear).
+struct Running {
+    shared: Rc<Shared>,
+}
+
+impl Running {
+    fn begin(shared: &Rc<Shared>) -> Result<Running, Error> {
+        let mut status = shared.pipeline.borrow_mut();
+        if status.busy {
+            return Err(Error::Busy("the pipeline is already running".into()));
+        }
+        status.busy = true;
+        Ok(Running {
+            shared: shared.clone(),
+        })
     }
+}
+
+impl Drop for Running {
+    /// A pipeline dropped before it finished (cancelled at shutdown, or when its
+    /// workspace's slot was handed to another) puts the documents it was on back to
+    /// pending: their partial work was never committed, and the next pipeline takes
+    /// them first.
+    fn drop(&mut self) {
+        let Ok(mut status) = self.shared.pipeline.try_borrow_mut() else {
+            return;
+        };
+        if !status.busy {
+            return;
+        }
+        status.busy = false;
+        let message = "Pipeline stopped before it finished".to_string();
+        status.history_messages.push(message.clone());
+        status.latest_message = message;
+        drop(status);
+        let interrupted: Vec<Op> = match self.shared.store.try_borrow() {
+            Ok(store) => store
+                .state()
+                .status
+                .values()
+                .filter(|s| s.state == DocState::Processing)
+                .map(|s| {
+                    let mut s = s.clone();
+                    s.state = DocState::Pending;
+                    s.updated_at = iso_now();
+                    Op::PutStatus(s)
+                })
+                .collect(),
+            Err(_) => return,
+        };
+        // Best effort: if it fails, reopening the workspace does the same.
+        let _ = self.shared.commit_reserved(interrupted);
+    }
+}
+
+/// Processes pending documents until none is left.
+///
+/// A document with a fault on record (the engine stopped while processing it) is
+/// processed alone: it starts only when nothing else is in flight, and nothing starts
+/// beside it, so a repeated fault is pinned on the right document.
+pub async fn process_documents(shared: Rc<Shared>, io: Io) -> TaskResult {
+    let _running = Running::begin(&shared)?;
     let parallel = shared.config.max_parallel_insert.max(1) as usize;
     {
         let pending = pending_ids(&shared);
         let mut status = shared.pipeline.borrow_mut();
-        status.busy = true;
         status.job_start = Some(iso_now());
         status.docs = pending.len() as u32;
         status.batchs = pending.len() as u32;
@@ -75,11 +133,22 @@ pub async fn process_documents(shared: Rc<Shared>, io: Io) -> TaskResult {
     let mut extracting = 0;
     let mut merging = false;
     let mut waiting: Vec<Extracted> = Vec::new();
+    let mut alone: Option<String> = None;
     loop {
-        while extracting < parallel {
-            let Some(doc_id) = pending_ids(&shared).into_iter().next() else {
+        while extracting < parallel && alone.is_none() {
+            let idle = extracting == 0 && !merging && waiting.is_empty();
+            let Some(doc_id) = next_document(&shared, idle) else {
                 break;
             };
+            if shared
+                .store
+                .borrow()
+                .state()
+                .doc_faults
+                .contains_key(&doc_id)
+            {
+                alone = Some(doc_id.clone());
+            }
             // Marked before the future first runs, so the next pick skips it.
             if let Err(err) = mark_processing(&shared, &doc_id) {
                 finish(&shared, "Pipeline stopped: storage failed");
@@ -116,6 +185,7 @@ pub async fn process_documents(shared: Rc<Shared>, io: Io) -> TaskResult {
                     }
                     Ok(None) => {
                         failed += 1;
+                        alone = None;
                         Ok(())
                     }
                     Err(err) => Err(err),
@@ -123,6 +193,9 @@ pub async fn process_documents(shared: Rc<Shared>, io: Io) -> TaskResult {
             }
             Some(Stage::Merged(result)) => {
                 merging = false;
+                if extracting == 0 && waiting.is_empty() {
+                    alone = None;
+                }
                 result.map(|(ok, bad)| {
                     processed += ok;
                     failed += bad;
@@ -179,6 +252,16 @@ impl Extracted {
 fn finish(shared: &Shared, message: &str) {
     progress(shared, message.to_string());
     shared.pipeline.borrow_mut().busy = false;
+}
+
+/// The oldest pending document without a fault on record; else, when nothing else is
+/// in flight (`idle`), the oldest with one.
+fn next_document(shared: &Shared, idle: bool) -> Option<String> {
+    let store = shared.store.borrow();
+    let faults = &store.state().doc_faults;
+    let pending = pending_ids(shared);
+    let clean = pending.iter().find(|id| !faults.contains_key(*id)).cloned();
+    clean.or_else(|| idle.then(|| pending.into_iter().next()).flatten())
 }
 
 /// Pending documents, oldest first.

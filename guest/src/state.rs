@@ -203,6 +203,9 @@ pub struct State {
     pub relation_chunks: HashMap<(String, String), Vec<String>>,
     /// Per document: the entities and relations it contributed.
     pub doc_graph: HashMap<String, DocGraph>,
+    /// Per pending document: how many times the engine faulted while processing it.
+    /// Such documents are processed one at a time, and fail after a few faults.
+    pub doc_faults: HashMap<String, u32>,
     /// Content hash → document id, for duplicate detection. Derived, not stored.
     #[serde(skip)]
     pub by_content_hash: HashMap<String, String>,
@@ -245,6 +248,8 @@ pub enum Op {
     DelDocGraph(String),
     /// Empties every table except `meta`.
     ClearAll,
+    /// Sets a document's fault count (0 forgets it).
+    SetDocFaults(String, u32),
 }
 
 /// A relation's key in LightRAG's order.
@@ -270,9 +275,15 @@ impl Journaled for State {
                 }
             }
             Op::PutStatus(status) => {
+                // A fault count matters only until the document is done, one way or
+                // the other.
+                if !matches!(status.state, DocState::Pending | DocState::Processing) {
+                    self.doc_faults.remove(&status.id);
+                }
                 self.status.insert(status.id.clone(), status);
             }
             Op::DelStatus(id) => {
+                self.doc_faults.remove(&id);
                 self.status.remove(&id);
             }
             Op::PutChunk(chunk, vector) => {
@@ -359,6 +370,24 @@ impl Journaled for State {
                     ..State::default()
                 };
             }
+            Op::SetDocFaults(id, 0) => {
+                self.doc_faults.remove(&id);
+            }
+            Op::SetDocFaults(id, faults) => {
+                self.doc_faults.insert(id, faults);
+            }
+        }
+    }
+
+    /// Layout 2 added `doc_faults`.
+    const FORMAT: u8 = 2;
+
+    fn decode_older(format: u8, payload: &[u8]) -> Option<State> {
+        match format {
+            1 => postcard::from_bytes::<StateV1>(payload)
+                .ok()
+                .map(State::from),
+            _ => None,
         }
     }
 
@@ -395,6 +424,43 @@ impl Journaled for State {
                 )
             })
             .collect();
+    }
+}
+
+/// Snapshot layout 1: [`State`] before `doc_faults`.
+#[derive(Serialize, Deserialize)]
+struct StateV1 {
+    meta: Meta,
+    docs: HashMap<String, DocRecord>,
+    status: HashMap<String, StatusRecord>,
+    chunks: HashMap<String, ChunkRecord>,
+    chunk_vectors: VectorIndex,
+    cache: HashMap<String, CacheRecord>,
+    graph: Graph,
+    entity_vectors: VectorIndex,
+    relation_vectors: VectorIndex,
+    entity_chunks: HashMap<String, Vec<String>>,
+    relation_chunks: HashMap<(String, String), Vec<String>>,
+    doc_graph: HashMap<String, DocGraph>,
+}
+
+impl From<StateV1> for State {
+    fn from(v1: StateV1) -> State {
+        State {
+            meta: v1.meta,
+            docs: v1.docs,
+            status: v1.status,
+            chunks: v1.chunks,
+            chunk_vectors: v1.chunk_vectors,
+            cache: v1.cache,
+            graph: v1.graph,
+            entity_vectors: v1.entity_vectors,
+            relation_vectors: v1.relation_vectors,
+            entity_chunks: v1.entity_chunks,
+            relation_chunks: v1.relation_chunks,
+            doc_graph: v1.doc_graph,
+            ..State::default()
+        }
     }
 }
 

@@ -13,14 +13,24 @@
 //! is ignored. So a crash at any point of compaction leaves either the old snapshot
 //! with its journal or the new snapshot — never a state applied twice.
 //!
-//! `finalize` compacts, but nothing depends on it: the journal alone is enough.
+//! Once the new snapshot is renamed into place, the old generation's journal no longer
+//! counts: if starting the new journal fails, commits are refused (not appended to a
+//! journal that reopening would ignore) until a fresh journal is in place.
+//!
+//! `finalize` compacts when the journal has grown enough to be worth it, but nothing
+//! depends on it: the journal alone is enough.
+//!
+//! Snapshots name their layout's version in their magic (`LRSNAP02`); a state type
+//! decodes the layouts of earlier versions it still understands, so a workspace
+//! written by an older server opens in a newer one.
 
 use serde::{Serialize, de::DeserializeOwned};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-const SNAPSHOT_MAGIC: &[u8; 8] = b"LRSNAP01";
+/// The snapshot magic is this prefix and the layout version in two ASCII digits.
+const SNAPSHOT_PREFIX: &[u8; 6] = b"LRSNAP";
 const JOURNAL_MAGIC: &[u8; 8] = b"LRJRNL01";
 /// Magic + generation.
 const JOURNAL_HEADER: u64 = 16;
@@ -33,12 +43,21 @@ const AUTO_COMPACT_BYTES: u64 = 16 << 20;
 
 /// State that can be rebuilt by replaying operations.
 pub trait Journaled: Serialize + DeserializeOwned + Default {
-    /// One change to the state.
+    /// One change to the state. New kinds of change are only ever added at the end,
+    /// so journals written before them still decode.
     type Op: Serialize + DeserializeOwned;
+    /// The snapshot layout this type writes (1-99).
+    const FORMAT: u8 = 1;
     /// Applies one change. Must not fail: operations were validated before commit.
     fn apply(&mut self, op: Self::Op);
     /// Rebuilds derived indexes after a snapshot was loaded.
     fn after_load(&mut self) {}
+    /// Decodes a snapshot payload of an earlier layout; `None` if it is not one this
+    /// type still reads.
+    fn decode_older(format: u8, payload: &[u8]) -> Option<Self> {
+        let _ = (format, payload);
+        None
+    }
 }
 
 /// Storage failures, as the engine reports them.
@@ -90,6 +109,10 @@ pub struct Store<S: Journaled> {
     /// Set when a failed append could not be rolled back: appending after a torn
     /// record would hide every later record from replay, so all commits must fail.
     poisoned: bool,
+    /// Set when a new snapshot is in place but its journal could not be started:
+    /// `journal` still belongs to the previous generation, which a reopen ignores, so
+    /// nothing may be appended to it. Cleared once a journal of this generation exists.
+    stale_journal: bool,
     /// Most bytes of snapshot plus journal; `None` = no limit.
     quota: Option<u64>,
 }
@@ -118,6 +141,7 @@ impl<S: Journaled> Store<S> {
             generation,
             state,
             poisoned: false,
+            stale_journal: false,
             quota: None,
         };
         let recovery = store.replay()?;
@@ -163,6 +187,13 @@ impl<S: Journaled> Store<S> {
         if ops.is_empty() {
             return Ok(());
         }
+        if self.stale_journal {
+            self.start_journal().map_err(|err| {
+                StoreError::Io(format!(
+                    "storage is unavailable until a failed compaction is repaired: {err}"
+                ))
+            })?;
+        }
         if self.poisoned {
             return Err(StoreError::Io(
                 "storage is unusable after an earlier write failure; reopen the workspace".into(),
@@ -197,7 +228,9 @@ impl<S: Journaled> Store<S> {
         for op in ops {
             self.state.apply(op);
         }
-        if self.journal_len > AUTO_COMPACT_BYTES && self.journal_len > self.snapshot_len {
+        // Only commits that wait for the disk anyway compact: a lazy write (a query
+        // caching its answer) must stay cheap.
+        if sync && self.journal_len > AUTO_COMPACT_BYTES && self.journal_len > self.snapshot_len {
             // A failed compaction leaves the old snapshot and journal in place, which
             // are complete; the next commit or `finalize` tries again.
             let _ = self.compact();
@@ -214,18 +247,45 @@ impl<S: Journaled> Store<S> {
     /// Writes a snapshot of the current state and starts an empty journal.
     pub fn compact(&mut self) -> Result<(), StoreError> {
         let next = self.generation + 1;
-        let snapshot_len = write_snapshot(&self.dir, next, &self.state)?;
-        // From here the new snapshot is authoritative; the old journal is ignored.
+        let snapshot_len = write_snapshot::<S>(&self.dir, next, &self.state)?;
+        // The new snapshot is in place: from here on a reopen ignores the old journal,
+        // so the state in memory (all of which the snapshot holds) must go on in a
+        // journal of the new generation, or commits stop until one exists.
         self.generation = next;
         self.snapshot_len = snapshot_len;
+        self.stale_journal = true;
+        self.start_journal()
+    }
+
+    /// Compacts if anything was committed since the last snapshot and the journal is
+    /// large enough, relative to the snapshot, to be worth replacing (or must be
+    /// replaced). Rewriting a large snapshot because one answer was cached would make
+    /// every eviction cost as much as the workspace is large.
+    pub fn compact_if_worthwhile(&mut self) -> Result<(), StoreError> {
+        let journaled = self.journal_len - JOURNAL_HEADER;
+        if self.stale_journal
+            || (journaled > 0 && (self.snapshot_len == 0 || journaled * 8 >= self.snapshot_len))
+        {
+            return self.compact();
+        }
+        Ok(())
+    }
+
+    /// Starts an empty journal of the current generation.
+    fn start_journal(&mut self) -> Result<(), StoreError> {
+        // The snapshot's rename must be durable before a journal claims its generation.
+        sync_dir(&self.dir)?;
         let tmp = self.dir.join("engine.jrnl.tmp");
-        write_journal_header(&tmp, next)?;
+        write_journal_header(&tmp, self.generation)?;
         fs::rename(&tmp, self.dir.join("engine.jrnl"))?;
         sync_dir(&self.dir)?;
         self.journal = OpenOptions::new()
             .append(true)
             .open(self.dir.join("engine.jrnl"))?;
         self.journal_len = JOURNAL_HEADER;
+        self.stale_journal = false;
+        // A torn record in the old journal no longer matters: the snapshot holds
+        // exactly the applied state.
         self.poisoned = false;
         Ok(())
     }
@@ -321,15 +381,17 @@ fn write_journal_header(path: &Path, generation: u64) -> io::Result<()> {
     file.sync_all()
 }
 
-/// Snapshot layout: magic, generation, payload length, CRC-32, postcard payload.
+/// Snapshot layout: magic (with the layout version), generation, payload length,
+/// CRC-32, postcard payload.
 ///
 /// The payload is encoded straight into the file, with its length and checksum
 /// filled in afterwards: an encoded copy of the whole state next to the state would
 /// double the memory a large workspace needs at the moment it is compacted.
-fn write_snapshot<S: Serialize>(dir: &Path, generation: u64, state: &S) -> Result<u64, StoreError> {
+fn write_snapshot<S: Journaled>(dir: &Path, generation: u64, state: &S) -> Result<u64, StoreError> {
     let tmp = dir.join("engine.snap.tmp");
     let mut file = File::create(&tmp)?;
-    file.write_all(SNAPSHOT_MAGIC)?;
+    file.write_all(SNAPSHOT_PREFIX)?;
+    file.write_all(format!("{:02}", S::FORMAT).as_bytes())?;
     file.write_all(&generation.to_le_bytes())?;
     file.write_all(&[0; 12])?;
     let mut out = BufWriter::with_capacity(
@@ -362,8 +424,9 @@ fn write_snapshot<S: Serialize>(dir: &Path, generation: u64, state: &S) -> Resul
         .write_all(&payload.crc.finalize().to_le_bytes())?;
     payload.file.sync_all()?;
     drop(payload.file);
+    // Nothing after the rename may fail here: once it happened the caller must know
+    // (the directory sync that makes it durable is the new journal's first step).
     fs::rename(&tmp, dir.join("engine.snap"))?;
-    sync_dir(dir)?;
     Ok(28 + payload.len)
 }
 
@@ -393,7 +456,7 @@ impl Write for Checksummed {
 
 /// Reads a snapshot; `None` when there is none. A damaged snapshot is an error, not
 /// an empty workspace: silently starting empty would look like data loss.
-fn read_snapshot<S: DeserializeOwned>(path: &Path) -> Result<Option<(S, u64, u64)>, StoreError> {
+fn read_snapshot<S: Journaled>(path: &Path) -> Result<Option<(S, u64, u64)>, StoreError> {
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -402,8 +465,18 @@ fn read_snapshot<S: DeserializeOwned>(path: &Path) -> Result<Option<(S, u64, u64
     let mut header = [0u8; 28];
     file.read_exact(&mut header)?;
     let damaged = || StoreError::Io(format!("snapshot {} is damaged", path.display()));
-    if &header[..8] != SNAPSHOT_MAGIC {
-        return Err(damaged());
+    let format = std::str::from_utf8(&header[6..8])
+        .ok()
+        .and_then(|digits| digits.parse::<u8>().ok())
+        .filter(|_| &header[..6] == SNAPSHOT_PREFIX)
+        .ok_or_else(damaged)?;
+    if format > S::FORMAT {
+        return Err(StoreError::Io(format!(
+            "snapshot {} was written by a newer server (layout {format}, this one reads up \
+             to {}); upgrade the server",
+            path.display(),
+            S::FORMAT
+        )));
     }
     let generation = u64::from_le_bytes(header[8..16].try_into().map_err(|_| damaged())?);
     let len = u64::from_le_bytes(header[16..24].try_into().map_err(|_| damaged())?);
@@ -414,8 +487,12 @@ fn read_snapshot<S: DeserializeOwned>(path: &Path) -> Result<Option<(S, u64, u64
     if payload.len() as u64 != len || crc32fast::hash(&payload) != crc {
         return Err(damaged());
     }
-    let state = postcard::from_bytes(&payload).map_err(|_| damaged())?;
-    Ok(Some((state, generation, 28 + len)))
+    let state = if format == S::FORMAT {
+        postcard::from_bytes(&payload).ok()
+    } else {
+        S::decode_older(format, &payload)
+    };
+    Ok(Some((state.ok_or_else(damaged)?, generation, 28 + len)))
 }
 
 /// Makes a rename durable.
@@ -579,6 +656,121 @@ mod tests {
         bytes[last] ^= 1;
         fs::write(dir.join("engine.snap"), &bytes).unwrap();
         assert!(Store::<Kv>::open(&dir).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Regression: once a compaction had renamed its snapshot into place, a failure
+    /// starting the new journal left commits going to the old generation's journal,
+    /// which the next open ignores — acknowledged commits vanished.
+    #[test]
+    fn a_failed_compaction_never_drops_acknowledged_commits() {
+        let dir = temp_dir("failed-compaction");
+        let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+        store.commit(vec![KvOp::Put("before".into(), 1)]).unwrap();
+        // The new journal is written as engine.jrnl.tmp: a directory there makes that
+        // step fail after the snapshot was renamed.
+        let obstacle = dir.join("engine.jrnl.tmp");
+        fs::create_dir(&obstacle).unwrap();
+        assert!(store.compact().is_err());
+        let mut acknowledged = vec!["before".to_string()];
+        for (i, key) in ["during-1", "during-2"].into_iter().enumerate() {
+            if store.commit(vec![KvOp::Put(key.into(), i as u32)]).is_ok() {
+                acknowledged.push(key.into());
+            }
+        }
+        fs::remove_dir(&obstacle).unwrap();
+        store.commit(vec![KvOp::Put("after".into(), 9)]).unwrap();
+        acknowledged.push("after".into());
+        drop(store);
+        let (store, _) = Store::<Kv>::open(&dir).unwrap();
+        for key in &acknowledged {
+            assert!(store.state().0.contains_key(key), "{key} was acknowledged");
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn compacting_only_when_worthwhile_leaves_an_unchanged_snapshot_alone() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = temp_dir("worthwhile");
+        let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+        for i in 0..100 {
+            store
+                .commit(vec![KvOp::Put(format!("key-{i}"), i)])
+                .unwrap();
+        }
+        store.compact_if_worthwhile().unwrap();
+        let inode = || fs::metadata(dir.join("engine.snap")).unwrap().ino();
+        let first = inode();
+        // Nothing changed: no new snapshot.
+        store.compact_if_worthwhile().unwrap();
+        assert_eq!(inode(), first);
+        // One small change against a much larger snapshot: left in the journal.
+        store.commit(vec![KvOp::Put("one".into(), 1)]).unwrap();
+        store.compact_if_worthwhile().unwrap();
+        assert_eq!(inode(), first);
+        drop(store);
+        let (mut store, recovery) = Store::<Kv>::open(&dir).unwrap();
+        assert_eq!(recovery.replayed, 1);
+        assert_eq!(store.state().0.len(), 101);
+        // Enough changes to matter: compacted.
+        for i in 0..50 {
+            store.commit(vec![KvOp::Del(format!("key-{i}"))]).unwrap();
+        }
+        store.compact_if_worthwhile().unwrap();
+        assert_ne!(inode(), first);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A newer layout of the same data, which still reads the older one.
+    #[derive(Default, Serialize, Deserialize, Debug, PartialEq)]
+    struct KvWithCount {
+        map: BTreeMap<String, u32>,
+        writes: u64,
+    }
+
+    impl Journaled for KvWithCount {
+        type Op = KvOp;
+        const FORMAT: u8 = 2;
+        fn apply(&mut self, op: KvOp) {
+            self.writes += 1;
+            match op {
+                KvOp::Put(k, v) => {
+                    self.map.insert(k, v);
+                }
+                KvOp::Del(k) => {
+                    self.map.remove(&k);
+                }
+            }
+        }
+        fn decode_older(format: u8, payload: &[u8]) -> Option<Self> {
+            let old: Kv = (format == 1).then(|| postcard::from_bytes(payload).ok())??;
+            Some(KvWithCount {
+                map: old.0,
+                writes: 0,
+            })
+        }
+    }
+
+    #[test]
+    fn a_snapshot_of_an_older_layout_opens_and_a_newer_one_is_refused() {
+        let dir = temp_dir("layout");
+        let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+        store.commit(vec![KvOp::Put("kept".into(), 7)]).unwrap();
+        store.compact().unwrap();
+        store
+            .commit(vec![KvOp::Put("journaled".into(), 8)])
+            .unwrap();
+        drop(store);
+        let (mut store, _) = Store::<KvWithCount>::open(&dir).unwrap();
+        assert_eq!(store.state().map.get("kept"), Some(&7));
+        assert_eq!(store.state().map.get("journaled"), Some(&8));
+        store.compact().unwrap();
+        drop(store);
+        let err = Store::<Kv>::open(&dir)
+            .err()
+            .expect("an older reader refuses");
+        assert!(err.to_string().contains("newer server"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

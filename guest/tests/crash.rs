@@ -99,7 +99,7 @@ fn ingest(engine: &mut Engine, stop_after: Option<usize>) -> Option<usize> {
     let mut queue: std::collections::VecDeque<NumberedReply> = Default::default();
     let mut resumes = 0;
     loop {
-        match step {
+        match step.step {
             Step::Done(_) => return Some(resumes),
             Step::Failed(err) => panic!("pipeline failed: {err:?}"),
             Step::Pending(requests) => queue.extend(requests.iter().map(|r| NumberedReply {
@@ -218,7 +218,7 @@ fn assert_all_or_nothing(engine: &Engine, stop: usize) {
 }
 
 fn open(dir: &Path) -> Engine {
-    Engine::open(config(), dir).expect("open").0
+    Engine::open(config(), dir, None).expect("open").0
 }
 
 #[test]

@@ -16,7 +16,7 @@ mod mock_llm;
 
 use lightrag_server::config::{Command, Config};
 use lightrag_server::runtime::Runtime;
-use lightrag_server::server::{AppState, serve};
+use lightrag_server::server::{build, serve};
 use lightrag_server::workspace::Workspace;
 use serde_json::json;
 use std::collections::HashMap;
@@ -105,17 +105,17 @@ async fn main() {
     drop(runtime);
 
     // 2 + 3. Pool-miss opens and idle memory with many workspaces open.
-    let state = AppState::build(config(dir.path(), mock.env(), workspaces)).unwrap();
+    let state = build(config(dir.path(), mock.env(), workspaces)).unwrap();
     // Warm the engine (first tokenizer use etc. is per instance, so this is fair).
     let warm = Workspace::new("warmup").unwrap();
-    drop(state.pool.lease(&warm).await.unwrap());
+    drop(state.workspaces.lease(&warm).await.unwrap());
     let rss_before = rss_kib();
     let mut samples = Vec::new();
     let mut leases = Vec::new();
     for i in 0..workspaces.saturating_sub(1) {
         let ws = Workspace::new(&format!("tenant-{i}")).unwrap();
         let started = Instant::now();
-        let lease = state.pool.lease(&ws).await.unwrap();
+        let lease = state.workspaces.lease(&ws).await.unwrap();
         samples.push(started.elapsed());
         leases.push(lease);
     }

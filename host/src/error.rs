@@ -6,7 +6,7 @@
 //! error id, and the cause goes to the log under that id.
 
 use crate::bindings::types::Error as GuestError;
-use crate::pool::PoolError;
+use crate::service;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -76,34 +76,33 @@ impl From<GuestError> for AppError {
     }
 }
 
-impl From<PoolError> for AppError {
-    fn from(err: PoolError) -> Self {
+impl From<service::Error> for AppError {
+    fn from(err: service::Error) -> Self {
+        use service::Error;
         match err {
-            PoolError::Full { retry_after } => AppError::Unavailable {
+            Error::Engine(err) => err.into(),
+            Error::Busy { retry_after } => AppError::Unavailable {
                 message: "All workspace slots are busy; retry shortly".into(),
                 retry_after,
             },
-            PoolError::ShuttingDown => AppError::Unavailable {
+            Error::ShuttingDown => AppError::Unavailable {
                 message: "The server is shutting down".into(),
                 retry_after: 5,
             },
-            PoolError::Locked(msg) => AppError::Conflict(msg),
-            PoolError::Quarantined { retry_after } => AppError::Unavailable {
+            Error::Cancelled => AppError::Unavailable {
+                message: "the request was cancelled".into(),
+                retry_after: 1,
+            },
+            Error::Locked(msg) => AppError::Conflict(msg),
+            Error::Quarantined { retry_after } => AppError::Unavailable {
                 message: format!(
                     "This workspace's engine failed repeatedly and is quarantined; retry in {retry_after} seconds"
                 ),
                 retry_after,
             },
-            PoolError::NotFound(msg) => AppError::NotFound(msg),
-            PoolError::Open(err) => err.into(),
-            PoolError::Fault(msg) => AppError::Internal(msg),
+            Error::NotFound(msg) => AppError::NotFound(msg),
+            err @ (Error::Fault(_) | Error::Host(_)) => AppError::Internal(err.to_string()),
         }
-    }
-}
-
-impl From<crate::instance::Fault> for AppError {
-    fn from(fault: crate::instance::Fault) -> Self {
-        PoolError::from(fault).into()
     }
 }
 

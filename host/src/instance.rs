@@ -2,29 +2,50 @@
 //!
 //! Every call gets a fresh CPU budget. A call that traps (guest panic, out of memory,
 //! CPU budget exhausted) leaves the instance unusable — wasmtime refuses to enter it
-//! again — so the instance marks itself broken and every later call fails fast; the
-//! pool then drops it without calling `finalize`, and the next request re-opens the
-//! workspace from disk.
+//! again — so the instance marks itself broken and every later call fails fast with
+//! the same [`Fault`]; its owner then drops it without calling `finalize`, and the
+//! next request re-opens the workspace from disk.
 
 use crate::bindings::Workspace as EngineBindings;
 use crate::bindings::types::{
     Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error as GuestError, GraphView,
-    NewDocument, NumberedReply, OpenReport, PipelineReport, StateCount, Step, Task, WorkspaceStats,
+    NewDocument, NumberedReply, OpenReport, PipelineReport, Progress, StateCount, Task,
+    WorkspaceStats,
 };
-use crate::runtime::{CPU_BUDGET_EXHAUSTED, HostState, Runtime};
+use crate::runtime::{CpuBudgetExhausted, HostState, Runtime};
 use std::fs::File;
 use std::sync::Arc;
 use wasmtime::Store;
 
+/// How a guest call failed to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// It used up its CPU budget (`LIGHTRAG_WORKSPACE_CPU_MS`).
+    CpuBudget,
+    /// It was refused memory beyond its limit (`LIGHTRAG_WORKSPACE_MEMORY_MB`) and
+    /// trapped.
+    Memory,
+    /// Any other trap: a guest panic, an invalid operation.
+    Trap,
+}
+
+impl FaultKind {
+    /// The limit that was hit, for the audit trail.
+    pub fn limit(self) -> Option<&'static str> {
+        match self {
+            FaultKind::CpuBudget => Some("cpu"),
+            FaultKind::Memory => Some("memory"),
+            FaultKind::Trap => None,
+        }
+    }
+}
+
 /// A guest call that did not return: the instance is gone.
 #[derive(Debug, Clone)]
 pub struct Fault {
+    pub kind: FaultKind,
     /// What happened, including the guest's panic message when there is one.
     pub message: String,
-    /// The guest ran out of CPU budget.
-    pub cpu_exhausted: bool,
-    /// The guest was refused memory beyond its limit before it stopped.
-    pub memory_exhausted: bool,
 }
 
 impl std::fmt::Display for Fault {
@@ -92,8 +113,14 @@ impl Instance {
 
     fn check<T>(&mut self, result: wasmtime::Result<T>) -> Result<T, Fault> {
         result.map_err(|err| {
+            let kind = if err.is::<CpuBudgetExhausted>() {
+                FaultKind::CpuBudget
+            } else if self.store.data().memory_denied() {
+                FaultKind::Memory
+            } else {
+                FaultKind::Trap
+            };
             let err = anyhow::Error::from(err);
-            let cpu_exhausted = format!("{err:#}").contains(CPU_BUDGET_EXHAUSTED);
             let stderr = self.store.data().stderr.contents();
             let stderr = String::from_utf8_lossy(&stderr);
             let mut message = format!("{}", err.root_cause());
@@ -107,35 +134,31 @@ impl Instance {
                 let tail = lines[lines.len().saturating_sub(2)..].join(" ");
                 message.push_str(&format!(" (guest: {tail})"));
             }
-            let fault = Fault {
-                message,
-                cpu_exhausted,
-                memory_exhausted: self.store.data().memory_denied(),
-            };
+            let fault = Fault { kind, message };
             self.broken = Some(fault.clone());
             fault
         })
     }
 
     call!(
-        /// Loads the workspace.
-        open => call_open(config: &Config) -> Result<OpenReport, GuestError>
+        /// Loads the workspace; `last_fault` is why the previous instance stopped.
+        open => call_open(config: &Config, last_fault: Option<&str>) -> Result<OpenReport, GuestError>
     );
     call!(
-        /// Flushes and compacts the workspace's storage.
+        /// Compacts the workspace's storage if worthwhile.
         finalize => call_finalize() -> Result<(), GuestError>
     );
     call!(
         /// Starts a task.
-        start => call_start(task: &Task) -> (u64, Step)
+        start => call_start(task: &Task) -> (u64, Progress)
     );
     call!(
         /// Continues a task.
-        resume => call_resume(task: u64, replies: &[NumberedReply]) -> Step
+        resume => call_resume(task: u64, replies: &[NumberedReply]) -> Progress
     );
     call!(
-        /// Abandons a task.
-        cancel => call_cancel(task: u64) -> ()
+        /// Abandons a task; returns the tasks this woke.
+        cancel => call_cancel(task: u64) -> Vec<u64>
     );
     call!(
         /// Stores new documents as pending.

@@ -6,40 +6,46 @@
 //!
 //! # Layout
 //!
+//! From the bottom up; every module uses only those above it in this list.
+//!
+//! * `workspace` — the validated workspace name, the value every layer passes around.
+//! * `usage` — token counts of model calls.
 //! * `config` — settings from flags, environment and `.env`, with LightRAG's names.
 //! * `auth` — API keys, login tokens, per-workspace credentials (who may use what).
 //! * `audit` — each workspace's append-only audit trail, outside its directory.
 //! * `catalog` — last known sizes of workspaces that are not loaded.
 //! * `limits` — per-workspace memory, CPU and disk limits, with admin overrides.
-//! * `workspace` — the `Workspace` extractor: header → validated name → 400 otherwise.
-//! * `runtime` — wasmtime `Engine`, compiled component cache, `InstancePre`, stores.
-//! * `instance` — one live engine instance and its typed, budgeted calls.
-//! * `pool` — the LRU pool: single-flight opens, leases, eviction with `finalize`.
-//! * `driver` — runs a guest task, answering its model requests concurrently.
-//! * `pipeline` — the background ingestion of each workspace.
-//! * `providers` — OpenAI-compatible client and the built-in offline provider.
-//! * `offline` — the offline embedding model and rule-based LLM stand-in.
-//! * `routes` — the HTTP API in LightRAG's shapes.
-//! * `error` — `AppError`, the one mapping from failure to HTTP status.
 //! * `metrics` — Prometheus counters.
-//! * `server` — shared state, serving, graceful shutdown.
+//! * `offline` — the offline embedding model and rule-based LLM stand-in.
+//! * `providers` — the model clients (OpenAI-compatible, Ollama, Azure, offline),
+//!   fair budgets, retries.
+//! * `runtime` — wasmtime `Engine`, compiled component cache, `InstancePre`, stores.
+//! * `instance` — one live engine instance, its typed, budgeted calls, typed faults.
+//! * `pool` — a generic LRU of leased slots: single-flight opens, fair capacity waits,
+//!   handover, closing, shutdown. Knows nothing of workspaces.
+//! * `service` — the workspace service on top of the pool: opening and retiring
+//!   engines, typed guest calls on a lease, the task driver, the ingestion pipeline,
+//!   deletion, shutdown.
+//! * `error` — `AppError`, the one mapping from failure to HTTP status.
+//! * `routes` — the HTTP API in LightRAG's shapes; `fn app(state) -> Router`.
+//! * `server` — builds the state, serves, shuts down gracefully.
 
 pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod config;
-pub mod driver;
 pub mod error;
 pub mod instance;
 pub mod limits;
 pub mod metrics;
 pub mod offline;
-pub mod pipeline;
 pub mod pool;
 pub mod providers;
 pub mod routes;
 pub mod runtime;
 pub mod server;
+pub mod service;
+pub mod usage;
 pub mod workspace;
 
 pub use lightrag_bindings as bindings;

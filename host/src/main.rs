@@ -6,7 +6,7 @@
 //! ```
 
 use lightrag_server::config::{Command, Config};
-use lightrag_server::server::{AppState, serve, shutdown_signal};
+use lightrag_server::server::{build, serve, shutdown_signal};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -38,7 +38,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
-    let state = AppState::build(config)?;
+    let state = build(config)?;
     tracing::info!(
         "lightrag-server listening on http://{} (default workspace: {})",
         listener.local_addr()?,

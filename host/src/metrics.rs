@@ -3,7 +3,7 @@
 //! Only server-wide series are kept: per-workspace series would let the number of
 //! tenants decide the number of time series.
 
-use crate::providers::usage::Usage;
+use crate::usage::Usage;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -140,9 +140,9 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, instances: usize, capacity: usize) -> String {
+    pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::new();
-        let mut gauge = |name: &str, help: &str, value: u64| {
+        let mut gauge = |name: &str, help: &str, value: usize| {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
@@ -151,12 +151,27 @@ impl Metrics {
         gauge(
             "lightrag_pool_instances",
             "Workspace engine instances loaded.",
-            instances as u64,
+            gauges.instances,
         );
         gauge(
             "lightrag_pool_capacity",
             "Most instances kept loaded.",
-            capacity as u64,
+            gauges.capacity,
+        );
+        gauge(
+            "lightrag_pool_leases",
+            "Leases held on loaded instances (requests, streams, pipelines).",
+            gauges.leases,
+        );
+        gauge(
+            "lightrag_pool_waiting",
+            "Requests waiting for a pool slot.",
+            gauges.waiting,
+        );
+        gauge(
+            "lightrag_model_calls_in_flight",
+            "Model calls running or waiting for a slot.",
+            gauges.model_calls,
         );
         let counters = [
             (
@@ -239,6 +254,16 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The gauges of `/metrics`, read at render time.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    pub instances: usize,
+    pub capacity: usize,
+    pub leases: usize,
+    pub waiting: usize,
+    pub model_calls: usize,
 }
 
 /// One usage series: name, help text, and which total it shows.

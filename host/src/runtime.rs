@@ -195,7 +195,7 @@ impl Runtime {
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
             if state.budget == 0 {
-                return Err(wasmtime::format_err!(CPU_BUDGET_EXHAUSTED));
+                return Err(wasmtime::Error::new(CpuBudgetExhausted));
             }
             state.budget -= 1;
             Ok(UpdateDeadline::Yield(1))
@@ -223,8 +223,18 @@ impl Drop for Runtime {
     }
 }
 
-/// The error text of a call stopped for exceeding its CPU budget.
-pub const CPU_BUDGET_EXHAUSTED: &str = "the engine call exceeded its CPU budget";
+/// The error that stops a guest call which used up its CPU budget; the instance
+/// recognises it by type (`wasmtime::Error::is`).
+#[derive(Debug)]
+pub struct CpuBudgetExhausted;
+
+impl std::fmt::Display for CpuBudgetExhausted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the engine call exceeded its CPU budget")
+    }
+}
+
+impl std::error::Error for CpuBudgetExhausted {}
 
 fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
     std::thread::Builder::new()

@@ -3,143 +3,101 @@
 use crate::audit::Audit;
 use crate::bindings::types::Config as GuestConfig;
 use crate::config::Config;
-use crate::error::AppError;
 use crate::limits::{Limits, LimitsBook};
 use crate::metrics::Metrics;
-use crate::pool::{Lease, Pool, PoolSettings, Quarantine};
 use crate::providers::Providers;
+use crate::routes::{self, AppState, Resolver};
 use crate::runtime::Runtime;
-use crate::workspace::{Resolver, Workspace};
-use crate::{pipeline, routes};
+use crate::service::{OpenSettings, Opener, Parts, Quarantine, Workspaces};
+use crate::workspace::Workspace;
 use anyhow::Context as _;
 use axum::serve::ListenerExt;
 use std::future::Future;
-use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-/// Everything a request handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-/// The contents of [`AppState`].
-pub struct Inner {
-    pub config: Config,
-    /// Who may do what.
-    pub auth: Arc<crate::auth::Auth>,
-    /// The per-workspace audit trail.
-    pub audit: Arc<Audit>,
-    /// Per-workspace limits.
-    pub limits: Arc<LimitsBook>,
-    pub pool: Pool,
-    pub providers: Arc<Providers>,
-    pub metrics: Arc<Metrics>,
-    pub resolver: Resolver,
-    /// Cancelled when the server starts shutting down; pipelines stop at a step.
-    pub shutdown: CancellationToken,
-    /// Background work (pipelines, deletions) to wait for at shutdown.
-    pub tasks: TaskTracker,
-    pub started: Instant,
-}
-
-impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
-impl AppState {
-    /// Builds the runtime, the pool and the providers from `config`.
-    pub fn build(config: Config) -> anyhow::Result<AppState> {
-        let auth =
-            Arc::new(crate::auth::Auth::new(config.auth.clone()).map_err(|e| anyhow::anyhow!(e))?);
-        let metrics = Arc::new(Metrics::new(config.metrics_workspaces.clone()));
-        let audit = Arc::new(Audit::new(config.audit_dir.clone(), config.audit_max_bytes));
-        let providers = Arc::new(
-            Providers::new(&config, metrics.clone(), audit.clone())
-                .map_err(|e| anyhow::anyhow!(e))?,
-        );
-        let host_dir = config.working_dir.join(".host");
-        std::fs::create_dir_all(&host_dir)
-            .with_context(|| format!("creating {}", host_dir.display()))?;
-        let limits = Arc::new(LimitsBook::new(
-            Limits {
-                memory_mb: config.workspace_memory_mb,
-                cpu_ms: config.workspace_cpu.as_millis() as u64,
-                disk_mb: config.workspace_disk_mb,
+/// Builds the runtime, the workspace service and the providers from `config`.
+pub fn build(config: Config) -> anyhow::Result<AppState> {
+    let auth =
+        Arc::new(crate::auth::Auth::new(config.auth.clone()).map_err(|e| anyhow::anyhow!(e))?);
+    let metrics = Arc::new(Metrics::new(config.metrics_workspaces.clone()));
+    let audit = Arc::new(Audit::new(config.audit_dir.clone(), config.audit_max_bytes));
+    let providers = Arc::new(
+        Providers::new(&config, metrics.clone(), audit.clone()).map_err(|e| anyhow::anyhow!(e))?,
+    );
+    let host_dir = config.working_dir.join(".host");
+    std::fs::create_dir_all(&host_dir)
+        .with_context(|| format!("creating {}", host_dir.display()))?;
+    let limits = Arc::new(LimitsBook::new(
+        Limits {
+            memory_mb: config.workspace_memory_mb,
+            cpu_ms: config.workspace_cpu.as_millis() as u64,
+            disk_mb: config.workspace_disk_mb,
+        },
+        host_dir.join("limits"),
+    ));
+    let component = match &config.engine_component {
+        Some(path) => std::borrow::Cow::Owned(
+            std::fs::read(path)
+                .with_context(|| format!("reading LIGHTRAG_ENGINE_COMPONENT={}", path.display()))?,
+        ),
+        None => std::borrow::Cow::Borrowed(lightrag_bindings::ENGINE_COMPONENT),
+    };
+    // Room for every live instance plus as many being finalized.
+    let slots = config.max_workspaces * 2 + 4;
+    let runtime = Arc::new(
+        Runtime::new(&component, &config.cache_dir, slots).context("starting the wasm runtime")?,
+    );
+    tracing::info!("engine component: {}", runtime.origin);
+    let opener = Opener::new(
+        runtime,
+        OpenSettings {
+            working_dir: config.working_dir.clone(),
+            locks_dir: host_dir.join("locks"),
+            catalog_dir: host_dir.join("catalog"),
+            guest_config: guest_config(&config, &providers),
+            auto_create: config.auto_create,
+            quarantine: Quarantine {
+                faults: config.quarantine_faults,
+                window: config.quarantine_window,
+                duration: config.quarantine,
             },
-            host_dir.join("limits"),
-        ));
-        let component = match &config.engine_component {
-            Some(path) => std::borrow::Cow::Owned(std::fs::read(path).with_context(|| {
-                format!("reading LIGHTRAG_ENGINE_COMPONENT={}", path.display())
-            })?),
-            None => std::borrow::Cow::Borrowed(lightrag_bindings::ENGINE_COMPONENT),
-        };
-        // Room for every live instance plus as many being finalized.
-        let slots = config.max_workspaces * 2 + 4;
-        let runtime = Arc::new(
-            Runtime::new(&component, &config.cache_dir, slots)
-                .context("starting the wasm runtime")?,
-        );
-        tracing::info!("engine component: {}", runtime.origin);
-        let pool = Pool::new(
-            runtime,
-            PoolSettings {
-                capacity: config.max_workspaces,
-                wait: config.pool_wait,
-                working_dir: config.working_dir.clone(),
-                locks_dir: host_dir.join("locks"),
-                guest_config: guest_config(&config, &providers),
-                limits: limits.clone(),
-                auto_create: config.auto_create,
-                audit: audit.clone(),
-                quarantine: Quarantine {
-                    faults: config.quarantine_faults,
-                    window: config.quarantine_window,
-                    duration: config.quarantine,
-                },
-            },
-            metrics.clone(),
-        );
-        let resolver = Resolver {
-            default: Workspace::new(&config.default_workspace).map_err(|e| anyhow::anyhow!(e))?,
-            allow_default: config.allow_default_workspace,
-        };
-        Ok(AppState(Arc::new(Inner {
-            config,
-            auth,
-            audit,
-            limits,
-            pool,
-            providers,
-            metrics,
-            resolver,
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            started: Instant::now(),
-        })))
-    }
-
-    /// Leases `workspace`. A workspace opened now that has pending documents (for
-    /// instance, ones a crash interrupted) gets its pipeline restarted.
-    pub async fn lease(&self, workspace: &Workspace) -> Result<Lease, AppError> {
-        let lease = self.pool.lease(workspace).await?;
-        if lease.opened_now {
-            let pending = lease
-                .run(|live| Box::pin(async move { live.opened.pending_documents }))
-                .await?;
-            if pending > 0 {
-                tracing::info!(%workspace, pending, "resuming interrupted ingestion");
-                pipeline::ensure_running(self, lease.clone()).await;
-            }
-        }
-        Ok(lease)
-    }
+        },
+        limits.clone(),
+        audit.clone(),
+        metrics.clone(),
+    );
+    let workspaces = Workspaces::new(Parts {
+        opener,
+        pool: crate::pool::Settings {
+            capacity: config.max_workspaces,
+            wait: config.pool_wait,
+            // A waiting workspace may ask a busy one for its slot once that has been
+            // held for a quarter of the wait, so the handover fits in the wait.
+            hold: (config.pool_wait / 4).clamp(Duration::from_millis(10), Duration::from_secs(5)),
+        },
+        providers,
+        limits: limits.clone(),
+        audit: audit.clone(),
+        input_dir: config.input_dir.clone(),
+        working_dir: config.working_dir.clone(),
+        catalog_dir: host_dir.join("catalog"),
+    });
+    let resolver = Resolver {
+        default: Workspace::new(&config.default_workspace).map_err(|e| anyhow::anyhow!(e))?,
+        allow_default: config.allow_default_workspace,
+    };
+    Ok(AppState::new(routes::Inner {
+        config,
+        auth,
+        workspaces,
+        limits,
+        audit,
+        metrics,
+        resolver,
+        started: Instant::now(),
+    }))
 }
 
 /// The engine's settings, from the server's.
@@ -174,9 +132,10 @@ fn guest_config(config: &Config, providers: &Providers) -> GuestConfig {
     }
 }
 
-/// Serves until `signal` resolves, then shuts down in order: stop accepting, let
-/// requests in flight finish (at most `LIGHTRAG_SHUTDOWN_GRACE_SECS`), stop pipelines
-/// at their next step, finalize every instance.
+/// Serves until `signal` resolves, then shuts down within
+/// `LIGHTRAG_SHUTDOWN_GRACE_SECS` in all: stop accepting; let requests in flight
+/// finish while pipelines stop at their next step (documents they were on go back to
+/// pending); finalize every workspace in the last quarter of the grace.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -199,25 +158,26 @@ pub async fn serve(
     });
     let server = tokio::spawn(async move { server.await });
     let mut server = std::pin::pin!(server);
-    tokio::select! {
-        result = &mut server => { result??; }
-        _ = stop_rx => {
-            tracing::info!("shutting down: waiting for requests in flight");
-            if tokio::time::timeout(state.config.shutdown_grace, &mut server).await.is_err() {
-                tracing::warn!("requests still in flight after the grace period; stopping anyway");
-            }
-        }
-    }
-    state.shutdown.cancel();
-    state.tasks.close();
-    if tokio::time::timeout(state.config.shutdown_grace, state.tasks.wait())
-        .await
-        .is_err()
+    // The server ends by itself only after the signal (graceful shutdown with no
+    // connection left), or on an error.
+    let signalled = tokio::select! {
+        result = &mut server => { result??; false }
+        _ = stop_rx => true,
+    };
+    let grace = state.config.shutdown_grace;
+    let deadline = tokio::time::Instant::now() + grace;
+    tracing::info!("shutting down: waiting for requests in flight");
+    // Background work stops at its next step while requests finish.
+    state.workspaces.shutdown_token().cancel();
+    if signalled
+        && tokio::time::timeout_at(deadline - grace / 4, &mut server)
+            .await
+            .is_err()
     {
-        tracing::warn!("background tasks did not stop in time");
+        tracing::warn!("requests still in flight after the grace period; stopping anyway");
     }
     let started = Instant::now();
-    state.pool.shutdown().await;
+    state.workspaces.shutdown(deadline).await;
     tracing::info!(
         "finalized all workspaces in {:?}; finalize calls: {}",
         started.elapsed(),

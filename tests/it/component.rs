@@ -121,7 +121,8 @@ async fn run(
     task: Task,
     mut answer: impl FnMut(&Request) -> Reply,
 ) -> TaskOutput {
-    let (id, mut step) = api.call_start(&mut *store, &task).await.unwrap();
+    let (id, progress) = api.call_start(&mut *store, &task).await.unwrap();
+    let mut step = progress.step;
     loop {
         match step {
             Step::Done(output) => return output,
@@ -134,7 +135,11 @@ async fn run(
                         reply: answer(&r.request),
                     })
                     .collect();
-                step = api.call_resume(&mut *store, id, &replies).await.unwrap();
+                step = api
+                    .call_resume(&mut *store, id, &replies)
+                    .await
+                    .unwrap()
+                    .step;
             }
         }
     }
@@ -182,7 +187,11 @@ async fn the_component_runs_under_plain_wasmtime_with_a_short_driver_loop() {
     let (mut store, instance) = instantiate(&engine, &component, dir.path()).await;
     let api = instance.lightrag_engine_engine();
 
-    let report = api.call_open(&mut store, &config()).await.unwrap().unwrap();
+    let report = api
+        .call_open(&mut store, &config(), None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(report.pending_documents, 0);
     let docs = [NewDocument {
         content: "Otters are semi-aquatic mammals that live in the Amazon River.".into(),
@@ -264,7 +273,10 @@ async fn distinct_questions_no_longer_grow_the_cache_without_bound() {
 
     let (mut store, instance) = instantiate(&engine, &component, dir.path()).await;
     let api = instance.lightrag_engine_engine();
-    api.call_open(&mut store, &config).await.unwrap().unwrap();
+    api.call_open(&mut store, &config, None)
+        .await
+        .unwrap()
+        .unwrap();
     let docs = [NewDocument {
         content: "Otters are semi-aquatic mammals that live in the Amazon River.".into(),
         file_path: "otters.txt".into(),
@@ -307,7 +319,10 @@ async fn distinct_questions_no_longer_grow_the_cache_without_bound() {
     // Reopened: the same entries, in the same order.
     let (mut store, instance) = instantiate(&engine, &component, dir.path()).await;
     let api = instance.lightrag_engine_engine();
-    api.call_open(&mut store, &config).await.unwrap().unwrap();
+    api.call_open(&mut store, &config, None)
+        .await
+        .unwrap()
+        .unwrap();
     let reopened = api.call_stats(&mut store).await.unwrap();
     assert_eq!(reopened.cache_entries, stats.cache_entries);
     assert!(!ask(&mut store, api, 0).await, "the newest answer was lost");
@@ -322,7 +337,10 @@ async fn distinct_questions_no_longer_grow_the_cache_without_bound() {
         query_cache_bytes: 20 * 1024,
         ..config
     };
-    api.call_open(&mut store, &smaller).await.unwrap().unwrap();
+    api.call_open(&mut store, &smaller, None)
+        .await
+        .unwrap()
+        .unwrap();
     let trimmed = api.call_stats(&mut store).await.unwrap().cache_entries;
     assert!(
         (extraction_entries + 1..=extraction_entries + 2).contains(&trimmed),

@@ -72,9 +72,16 @@ pub struct MockState {
     /// a few hundred bytes, like a real model's answer (and the shared bench's mock),
     /// for benchmarks. Tests keep the echo, which lets them see the context.
     pub short_answers: std::sync::atomic::AtomicBool,
-    /// Chat completions waiting out their latency right now, and the most at once.
+    /// Chat completions waiting out their latency right now, and the most at once. A
+    /// request whose client goes away stops counting.
     pub chats_in_flight: AtomicUsize,
     pub most_chats_in_flight: AtomicUsize,
+    /// Embedding requests being answered right now.
+    pub embeds_in_flight: AtomicUsize,
+    /// Embedding requests with a text containing this marker wait this many ms more.
+    pub slow_embed: Mutex<Option<(String, u64)>>,
+    /// The `Retry-After` of injected 429s (default `1`).
+    pub retry_after: Mutex<Option<String>>,
     log: Mutex<Vec<Logged>>,
 }
 
@@ -145,6 +152,26 @@ pub fn mock_env(base: &str, dim: usize) -> Vec<(String, String)> {
     .collect()
 }
 
+/// Counts a request in flight until dropped — also when its client goes away and
+/// the handler is dropped half-way.
+struct InFlight<'a> {
+    counter: &'a AtomicUsize,
+    now: usize,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(counter: &'a AtomicUsize) -> InFlight<'a> {
+        let now = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        InFlight { counter, now }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn sleep_ms(ms: u64) {
     if ms > 0 {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -174,9 +201,15 @@ fn injected_failure(state: &MockState) -> Option<Response> {
     )
         .into_response();
     if status == 429 {
+        let after = state
+            .retry_after
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| "1".into());
         response
             .headers_mut()
-            .insert("retry-after", "1".parse().unwrap());
+            .insert("retry-after", after.parse().unwrap());
     }
     Some(response)
 }
@@ -216,10 +249,13 @@ async fn receive_chat(
         path: uri.to_string(),
         model: body["model"].as_str().unwrap_or_default().to_string(),
     });
-    let now = state.chats_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    state.most_chats_in_flight.fetch_max(now, Ordering::SeqCst);
-    sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
-    state.chats_in_flight.fetch_sub(1, Ordering::SeqCst);
+    {
+        let in_flight = InFlight::enter(&state.chats_in_flight);
+        state
+            .most_chats_in_flight
+            .fetch_max(in_flight.now, Ordering::SeqCst);
+        sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
+    }
     match injected_failure(state) {
         Some(failure) => Err(failure),
         None => Ok(answer_for(state, &messages)),
@@ -639,7 +675,14 @@ async fn embeddings(
         path: uri.to_string(),
         model: body["model"].as_str().unwrap_or_default().to_string(),
     });
-    sleep_ms(state.embed_latency_ms.load(Ordering::Relaxed)).await;
+    {
+        let _in_flight = InFlight::enter(&state.embeds_in_flight);
+        let slow = state.slow_embed.lock().unwrap().clone();
+        let extra = slow
+            .filter(|(marker, _)| inputs.iter().any(|t| t.contains(marker.as_str())))
+            .map_or(0, |(_, ms)| ms);
+        sleep_ms(state.embed_latency_ms.load(Ordering::Relaxed) + extra).await;
+    }
     let dim = state.dim.load(Ordering::Relaxed);
     let base64 = body["encoding_format"].as_str() == Some("base64");
     let data: Vec<Value> = inputs

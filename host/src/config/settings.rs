@@ -80,7 +80,7 @@ settings! {
     "LIGHTRAG_WORKSPACE_MAX_ASYNC", "", "Most LLM requests one workspace may have in flight (unset: no cap).";
     "TIMEOUT", "240", "Seconds one LLM request may take (LLM_TIMEOUT wins if set).";
     "EMBEDDING_TIMEOUT", "30", "Seconds one embedding request may take.";
-    "LIGHTRAG_MODEL_RETRY_ATTEMPTS", "3", "Attempts per model call on 429, 5xx, timeouts and connection errors.";
+    "LIGHTRAG_MODEL_RETRY_ATTEMPTS", "9", "Attempts per model call on 429, timeouts and connection errors (5xx: at most 3), as LightRAG's clients make in effect.";
     "LIGHTRAG_MODEL_RETRY_BASE_MS", "4000", "First backoff before a retry; doubles each time, with jitter, at most 10 s.";
     "LLM_TIMEOUT", "", "Seconds one LLM request may take.";
     "EXTRACT_MAX_ASYNC_LLM", "", "Most extraction and summary calls in flight, server-wide (unset: only MAX_ASYNC).";

@@ -8,8 +8,8 @@
 use super::StreamEvent;
 use super::openai::{Auth, Endpoints, OpenAiClient};
 use super::retry::ProviderError;
-use super::usage::{Completion, Usage};
 use crate::bindings::types::Message;
+use crate::usage::{Completion, Usage};
 use serde_json::{Map, Value};
 use std::time::Duration;
 use tokio::sync::mpsc;

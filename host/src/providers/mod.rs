@@ -8,7 +8,6 @@
 //!
 //! * `openai`, `ollama`, `azure` — the HTTP clients of each binding.
 //! * `retry` — typed provider errors and bounded retries with backoff.
-//! * `usage` — token counts, reported or estimated.
 //! * `fair` — the fair, prioritised concurrency budget.
 
 pub mod azure;
@@ -19,7 +18,6 @@ pub mod ollama;
 pub mod openai;
 pub mod rerank;
 pub mod retry;
-pub mod usage;
 
 use crate::audit::Audit;
 use crate::bindings::types::{
@@ -29,6 +27,7 @@ use crate::bindings::types::{
 use crate::config::{Binding, Config, ModelConfig, RoleLimit};
 use crate::metrics::Metrics;
 use crate::offline::{self, OfflineEmbedder};
+use crate::usage::{Completion, Usage};
 use azure::AzureOpenAiClient;
 use fair::{FairLimiter, Priority};
 use ollama::OllamaClient;
@@ -37,7 +36,6 @@ use retry::{ProviderError, RetryPolicy, with_retries};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use usage::{Completion, Usage};
 
 /// What a streamed answer sends to the client, in order.
 #[derive(Debug)]

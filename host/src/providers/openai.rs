@@ -10,8 +10,8 @@ use super::retry::{
     PieceForwarder, ProviderError, ResponseLines, check_status, error_message, from_transport,
     http_client, read_json,
 };
-use super::usage::{Completion, Usage};
 use crate::bindings::types::Message;
+use crate::usage::{Completion, Usage};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use std::time::Duration;

@@ -149,10 +149,14 @@ impl ProviderError {
 
 /// How often and how patiently a model call is retried.
 ///
-/// The default mirrors LightRAG's bindings (tenacity: `stop_after_attempt(3)`,
-/// `wait_exponential(min=4, max=10)`): three attempts in all, waits growing from
-/// 4 s and capped at 10 s. Waits use full jitter (uniform between zero and the
-/// exponential bound) so that many workspaces hitting one rate limit spread out.
+/// The default matches what LightRAG's bindings make in effect: tenacity retries
+/// rate limits, connection errors and timeouts (`stop_after_attempt(3)`,
+/// `wait_exponential(min=4, max=10)`) around an OpenAI client that itself makes up to
+/// three tries — nine in all; a server error (5xx) is retried only by the client, so
+/// at most three tries ([`SERVER_ERROR_ATTEMPTS`]). Waits grow from 4 s, capped at
+/// 10 s, with full jitter (uniform between a floor and the exponential bound) so that
+/// many workspaces hitting one rate limit spread out; the floor (an eighth of the
+/// base) keeps a `Retry-After: 0` from turning into a burst of instant retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = never retry; 0 is taken as 1).
@@ -163,10 +167,14 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
 }
 
+/// Most tries of a call that fails with a server error (5xx), whatever
+/// `max_attempts` allows: the other transient failures are worth more patience.
+pub const SERVER_ERROR_ATTEMPTS: u32 = 3;
+
 impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
         RetryPolicy {
-            max_attempts: 3,
+            max_attempts: 9,
             base_delay: Duration::from_secs(4),
             max_delay: Duration::from_secs(10),
         }
@@ -186,14 +194,24 @@ impl RetryPolicy {
     /// `Retry-After` when it gave one, otherwise a jittered exponential backoff;
     /// never more than `max_delay`.
     pub fn delay(&self, attempt: u32, error: &ProviderError) -> Duration {
+        let floor = (self.base_delay / 8).min(self.max_delay);
         if let Some(asked) = error.retry_after() {
-            return asked.min(self.max_delay);
+            return asked.max(floor).min(self.max_delay);
         }
         let factor = 1u32
             .checked_shl(attempt.saturating_sub(1))
             .unwrap_or(u32::MAX);
         let bound = self.base_delay.saturating_mul(factor).min(self.max_delay);
-        bound.mul_f64(unit_random())
+        bound.mul_f64(unit_random()).max(floor)
+    }
+
+    /// Attempts in all for a call failing with `error`.
+    fn attempts_for(&self, error: &ProviderError) -> u32 {
+        let all = self.max_attempts.max(1);
+        match error {
+            ProviderError::Server { .. } => all.min(SERVER_ERROR_ATTEMPTS),
+            _ => all,
+        }
     }
 }
 
@@ -214,13 +232,13 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
-    let max_attempts = policy.max_attempts.max(1);
     let mut number = 1;
     loop {
         let error = match attempt(number).await {
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
+        let max_attempts = policy.attempts_for(&error);
         if !error.retryable() {
             return Err(if number > 1 {
                 error.with_note(&format!("after {number} attempts"))

@@ -6,11 +6,10 @@
 //! engine can leave symbolic links in its directory, and the host must never follow
 //! one out of it (to measure, or worse, to delete).
 
-use super::JsonBody;
+use super::{AppState, JsonBody};
 use crate::catalog;
 use crate::error::AppError;
 use crate::limits::Overrides;
-use crate::server::AppState;
 use crate::workspace::Workspace;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -20,10 +19,6 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
-
-/// How long a deletion waits for the workspace's requests in flight.
-const DRAIN_WAIT: Duration = Duration::from_secs(30);
 
 /// The admin routes.
 pub fn routes() -> Router<AppState> {
@@ -118,7 +113,7 @@ fn catalog_dir(state: &AppState) -> std::path::PathBuf {
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
     require_admin(&state, &headers)?;
     let root = root(&state)?;
-    let live = state.pool.live();
+    let loaded = state.workspaces.loaded();
     let mut names: Vec<Workspace> = root
         .entries()
         .map_err(AppError::internal)?
@@ -127,27 +122,23 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
         .filter_map(|e| Workspace::new(&e.file_name().to_string_lossy()).ok())
         .collect();
     names.sort();
-    let now = Instant::now();
     let workspaces: Vec<Value> = names
         .into_iter()
         .map(|ws| {
             let bytes = root.open_dir(ws.as_str()).map(|d| size_of(&d)).unwrap_or(0);
-            let loaded = live
-                .iter()
-                .find(|(name, _)| *name == ws)
-                .map(|(_, used)| *used);
+            let live = loaded.iter().find(|entry| entry.key == ws);
             let record = catalog::load(&catalog_dir(&state), &ws);
-            let last_used = match loaded {
-                Some(used) => {
-                    Some(chrono::Utc::now().timestamp() - now.duration_since(used).as_secs() as i64)
-                }
+            let last_used = match live {
+                Some(entry) => Some(
+                    chrono::Utc::now().timestamp() - entry.last_used.elapsed().as_secs() as i64,
+                ),
                 None => record.map(|r| r.last_used),
             };
             json!({
                 "name": ws.as_str(),
                 "bytes": bytes,
                 "documents": record.map(|r| r.documents),
-                "loaded": loaded.is_some(),
+                "loaded": live.is_some(),
                 "last_used": last_used,
             })
         })
@@ -201,10 +192,7 @@ async fn inspect(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let (workspace, root) = existing(&state, &headers, &name)?;
-    let lease = state.lease(&workspace).await?;
-    let stats = lease
-        .run(|live| Box::pin(async move { live.instance.stats().await }))
-        .await??;
+    let stats = state.workspaces.lease(&workspace).await?.stats().await?;
     let bytes = root
         .open_dir(workspace.as_str())
         .map(|d| size_of(&d))
@@ -240,11 +228,9 @@ async fn set_limits(
         .limits
         .set(&workspace, &overrides)
         .map_err(AppError::internal)?;
-    // Limits apply when an instance opens: close the live one (finalized) so the
+    // Limits apply when an instance opens: retire the live one (finalized) so the
     // next request opens it under the new limits.
-    let closed = state.pool.close(&workspace, DRAIN_WAIT).await;
-    state.pool.reopen(&workspace);
-    closed?;
+    state.workspaces.reopen(&workspace).await?;
     state.audit.record(
         workspace.as_str(),
         "admin",
@@ -260,20 +246,11 @@ async fn remove(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let (workspace, root) = existing(&state, &headers, &name)?;
-    // Drain and finalize; the workspace stays closed until its files are gone, so no
-    // request can re-open it half-deleted.
-    state.pool.close(&workspace, DRAIN_WAIT).await?;
-    let removed = root.remove_dir_all(workspace.as_str());
-    if let Ok(inputs) = Dir::open_ambient_dir(&state.config.input_dir, ambient_authority()) {
-        let _ = inputs.remove_dir_all(workspace.as_str());
-    }
-    state.limits.remove(&workspace);
-    catalog::remove(&catalog_dir(&state), &workspace);
-    state.audit.remove(&workspace);
-    state.pool.reopen(&workspace);
-    removed
-        .map_err(|e| AppError::internal(format!("cannot delete workspace '{workspace}': {e}")))?;
+    let (workspace, _) = existing(&state, &headers, &name)?;
+    // Drained, finalized, removed: the workspace stays closed until its files are
+    // gone, so no request can re-open it half-deleted. Finishes even if the caller
+    // goes away.
+    state.workspaces.delete(&workspace).await?;
     tracing::info!(%workspace, "workspace deleted by the admin API");
     Ok(Json(
         json!({"status": "deleted", "name": workspace.as_str()}),

@@ -1,13 +1,12 @@
 //! `/documents/*`: adding documents, reading their status, deleting them.
 
+use super::AppState;
 use super::{JsonBody, track_id};
 use crate::bindings::types::{
-    DeleteRequest, DocPageRequest, DocSort, DocState, DocStatus, NewDocument, Task, TaskOutput,
+    DeleteRequest, DocPageRequest, DocSort, DocState, DocStatus, Error as GuestError, NewDocument,
 };
-use crate::driver::run_task;
 use crate::error::{AppError, FieldError};
-use crate::pipeline;
-use crate::server::AppState;
+use crate::service;
 use crate::workspace::Workspace;
 use axum::extract::{Multipart, Path, State};
 use axum::routing::{delete, get, post};
@@ -98,28 +97,8 @@ async fn enqueue(
     documents: Vec<NewDocument>,
     track_id: &str,
 ) -> Result<(), AppError> {
-    let lease = state.lease(workspace).await?;
-    let track = track_id.to_string();
-    let result = lease
-        .run(move |live| Box::pin(async move { live.instance.enqueue(&documents, &track).await }))
-        .await??;
-    let report = match result {
-        Ok(report) => report,
-        Err(err) => {
-            if matches!(err, crate::bindings::types::Error::StorageFull(_)) {
-                state
-                    .audit
-                    .record(workspace.as_str(), "limit_hit", json!({"limit": "disk"}));
-            }
-            return Err(err.into());
-        }
-    };
-    state.audit.record(
-        workspace.as_str(),
-        "documents_added",
-        json!({"track_id": track_id, "accepted": report.accepted, "duplicates": report.duplicates}),
-    );
-    pipeline::ensure_running(state, lease).await;
+    let lease = state.workspaces.lease(workspace).await?;
+    lease.enqueue(documents, track_id.to_string()).await?;
     Ok(())
 }
 
@@ -316,10 +295,12 @@ async fn pipeline_status(
     State(state): State<AppState>,
     workspace: Workspace,
 ) -> Result<(Workspace, Json<Value>), AppError> {
-    let lease = state.lease(&workspace).await?;
-    let status = lease
-        .run(|live| Box::pin(async move { live.instance.pipeline_status().await }))
-        .await??;
+    let status = state
+        .workspaces
+        .lease(&workspace)
+        .await?
+        .pipeline_status()
+        .await?;
     let body = json!({
         "busy": status.busy,
         "job_name": status.job_name,
@@ -352,11 +333,8 @@ async fn track_status(
     if track_id.is_empty() {
         return Err(AppError::BadRequest("Track ID cannot be empty".into()));
     }
-    let lease = state.lease(&workspace).await?;
-    let track = track_id.clone();
-    let docs = lease
-        .run(move |live| Box::pin(async move { live.instance.documents_by_track(&track).await }))
-        .await??;
+    let lease = state.workspaces.lease(&workspace).await?;
+    let docs = lease.documents_by_track(track_id.clone()).await?;
     let mut summary: BTreeMap<&str, u32> = BTreeMap::new();
     for doc in &docs {
         *summary.entry(state_name(doc.status)).or_default() += 1;
@@ -469,16 +447,9 @@ async fn paginated(
         sort: sort.unwrap_or(DocSort::UpdatedAt),
         descending,
     };
-    let lease = state.lease(&workspace).await?;
-    let (page, counts) = lease
-        .run(move |live| {
-            Box::pin(async move {
-                let page = live.instance.documents_page(&request).await?;
-                let counts = live.instance.state_counts().await?;
-                Ok::<_, crate::instance::Fault>((page, counts))
-            })
-        })
-        .await??;
+    let lease = state.workspaces.lease(&workspace).await?;
+    let page = lease.documents_page(request).await?;
+    let counts = lease.state_counts().await?;
     let total = page.total_count as i64;
     let total_pages = (total + body.page_size - 1) / body.page_size;
     let body = json!({
@@ -511,10 +482,12 @@ async fn status_counts(
     State(state): State<AppState>,
     workspace: Workspace,
 ) -> Result<(Workspace, Json<Value>), AppError> {
-    let lease = state.lease(&workspace).await?;
-    let counts = lease
-        .run(|live| Box::pin(async move { live.instance.state_counts().await }))
-        .await??;
+    let counts = state
+        .workspaces
+        .lease(&workspace)
+        .await?
+        .state_counts()
+        .await?;
     Ok((
         workspace,
         Json(json!({"status_counts": counts_json(&counts)})),
@@ -562,12 +535,9 @@ async fn delete_documents(
             "Value error, doc_ids must be unique",
         )]));
     }
-    let lease = state.lease(&workspace).await?;
-    let busy = lease
-        .run(|live| Box::pin(async move { live.pipeline_running }))
-        .await?;
+    let lease = state.workspaces.lease(&workspace).await?;
     let joined = ids.join(", ");
-    if busy {
+    if lease.pipeline_running() {
         let body = json!({
             "status": "busy",
             "message": "Cannot delete documents while the pipeline is busy",
@@ -575,25 +545,9 @@ async fn delete_documents(
         });
         return Ok((workspace, Json(body)));
     }
-    let task = Task::DeleteDocuments(DeleteRequest {
+    lease.delete_documents(DeleteRequest {
         doc_ids: ids.clone(),
         delete_llm_cache: body.delete_llm_cache,
-    });
-    let background = state.clone();
-    let name = workspace.clone();
-    state.tasks.spawn(async move {
-        match run_task(&lease, &background.providers, task, None, &background.shutdown).await {
-            Ok(TaskOutput::Deleted((deleted, missing))) => {
-                tracing::info!(workspace = %name, "deleted {} documents, {} not found", deleted.len(), missing.len());
-                background.audit.record(
-                    name.as_str(),
-                    "documents_deleted",
-                    json!({"deleted": deleted, "not_found": missing}),
-                );
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(workspace = %name, "deletion failed: {err:?}"),
-        }
     });
     let body = json!({
         "status": "deletion_started",
@@ -607,34 +561,21 @@ async fn clear_documents(
     State(state): State<AppState>,
     workspace: Workspace,
 ) -> Result<(Workspace, Json<Value>), AppError> {
-    let lease = state.lease(&workspace).await?;
-    let result = lease
-        .run(|live| {
-            Box::pin(async move {
-                if live.pipeline_running {
-                    return Ok(None);
-                }
-                live.instance.clear().await.map(Some)
-            })
-        })
-        .await??;
+    let lease = state.workspaces.lease(&workspace).await?;
+    let result = match lease.pipeline_running() {
+        true => Err(service::Error::Engine(GuestError::Busy(String::new()))),
+        false => lease.clear().await,
+    };
     let body = match result {
-        None | Some(Err(crate::bindings::types::Error::Busy(_))) => json!({
+        Err(service::Error::Engine(GuestError::Busy(_))) => json!({
             "status": "busy",
             "message": "Cannot clear documents while the pipeline is busy",
         }),
-        Some(Err(err)) => return Err(err.into()),
-        Some(Ok(count)) => {
-            state.audit.record(
-                workspace.as_str(),
-                "documents_cleared",
-                json!({"count": count}),
-            );
-            json!({
-                "status": "success",
-                "message": format!("All documents cleared successfully. Deleted {count} files."),
-            })
-        }
+        Err(err) => return Err(err.into()),
+        Ok(count) => json!({
+            "status": "success",
+            "message": format!("All documents cleared successfully. Deleted {count} files."),
+        }),
     };
     Ok((workspace, Json(body)))
 }
@@ -643,11 +584,12 @@ async fn clear_cache(
     State(state): State<AppState>,
     workspace: Workspace,
 ) -> Result<(Workspace, Json<Value>), AppError> {
-    let lease = state.lease(&workspace).await?;
-    lease
-        .run(|live| Box::pin(async move { live.instance.clear_cache().await }))
-        .await??
-        .map_err(AppError::from)?;
+    state
+        .workspaces
+        .lease(&workspace)
+        .await?
+        .clear_cache()
+        .await?;
     Ok((
         workspace,
         Json(json!({"status": "success", "message": "Successfully cleared all cache"})),
@@ -707,11 +649,8 @@ async fn scan(
     workspace: Workspace,
 ) -> Result<(Workspace, Json<Value>), AppError> {
     let track = track_id("scan");
-    let lease = state.lease(&workspace).await?;
-    let busy = lease
-        .run(|live| Box::pin(async move { live.pipeline_running }))
-        .await?;
-    if busy {
+    let lease = state.workspaces.lease(&workspace).await?;
+    if lease.pipeline_running() {
         let body = json!({
             "status": "scanning_skipped_pipeline_busy",
             "message": "The pipeline is busy; scan again when it is done",
@@ -723,22 +662,8 @@ async fn scan(
     let documents = tokio::task::spawn_blocking(move || read_input_files(&dir))
         .await
         .map_err(AppError::internal)?;
-    let scan_track = track.clone();
-    lease
-        .run(move |live| {
-            Box::pin(async move {
-                live.instance
-                    .reset_failed()
-                    .await?
-                    .map_err(AppError::from)?;
-                live.instance
-                    .enqueue_new(&documents, &scan_track)
-                    .await?
-                    .map_err(AppError::from)
-            })
-        })
-        .await??;
-    pipeline::ensure_running(&state, lease).await;
+    lease.reset_failed().await?;
+    lease.enqueue_new(documents, track.clone()).await?;
     let body = json!({
         "status": "scanning_started",
         "message": "Scanning process has been initiated in the background",
@@ -752,12 +677,9 @@ async fn reprocess_failed(
     State(state): State<AppState>,
     workspace: Workspace,
 ) -> Result<(Workspace, Json<Value>), AppError> {
-    let lease = state.lease(&workspace).await?;
-    let count = lease
-        .run(|live| Box::pin(async move { live.instance.reset_failed().await }))
-        .await??
-        .map_err(AppError::from)?;
-    pipeline::ensure_running(&state, lease).await;
+    let lease = state.workspaces.lease(&workspace).await?;
+    let count = lease.reset_failed().await?;
+    lease.ensure_pipeline();
     let body = json!({
         "status": "reprocessing_started",
         "message": format!("Reprocessing of {count} failed documents has been initiated in the background"),

@@ -1,8 +1,8 @@
 //! Graph reads in LightRAG's shapes: labels, popular labels, search, subgraphs.
 
+use super::AppState;
 use crate::bindings::types::{GraphEdge, GraphNode};
 use crate::error::{AppError, FieldError};
-use crate::server::AppState;
 use crate::workspace::Workspace;
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -68,10 +68,12 @@ async fn labels(
     State(state): State<AppState>,
     workspace: Workspace,
 ) -> Result<(Workspace, Json<Value>), AppError> {
-    let lease = state.lease(&workspace).await?;
-    let labels = lease
-        .run(|live| Box::pin(async move { live.instance.graph_labels().await }))
-        .await??;
+    let labels = state
+        .workspaces
+        .lease(&workspace)
+        .await?
+        .graph_labels()
+        .await?;
     Ok((workspace, Json(json!(labels))))
 }
 
@@ -81,10 +83,8 @@ async fn popular(
     Query(params): Query<Params>,
 ) -> Result<(Workspace, Json<Value>), AppError> {
     let limit = bounded(params.limit.as_deref(), "limit", 300, 1, 1000)?;
-    let lease = state.lease(&workspace).await?;
-    let labels = lease
-        .run(move |live| Box::pin(async move { live.instance.popular_labels(limit).await }))
-        .await??;
+    let lease = state.workspaces.lease(&workspace).await?;
+    let labels = lease.popular_labels(limit).await?;
     Ok((workspace, Json(json!(labels))))
 }
 
@@ -95,10 +95,8 @@ async fn search(
 ) -> Result<(Workspace, Json<Value>), AppError> {
     let query = params.q.ok_or_else(|| query_error("q", "Field required"))?;
     let limit = bounded(params.limit.as_deref(), "limit", 50, 1, 100)?;
-    let lease = state.lease(&workspace).await?;
-    let labels = lease
-        .run(move |live| Box::pin(async move { live.instance.search_labels(&query, limit).await }))
-        .await??;
+    let lease = state.workspaces.lease(&workspace).await?;
+    let labels = lease.search_labels(query, limit).await?;
     Ok((workspace, Json(json!(labels))))
 }
 
@@ -153,12 +151,8 @@ async fn graphs(
         u32::MAX,
     )?
     .min(MAX_GRAPH_NODES);
-    let lease = state.lease(&workspace).await?;
-    let part = lease
-        .run(move |live| {
-            Box::pin(async move { live.instance.subgraph(&label, max_depth, max_nodes).await })
-        })
-        .await??;
+    let lease = state.workspaces.lease(&workspace).await?;
+    let part = lease.subgraph(label, max_depth, max_nodes).await?;
     let body = json!({
         "nodes": part.nodes.into_iter().map(node_json).collect::<Vec<_>>(),
         "edges": part.edges.into_iter().map(edge_json).collect::<Vec<_>>(),
@@ -175,9 +169,7 @@ async fn exists(
     let name = params
         .name
         .ok_or_else(|| query_error("name", "Field required"))?;
-    let lease = state.lease(&workspace).await?;
-    let exists = lease
-        .run(move |live| Box::pin(async move { live.instance.entity_exists(name.trim()).await }))
-        .await??;
+    let lease = state.workspaces.lease(&workspace).await?;
+    let exists = lease.entity_exists(name.trim().to_string()).await?;
     Ok((workspace, Json(json!({ "exists": exists }))))
 }

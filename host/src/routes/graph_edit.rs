@@ -1,14 +1,14 @@
 //! Graph editing in LightRAG's shapes: create, edit (with rename and merge), merge
 //! and delete entities and relations.
 
+use super::AppState;
 use super::JsonBody;
 use crate::bindings::types::{
     EntityEdit, EntityFields, EntityInput, Error as GuestError, GraphEdge, GraphEdit,
     GraphEditResult, GraphNode, RelationFields, RelationInput, Task, TaskOutput,
 };
-use crate::driver::{TaskError, run_task};
 use crate::error::{AppError, FieldError};
-use crate::server::AppState;
+use crate::service;
 use crate::workspace::Workspace;
 use axum::extract::State;
 use axum::routing::{delete, post};
@@ -32,31 +32,21 @@ pub fn routes() -> Router<AppState> {
         .route("/documents/delete_relation", delete(delete_relation))
 }
 
-/// Runs an edit on the workspace, refusing while its pipeline runs.
+/// Runs an edit on the workspace, refusing while its pipeline runs. The edit runs in
+/// a driver of its own: a client that goes away cancels it, releasing the graph.
 async fn run_edit(
     state: &AppState,
     workspace: &Workspace,
     edit: GraphEdit,
 ) -> Result<GraphEditResult, AppError> {
-    let lease = state.lease(workspace).await?;
-    let busy = lease
-        .run(|live| Box::pin(async move { live.pipeline_running }))
-        .await?;
-    if busy {
+    let lease = state.workspaces.lease(workspace).await?;
+    if lease.pipeline_running() {
         return Err(AppError::Conflict(BUSY.into()));
     }
-    match run_task(
-        &lease,
-        &state.providers,
-        Task::EditGraph(edit),
-        None,
-        &state.shutdown,
-    )
-    .await
-    {
+    match lease.start_task(Task::EditGraph(edit), None).await {
         Ok(TaskOutput::GraphEdited(result)) => Ok(result),
         Ok(_) => Err(AppError::internal("a graph edit returned something else")),
-        Err(TaskError::Guest(GuestError::Busy(msg))) => Err(AppError::Conflict(msg)),
+        Err(service::Error::Engine(GuestError::Busy(msg))) => Err(AppError::Conflict(msg)),
         Err(err) => Err(err.into()),
     }
 }

@@ -8,6 +8,8 @@
 //! * `ollama` — the Ollama-compatible `/api/*` (chat, generate, tags).
 //! * `session` — authentication middleware, `/login`, `/auth-status`.
 //! * `admin` — the workspace lifecycle API (`/workspaces`, admin key only).
+//! * `state` — [`AppState`], what handlers reach; `tenant` — which workspace a request
+//!   is for (the `Workspace` extractor).
 
 mod admin;
 mod documents;
@@ -16,13 +18,14 @@ mod graph_edit;
 mod ollama;
 mod query;
 mod session;
-mod stream;
+mod state;
 mod system;
+mod tenant;
 
-pub use session::check_access;
+pub use state::{AppState, Inner};
+pub use tenant::{FALLBACK_HEADER, HEADER, Resolver};
 
 use crate::error::{AppError, FieldError};
-use crate::server::AppState;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};

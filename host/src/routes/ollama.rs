@@ -6,14 +6,14 @@
 //! header as on every route; clients that cannot send headers name it in the model,
 //! `lightrag:<workspace>`.
 
-use super::query::spawn_query;
+use super::query::{output as query_output, start_query};
 use super::session::{MaybeAccess, check_access};
-use crate::bindings::types::{HistoryMessage, QueryMode, QueryParams};
-use crate::driver::TaskError;
+use super::{AppState, FALLBACK_HEADER, HEADER};
+use crate::bindings::types::{Error as GuestError, HistoryMessage, QueryMode, QueryParams};
 use crate::error::AppError;
 use crate::providers::StreamEvent;
-use crate::server::AppState;
-use crate::workspace::{FALLBACK_HEADER, HEADER, Workspace};
+use crate::service;
+use crate::workspace::Workspace;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -244,17 +244,15 @@ async fn respond(
     let started = Instant::now();
     let prompt = params.query.clone();
     let stream = params.stream;
-    let lease = state.lease(&workspace).await?;
     let (events_tx, mut events) = mpsc::channel::<StreamEvent>(64);
-    let (done, guard) = spawn_query(&state, lease, params, stream.then_some(events_tx));
+    let running = start_query(&state, &workspace, params, stream.then_some(events_tx)).await?;
     if !stream {
-        let output = match done.await {
-            Ok(Ok(output)) => output,
-            Ok(Err(TaskError::Guest(crate::bindings::types::Error::BadInput(msg)))) => {
+        let output = match query_output(running.await) {
+            Ok(output) => output,
+            Err(service::Error::Engine(GuestError::BadInput(msg))) => {
                 return Err(AppError::BadRequest(msg));
             }
-            Ok(Err(err)) => return Err(err.into()),
-            Err(_) => return Err(AppError::internal("the query task ended without an answer")),
+            Err(err) => return Err(err.into()),
         };
         let text = if output.response.is_empty() {
             "No response generated".to_string()
@@ -266,7 +264,8 @@ async fn respond(
     }
     let (lines_tx, lines_rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     tokio::spawn(async move {
-        let _guard = guard;
+        // A client that goes away drops `lines_rx`; this task ends, dropping the
+        // query, which cancels it.
         let mut answer = String::new();
         while let Some(event) = events.recv().await {
             if let StreamEvent::Piece(piece) = event {
@@ -280,9 +279,9 @@ async fn respond(
                 }
             }
         }
-        let lines: Vec<Value> = match done.await {
+        let lines: Vec<Value> = match query_output(running.await) {
             // Not streamed (cached answer, context only, no context): one piece.
-            Ok(Ok(output)) if answer.is_empty() => {
+            Ok(output) if answer.is_empty() => {
                 let text = if output.response.is_empty() {
                     "No response generated".into()
                 } else {
@@ -293,21 +292,20 @@ async fn respond(
                     shape.last(&model, "", started, &prompt, &text),
                 ]
             }
-            Ok(Ok(_)) => vec![shape.last(&model, "", started, &prompt, &answer)],
-            Ok(Err(err)) => {
+            Ok(_) => vec![shape.last(&model, "", started, &prompt, &answer)],
+            Err(err) => {
                 let message = match err {
-                    TaskError::Guest(crate::bindings::types::Error::BadInput(m)) => m,
-                    TaskError::Guest(crate::bindings::types::Error::Internal(m)) => {
+                    service::Error::Engine(GuestError::BadInput(m)) => m,
+                    service::Error::Engine(GuestError::Internal(m)) => {
                         format!("Provider error: {m}")
                     }
-                    TaskError::Cancelled => "Stream was cancelled by server".into(),
-                    other => format!("{other:?}"),
+                    service::Error::Cancelled | service::Error::ShuttingDown => {
+                        "Stream was cancelled by server".into()
+                    }
+                    other => other.to_string(),
                 };
                 shape.error(&model, &message).to_vec()
             }
-            Err(_) => shape
-                .error(&model, "Stream was cancelled by server")
-                .to_vec(),
         };
         for line in lines {
             if lines_tx.send(Ok(ndjson(&line))).await.is_err() {
@@ -400,7 +398,8 @@ async fn chat(
     );
     let stream = body["stream"].as_bool().unwrap_or(true);
     let mut params = query_params(query, mode, stream, history, state.config.top_k);
-    params.enable_rerank = state.providers.has_reranker() && state.config.rerank_by_default;
+    params.enable_rerank =
+        state.workspaces.providers().has_reranker() && state.config.rerank_by_default;
     params.only_need_context = only_context;
     params.user_prompt = user_prompt;
     let model = if model.is_empty() {

@@ -2,9 +2,9 @@
 //! `/login`, `/auth-status`, `/auth/verify`, and the rule that a workspace header
 //! chooses a workspace but never grants access to it.
 
+use super::AppState;
 use crate::auth::{Access, AuthError, Principal};
 use crate::error::AppError;
-use crate::server::AppState;
 use crate::workspace::Workspace;
 use axum::extract::{ConnectInfo, Form, Request, State};
 use axum::http::HeaderMap;

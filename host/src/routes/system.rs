@@ -1,7 +1,7 @@
 //! `/health` and `/metrics`.
 
+use super::AppState;
 use super::session::MaybeAccess;
-use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
@@ -31,17 +31,14 @@ async fn health(
     headers: HeaderMap,
 ) -> Json<Value> {
     let authenticated = access.as_ref().is_some_and(|a| a.authenticated);
-    let mut pipeline_busy = false;
-    if let Ok(workspace) = state.resolver.resolve(&headers)
-        && let Some(lease) = state.pool.lease_if_live(&workspace)
-    {
-        pipeline_busy = lease
-            .run(|live| Box::pin(async move { live.pipeline_running }))
-            .await
-            .unwrap_or(false);
-    }
+    // Never opens a workspace or waits for its engine: a liveness probe must not
+    // queue behind a tenant's long guest call.
+    let pipeline_busy = state
+        .resolver
+        .resolve(&headers)
+        .is_ok_and(|workspace| state.workspaces.pipeline_busy(&workspace));
     let config = &state.config;
-    let pool = state.pool.summary();
+    let pool = state.workspaces.summary();
     let mut body = json!({
         "status": "healthy",
         "auth_mode": state.auth.mode().as_str(),
@@ -59,7 +56,8 @@ async fn health(
     if !authenticated {
         return Json(body);
     }
-    let ((llm_in_use, llm_waiting), (embed_in_use, embed_waiting)) = state.providers.load();
+    let ((llm_in_use, llm_waiting), (embed_in_use, embed_waiting)) =
+        state.workspaces.providers().load();
     let details = json!({
         "working_directory": config.working_dir,
         "input_directory": config.input_dir,
@@ -100,12 +98,21 @@ async fn health(
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let pool = state.pool.summary();
+    let pool = state.workspaces.summary();
+    let ((llm_in_use, llm_waiting), (embed_in_use, embed_waiting)) =
+        state.workspaces.providers().load();
+    let gauges = crate::metrics::Gauges {
+        instances: pool.loaded,
+        capacity: pool.capacity,
+        leases: pool.leases,
+        waiting: pool.waiting,
+        model_calls: llm_in_use + llm_waiting + embed_in_use + embed_waiting,
+    };
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4"),
         )],
-        state.metrics.render(pool.loaded, pool.capacity),
+        state.metrics.render(&gauges),
     )
 }

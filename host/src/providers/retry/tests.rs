@@ -126,8 +126,13 @@ fn delays_are_jittered_within_bounds_and_honour_retry_after() {
         retry_after: Some(Duration::from_secs(secs)),
         message: String::new(),
     };
-    assert_eq!(policy.delay(1, &limited(0)), Duration::ZERO);
+    // Regression: `Retry-After: 0` made retries instant, so a briefly rate-limited
+    // server saw a burst; it now waits at least an eighth of the base.
+    assert_eq!(policy.delay(1, &limited(0)), policy.base_delay / 8);
     assert_eq!(policy.delay(1, &limited(60)), policy.max_delay);
+    for attempt in 1..=8 {
+        assert!(policy.delay(attempt, &transient) >= policy.base_delay / 8);
+    }
     let huge = policy.delay(u32::MAX, &transient);
     assert!(huge <= policy.max_delay);
 }
@@ -205,4 +210,40 @@ fn durations_read_well() {
     assert_eq!(human(Duration::from_secs(240)), "240s");
     assert_eq!(human(Duration::from_millis(200)), "200ms");
     assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+}
+
+/// Regression: three 429s failed a document LightRAG ingests, because LightRAG's
+/// clients retry inside each of their own attempts (nine tries in all). Server errors
+/// keep the client's three.
+#[tokio::test]
+async fn by_default_rate_limits_get_nine_tries_and_server_errors_three() {
+    let policy = RetryPolicy {
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+        ..RetryPolicy::default()
+    };
+    let count = |error: ProviderError| {
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        async move {
+            let result: Result<(), _> = with_retries(&policy, |_| {
+                tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let error = error.clone();
+                async move { Err(error) }
+            })
+            .await;
+            assert!(result.is_err());
+            tries.into_inner()
+        }
+    };
+    let limited = ProviderError::RateLimited {
+        retry_after: Some(Duration::ZERO),
+        message: "slow down".into(),
+    };
+    assert_eq!(count(limited).await, 9);
+    assert_eq!(count(ProviderError::Timeout("late".into())).await, 9);
+    let server = ProviderError::Server {
+        status: 503,
+        message: "overloaded".into(),
+    };
+    assert_eq!(count(server).await, SERVER_ERROR_ATTEMPTS);
 }

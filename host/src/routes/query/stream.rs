@@ -7,13 +7,12 @@
 //! `{"progress": "<step>"}` lines come before the answer, and `{"response_time": s}`
 //! ends the stream.
 
-use super::JsonBody;
-use super::query::{QueryRequest, failure, prepare, references_json, spawn_query};
+use super::request::{self, QueryRequest, failure, prepare, references_json, start_query};
 use crate::bindings::types::{Error as GuestError, QueryMode, QueryOutput};
-use crate::driver::TaskError;
 use crate::error::AppError;
 use crate::providers::{Asked, StreamEvent};
-use crate::server::AppState;
+use crate::routes::{AppState, JsonBody};
+use crate::service;
 use crate::workspace::Workspace;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -37,9 +36,8 @@ pub(super) async fn query_stream(
             .then(|| Progress::new(prepared.params.mode)),
         streamed: false,
     };
-    let lease = state.lease(&workspace).await?;
     let (events_tx, mut events) = mpsc::channel(64);
-    let (mut done, guard) = spawn_query(&state, lease, prepared.params, Some(events_tx));
+    let mut running = start_query(&state, &workspace, prepared.params, Some(events_tx)).await?;
 
     // Headers go out once there is a line to send: a progress line, the first streamed
     // piece, or the whole result. So without progress lines, an error before the
@@ -49,11 +47,10 @@ pub(super) async fn query_stream(
     while ready.is_empty() {
         tokio::select! {
             Some(event) = events.recv() => ready = lines.event(event),
-            result = &mut done => {
-                let output = match result {
-                    Ok(Ok(output)) => output,
-                    Ok(Err(err)) => failure(err)?,
-                    Err(_) => return Err(AppError::internal("the query task ended without an answer")),
+            result = &mut running => {
+                let output = match request::output(result) {
+                    Ok(output) => output,
+                    Err(err) => failure(err)?,
                 };
                 // Steps not read yet still get their progress lines; streamed pieces
                 // are superseded by the whole response.
@@ -73,9 +70,8 @@ pub(super) async fn query_stream(
 
     let (lines_tx, lines_rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     tokio::spawn(async move {
-        // The guard lives as long as the client reads: a disconnect drops `lines_rx`,
+        // The query lives as long as the client reads: a disconnect drops `lines_rx`,
         // sending fails, this task ends, and the query is cancelled.
-        let _guard = guard;
         loop {
             for line in ready.drain(..) {
                 if lines_tx.send(Ok(ndjson_line(&line))).await.is_err() {
@@ -87,20 +83,17 @@ pub(super) async fn query_stream(
                 None => break,
             }
         }
-        let tail = match done.await {
+        let tail = match request::output(running.await) {
             // Progress lines went out, but the answer did not stream: send it whole.
-            Ok(Ok(output)) if !lines.streamed => {
-                [Some(lines.whole(&output)), lines.finish(started)]
-            }
-            Ok(Ok(_)) => [None, lines.finish(started)],
-            Ok(Err(err)) => {
+            Ok(output) if !lines.streamed => [Some(lines.whole(&output)), lines.finish(started)],
+            Ok(_) => [None, lines.finish(started)],
+            Err(err) => {
                 let message = match err {
-                    TaskError::Guest(GuestError::BadInput(m) | GuestError::Internal(m)) => m,
-                    other => format!("{other:?}"),
+                    service::Error::Engine(GuestError::BadInput(m) | GuestError::Internal(m)) => m,
+                    other => other.to_string(),
                 };
                 [Some(json!({"error": message})), None]
             }
-            Err(_) => [None, None],
         };
         for line in tail.into_iter().flatten() {
             let _ = lines_tx.send(Ok(ndjson_line(&line))).await;
