@@ -10,10 +10,11 @@
 
 use crate::workspace::Workspace;
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Rotated files kept per workspace.
 const KEPT_ROTATIONS: usize = 3;
@@ -22,8 +23,9 @@ const KEPT_ROTATIONS: usize = 3;
 pub struct Audit {
     dir: PathBuf,
     max_bytes: u64,
-    /// Serialises appends and rotations; appends are small, so one lock suffices.
-    lock: Mutex<()>,
+    /// One lock per workspace, serialising its appends and rotations: no tenant's
+    /// trail ever waits on another's.
+    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl Audit {
@@ -32,8 +34,14 @@ impl Audit {
         Audit {
             dir,
             max_bytes: max_bytes.max(4096),
-            lock: Mutex::new(()),
+            locks: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The lock of `workspace`'s files.
+    fn lock_of(&self, workspace: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(workspace.to_string()).or_default().clone()
     }
 
     fn path(&self, workspace: &str, rotation: usize) -> PathBuf {
@@ -58,7 +66,8 @@ impl Audit {
         }
         let mut line = Value::Object(entry).to_string();
         line.push('\n');
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = self.lock_of(workspace);
+        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(err) = self.append(workspace, line.as_bytes()) {
             tracing::warn!(%workspace, "cannot write the audit trail: {err}");
         }
@@ -82,6 +91,11 @@ impl Audit {
 
     /// Entries of `workspace`, oldest first (rotated files included), optionally only
     /// those of `event`; returns one page and the number of matching entries.
+    ///
+    /// The files are opened and measured under the workspace's lock, and read and
+    /// parsed after it is released: a large trail being read never holds up the
+    /// appends of the requests it describes (appends only add whole lines past the
+    /// measured length, and a rotation renames files that stay open here).
     pub fn read(
         &self,
         workspace: &Workspace,
@@ -89,13 +103,21 @@ impl Audit {
         offset: usize,
         limit: usize,
     ) -> (Vec<Value>, usize) {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let files: Vec<(File, u64)> = {
+            let lock = self.lock_of(workspace.as_str());
+            let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            (0..=KEPT_ROTATIONS)
+                .rev()
+                .filter_map(|rotation| File::open(self.path(workspace.as_str(), rotation)).ok())
+                .filter_map(|file| {
+                    let len = file.metadata().ok()?.len();
+                    Some((file, len))
+                })
+                .collect()
+        };
         let mut matching = Vec::new();
-        for rotation in (0..=KEPT_ROTATIONS).rev() {
-            let Ok(file) = File::open(self.path(workspace.as_str(), rotation)) else {
-                continue;
-            };
-            for line in BufReader::new(file).lines().map_while(Result::ok) {
+        for (file, len) in files {
+            for line in BufReader::new(file.take(len)).lines().map_while(Result::ok) {
                 let Ok(entry) = serde_json::from_str::<Value>(&line) else {
                     continue;
                 };
@@ -112,7 +134,8 @@ impl Audit {
     /// Removes the trail of a deleted workspace (the deletion itself is recorded in
     /// the server log).
     pub fn remove(&self, workspace: &Workspace) {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = self.lock_of(workspace.as_str());
+        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
         for rotation in 0..=KEPT_ROTATIONS {
             let _ = fs::remove_file(self.path(workspace.as_str(), rotation));
         }

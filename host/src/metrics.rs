@@ -34,6 +34,8 @@ impl Counter {
 pub struct Metrics {
     /// Instances opened (pool misses).
     pub opens: Counter,
+    /// Workspace opens that reached the engine (successful or refused).
+    pub open_attempts: Counter,
     /// Instances evicted to make room.
     pub evictions: Counter,
     /// Successful `finalize` calls.
@@ -178,6 +180,11 @@ impl Metrics {
                 "lightrag_pool_opens_total",
                 "Workspace instances opened.",
                 &self.opens,
+            ),
+            (
+                "lightrag_pool_open_attempts_total",
+                "Workspace opens that reached the engine, refused ones included.",
+                &self.open_attempts,
             ),
             (
                 "lightrag_pool_evictions_total",

@@ -18,5 +18,6 @@ mod ollama;
 mod pool;
 mod providers;
 mod query;
+mod resilience;
 mod routing;
 mod sandbox;

@@ -82,6 +82,9 @@ pub struct MockState {
     pub slow_embed: Mutex<Option<(String, u64)>>,
     /// The `Retry-After` of injected 429s (default `1`).
     pub retry_after: Mutex<Option<String>>,
+    /// Extraction answers for chunks containing this marker are padded to this many
+    /// bytes: a model reply too large for the workspace's memory limit.
+    pub bloated_extraction: Mutex<Option<(String, usize)>>,
     log: Mutex<Vec<Logged>>,
 }
 
@@ -518,6 +521,14 @@ pub fn answer_for(state: &MockState, messages: &[(String, String)]) -> String {
                 .unwrap_or("");
             let after = user.split("---Input Text---").nth(1).unwrap_or("");
             let text = after.split("```").nth(1).unwrap_or("");
+            let bloated = state.bloated_extraction.lock().unwrap().clone();
+            if let Some((marker, bytes)) = bloated.filter(|(m, _)| text.contains(m.as_str())) {
+                let _ = marker;
+                return format!(
+                    "entity<|#|>Bloat<|#|>concept<|#|>{}\n<|COMPLETE|>",
+                    "x".repeat(bytes)
+                );
+            }
             return extraction_for(text.trim());
         }
         "glean" => {

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 const ADMIN: &str = "admin-secret-key";
 
 /// The misbehaving engine of `tests/fixtures/faulty-engine`, built once per run.
-fn faulty_engine() -> PathBuf {
+pub(crate) fn faulty_engine() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {

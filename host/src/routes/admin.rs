@@ -274,10 +274,13 @@ async fn audit(
     require_admin(&state, &headers)?;
     let workspace = workspace_from_path(&name)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    // A trail can hold tens of megabytes: parse it off the async workers.
+    let audit = state.audit.clone();
+    let (trail, event, offset) = (workspace.clone(), query.event.clone(), query.offset);
     let (entries, total) =
-        state
-            .audit
-            .read(&workspace, query.event.as_deref(), query.offset, limit);
+        tokio::task::spawn_blocking(move || audit.read(&trail, event.as_deref(), offset, limit))
+            .await
+            .map_err(AppError::internal)?;
     Ok(Json(json!({
         "entries": entries,
         "total": total,

@@ -245,7 +245,7 @@ async fn respond(
     let prompt = params.query.clone();
     let stream = params.stream;
     let (events_tx, mut events) = mpsc::channel::<StreamEvent>(64);
-    let running = start_query(&state, &workspace, params, stream.then_some(events_tx)).await?;
+    let mut running = start_query(&state, &workspace, params, stream.then_some(events_tx)).await?;
     if !stream {
         let output = match query_output(running.await) {
             Ok(output) => output,
@@ -264,10 +264,15 @@ async fn respond(
     }
     let (lines_tx, lines_rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     tokio::spawn(async move {
-        // A client that goes away drops `lines_rx`; this task ends, dropping the
-        // query, which cancels it.
+        // A client that goes away drops `lines_rx`; this task ends at once, dropping
+        // the query, which cancels it.
         let mut answer = String::new();
-        while let Some(event) = events.recv().await {
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                () = lines_tx.closed() => return,
+            };
+            let Some(event) = event else { break };
             if let StreamEvent::Piece(piece) = event {
                 answer.push_str(&piece);
                 if lines_tx
@@ -279,7 +284,11 @@ async fn respond(
                 }
             }
         }
-        let lines: Vec<Value> = match query_output(running.await) {
+        let result = tokio::select! {
+            result = &mut running => result,
+            () = lines_tx.closed() => return,
+        };
+        let lines: Vec<Value> = match query_output(result) {
             // Not streamed (cached answer, context only, no context): one piece.
             Ok(output) if answer.is_empty() => {
                 let text = if output.response.is_empty() {

@@ -208,6 +208,7 @@ impl Opener {
             .get_mut(workspace)
             .and_then(|h| h.last_fault.take());
         // Opening reads the whole workspace from disk: off the async workers.
+        self.metrics.open_attempts.inc();
         let (instance, opened) = super::off_workers(async move {
             let opened = instance.open(&config, last_fault.as_deref()).await;
             (instance, opened)

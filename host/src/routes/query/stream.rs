@@ -78,12 +78,22 @@ pub(super) async fn query_stream(
                     return;
                 }
             }
-            match events.recv().await {
+            // A client that goes away closes the body: stop (and cancel the query)
+            // now, not when the model's next piece finds nobody to send it to.
+            let event = tokio::select! {
+                event = events.recv() => event,
+                () = lines_tx.closed() => return,
+            };
+            match event {
                 Some(event) => ready = lines.event(event),
                 None => break,
             }
         }
-        let tail = match request::output(running.await) {
+        let result = tokio::select! {
+            result = &mut running => result,
+            () = lines_tx.closed() => return,
+        };
+        let tail = match request::output(result) {
             // Progress lines went out, but the answer did not stream: send it whole.
             Ok(output) if !lines.streamed => [Some(lines.whole(&output)), lines.finish(started)],
             Ok(_) => [None, lines.finish(started)],

@@ -1,5 +1,10 @@
 //! The engine component on its own, driven through its WIT exports by plain wasmtime
 //! and a short loop — what any WASI Preview 2 runtime would do. No pool, no server.
+//!
+//! `recovery` drives the exports through interruptions: tasks waiting for each other,
+//! cancelled tasks, engine faults, failed compactions.
+
+mod recovery;
 
 use crate::mock_llm::embed;
 use lightrag_server::bindings::Workspace;
