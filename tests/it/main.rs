@@ -4,6 +4,7 @@
 //! One binary, one module per area. Regression tests are named after the bug.
 
 mod auth;
+mod chaos;
 mod component;
 mod documents;
 mod graph;

@@ -85,10 +85,64 @@ pub struct MockState {
     /// Extraction answers for chunks containing this marker are padded to this many
     /// bytes: a model reply too large for the workspace's memory limit.
     pub bloated_extraction: Mutex<Option<(String, usize)>>,
+    /// Chaos: this percentage of chat and embedding requests fail (half 500, half
+    /// 429), and every one waits a random time up to `chaos_latency_ms`.
+    pub chaos_percent: AtomicU32,
+    pub chaos_latency_ms: AtomicU64,
+    chaos_seed: AtomicU64,
     log: Mutex<Vec<Logged>>,
 }
 
 impl MockState {
+    /// A random number below `n` (xorshift; the sequence depends on arrival order).
+    fn random(&self, n: u64) -> u64 {
+        let step = |mut x: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let previous = self
+            .chaos_seed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| {
+                Some(step(if x == 0 { 0x2545_f491_4f6c_dd1d } else { x }))
+            })
+            .unwrap_or(1);
+        step(if previous == 0 {
+            0x2545_f491_4f6c_dd1d
+        } else {
+            previous
+        }) % n.max(1)
+    }
+
+    /// Chaos for one request: a random wait, then maybe a failure.
+    async fn chaos(&self) -> Option<Response> {
+        let percent = self.chaos_percent.load(Ordering::Relaxed) as u64;
+        let latency = self.chaos_latency_ms.load(Ordering::Relaxed);
+        if latency > 0 {
+            sleep_ms(self.random(latency + 1)).await;
+        }
+        if percent == 0 || self.random(100) >= percent {
+            return None;
+        }
+        let (status, headers) = if self.random(2) == 0 {
+            (StatusCode::INTERNAL_SERVER_ERROR, None)
+        } else {
+            (StatusCode::TOO_MANY_REQUESTS, Some("0"))
+        };
+        let mut response = (
+            status,
+            axum::Json(json!({"error": {"message": "chaos", "type": "server_error"}})),
+        )
+            .into_response();
+        if let Some(after) = headers {
+            response
+                .headers_mut()
+                .insert("retry-after", after.parse().unwrap());
+        }
+        Some(response)
+    }
+
     /// Everything received so far.
     pub fn log(&self) -> Vec<Logged> {
         self.log.lock().unwrap().clone()
@@ -258,6 +312,9 @@ async fn receive_chat(
             .most_chats_in_flight
             .fetch_max(in_flight.now, Ordering::SeqCst);
         sleep_ms(state.latency_ms.load(Ordering::Relaxed)).await;
+        if let Some(failure) = state.chaos().await {
+            return Err(failure);
+        }
     }
     match injected_failure(state) {
         Some(failure) => Err(failure),
@@ -693,6 +750,9 @@ async fn embeddings(
             .filter(|(marker, _)| inputs.iter().any(|t| t.contains(marker.as_str())))
             .map_or(0, |(_, ms)| ms);
         sleep_ms(state.embed_latency_ms.load(Ordering::Relaxed) + extra).await;
+        if let Some(failure) = state.chaos().await {
+            return failure;
+        }
     }
     let dim = state.dim.load(Ordering::Relaxed);
     let base64 = body["encoding_format"].as_str() == Some("base64");

@@ -614,6 +614,40 @@ where
         }
     }
 
+    /// Retires `key`'s value once its current leases end, so that the next lease opens
+    /// a fresh one (new settings, say). Unlike [`Pool::close`], leases asked for
+    /// meanwhile are not refused: they wait for the fresh value. Returns once the old
+    /// value is retired, or `Full` after `wait` (it is retired when its leases end).
+    pub async fn recycle(&self, key: &K, wait: Duration) -> Result<(), PoolError<L::Error>> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let changed = self.inner.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut maps = self.maps();
+                match maps.live.peek(key).cloned() {
+                    Some(slot) => {
+                        let idle = {
+                            let mut meta = slot.meta();
+                            meta.draining.get_or_insert(Retirement::Closed);
+                            meta.leases == 0
+                        };
+                        slot.drain.cancel();
+                        if idle {
+                            self.start_retiring(&mut maps, key, Retirement::Closed);
+                        }
+                    }
+                    None if !maps.retiring.contains_key(key) => return Ok(()),
+                    None => {}
+                }
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return Err(PoolError::Full);
+            }
+        }
+    }
+
     /// Stops the pool: every lease from now on is refused, every slot drains and is
     /// retired once its leases end. Returns when all are retired, or at `deadline`
     /// (slots still leased then are left to their holders).

@@ -310,6 +310,30 @@ async fn close_waits_for_leases_retires_and_refuses_until_released() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn recycling_retires_after_the_leases_and_new_leases_wait_for_a_fresh_value() {
+    let (pool, fake) = pool(Fake::default(), 2, 1000, 100);
+    let held = pool.lease(&key("a")).await.unwrap();
+    let recycling = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.recycle(&key("a"), Duration::from_secs(5)).await })
+    };
+    settle().await;
+    assert!(held.drain_requested().is_cancelled());
+    // A lease asked for meanwhile waits (no refusal) and gets the fresh value.
+    let waiting = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.lease(&key("a")).await.map(|l| l.generation) })
+    };
+    settle().await;
+    assert!(!waiting.is_finished());
+    let old = held.generation;
+    drop(held);
+    recycling.await.unwrap().unwrap();
+    assert_ne!(waiting.await.unwrap().unwrap(), old);
+    assert_eq!(fake.retires.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_retires_every_slot_even_one_still_opening() {
     let (pool, fake) = pool(
         Fake {

@@ -175,24 +175,16 @@ impl Workspaces {
         self.inner.pool.entries()
     }
 
-    /// Closes `workspace` and retires its engine (finalized), so that the next
-    /// request opens it afresh — under new limits, say. Runs to its end even if the
-    /// caller goes away.
+    /// Retires `workspace`'s engine (finalized) once its requests in flight end, so
+    /// that the next request opens it afresh — under new limits, say. Requests that
+    /// arrive meanwhile wait for the fresh engine.
     pub async fn reopen(&self, workspace: &Workspace) -> Result<(), Error> {
-        let service = self.clone();
-        let workspace = workspace.clone();
-        self.run_detached(async move {
-            let closed = service
-                .inner
-                .pool
-                .close(&workspace, DRAIN_WAIT)
-                .await
-                .map_err(|err| pool_error(&workspace, err))?;
-            service.opener().forget(&workspace);
-            drop(closed);
-            Ok(())
-        })
-        .await
+        self.opener().forget(workspace);
+        self.inner
+            .pool
+            .recycle(workspace, DRAIN_WAIT)
+            .await
+            .map_err(|err| pool_error(workspace, err))
     }
 
     /// Deletes `workspace`: closes it (its requests drained, its engine finalized),

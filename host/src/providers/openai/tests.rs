@@ -448,7 +448,7 @@ async fn client_error_is_not_retried() {
 
 #[tokio::test]
 async fn attempts_are_bounded_and_counted() {
-    let always = (0..10).map(|_| (502, vec![])).collect();
+    let always = (0..10).map(|_| (429, vec![])).collect();
     let (base, hits) = flaky_server(always).await;
     let client = client(&base, Map::new());
     let prompt = messages();
@@ -456,10 +456,19 @@ async fn attempts_are_bounded_and_counted() {
         .await
         .unwrap_err();
     assert_eq!(hits.get(), 4);
-    assert!(matches!(error, ProviderError::Server { status: 502, .. }));
+    assert!(matches!(error, ProviderError::RateLimited { .. }));
     let text = error.to_string();
     assert!(text.contains("4 attempts"), "{text}");
     assert!(text.contains("failure 4"), "{text}");
+    // A server error gets at most three tries, however many the policy allows.
+    let always = (0..10).map(|_| (502, vec![])).collect();
+    let (base, hits) = flaky_server(always).await;
+    let client = self::client(&base, Map::new());
+    let error = with_retries(&fast_policy(4), |_| client.chat(&prompt, false, None))
+        .await
+        .unwrap_err();
+    assert_eq!(hits.get(), 3);
+    assert!(matches!(error, ProviderError::Server { status: 502, .. }));
 }
 
 #[tokio::test]
