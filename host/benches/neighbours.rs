@@ -1,0 +1,235 @@
+//! Noisy neighbours: the latency of workspace A's queries while workspace B ingests
+//! large documents and compacts a large snapshot, against A's latency alone.
+//!
+//! ```text
+//! cargo bench -p lightrag-server --bench neighbours
+//! LIGHTRAG_BENCH_SERVER=/path/to/another/lightrag-server cargo bench -p lightrag-server --bench neighbours
+//! ```
+//!
+//! A black-box run against a server process (`LIGHTRAG_BENCH_SERVER` picks another
+//! build, e.g. an earlier commit, for a before/after comparison) and the mock model
+//! server at 0 ms. B's documents are ~200 KB each; its journal passes the automatic
+//! compaction threshold (16 MiB) again and again, and every compaction rewrites its
+//! whole snapshot. The bench reports A's query p50/p99/max alone and during B's work,
+//! and how many snapshots B wrote meanwhile.
+
+#[path = "../../tests/it/mock_llm.rs"]
+#[allow(dead_code)]
+mod mock_llm;
+
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+fn big_document(i: usize) -> String {
+    let mut text = format!(
+        "Ledger {i}. Captain Mira Holt of the Northwind Company signed the charter in Port \
+         Halden. The surveyor Ansel Grey mapped Vesper Bay for the Harbour Board. "
+    );
+    let mut n = 0;
+    while text.len() < 200_000 {
+        n += 1;
+        text.push_str(&format!(
+            "Entry {n}: the crew of vessel {} logged tides, weights and cargo at berth {} before \
+             the evening bell, and the clerk copied the figures twice. ",
+            (i * 31 + n) % 997,
+            n % 61
+        ));
+    }
+    text
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn query_latencies(
+    client: &reqwest::Client,
+    base: &str,
+    until: impl Fn(usize) -> bool,
+) -> Vec<Duration> {
+    let mut samples = Vec::new();
+    let mut i = 0;
+    while !until(i) {
+        let started = Instant::now();
+        let reply = client
+            .post(format!("{base}/query"))
+            .header("LIGHTRAG-WORKSPACE", "quiet")
+            .json(&json!({"query": format!("Who keeps the lighthouse? ({i})"), "mode": "naive"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(reply.status().is_success());
+        let _ = reply.bytes().await.unwrap();
+        samples.push(started.elapsed());
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    samples
+}
+
+async fn wait_processed(client: &reqwest::Client, base: &str, ws: &str, docs: u64) {
+    loop {
+        let counts: serde_json::Value = client
+            .get(format!("{base}/documents/status_counts"))
+            .header("LIGHTRAG-WORKSPACE", ws)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let done = counts["status_counts"]["processed"].as_u64().unwrap_or(0)
+            + counts["status_counts"]["failed"].as_u64().unwrap_or(0);
+        if done >= docs {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn snapshot_inode(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("engine.snap")).map_or(0, |m| m.ino())
+}
+
+#[tokio::main]
+async fn main() {
+    let big_docs: usize = std::env::var("BENCH_BIG_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(160);
+    let binary = std::env::var("LIGHTRAG_BENCH_SERVER")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_lightrag-server").to_string());
+    let mock = mock_llm::MockLlm::start(1024).await;
+    mock.state.short_answers.store(true, Ordering::Relaxed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(&binary);
+    command
+        .env_clear()
+        .current_dir(dir.path())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("WORKING_DIR", dir.path().join("data"))
+        .env("LOG_LEVEL", "WARNING")
+        .env("RUST_LOG", "info,wasmtime=warn,cranelift=warn")
+        .env("MAX_ASYNC", "8")
+        .env("MAX_GLEANING", "0")
+        .env("LIGHTRAG_WORKSPACE_MEMORY_MB", "1024")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (key, value) in mock.env() {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("start the server");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("server output").unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest
+                .split(' ')
+                .next()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+
+    // A: a small workspace answering queries.
+    let texts: Vec<String> = (0..20)
+        .map(|i| format!("Note {i}. Keeper Ada Marsh keeps the lighthouse of Port Halden."))
+        .collect();
+    let sources: Vec<String> = (0..20).map(|i| format!("note-{i}.txt")).collect();
+    client
+        .post(format!("{base}/documents/texts"))
+        .header("LIGHTRAG-WORKSPACE", "quiet")
+        .json(&json!({"texts": texts, "file_sources": sources}))
+        .send()
+        .await
+        .unwrap();
+    wait_processed(&client, &base, "quiet", 20).await;
+
+    let mut alone = query_latencies(&client, &base, |i| i >= 300).await;
+    println!(
+        "A alone:          n={} p50={:.2?} p99={:.2?} max={:.2?}",
+        alone.len(),
+        percentile(&mut alone, 0.5),
+        percentile(&mut alone, 0.99),
+        percentile(&mut alone, 1.0)
+    );
+
+    // B: large documents, ingested while A is queried.
+    let busy_dir = dir.path().join("data").join("busy");
+    let done = Arc::new(AtomicBool::new(false));
+    let noise = {
+        let (client, base, done, busy_dir) =
+            (client.clone(), base.clone(), done.clone(), busy_dir.clone());
+        tokio::spawn(async move {
+            let mut snapshots = 0;
+            let mut inode = 0;
+            let started = Instant::now();
+            for batch in (0..big_docs).collect::<Vec<_>>().chunks(8) {
+                let texts: Vec<String> = batch.iter().map(|&i| big_document(i)).collect();
+                let sources: Vec<String> =
+                    batch.iter().map(|&i| format!("ledger-{i}.txt")).collect();
+                let reply = client
+                    .post(format!("{base}/documents/texts"))
+                    .header("LIGHTRAG-WORKSPACE", "busy")
+                    .json(&json!({"texts": texts, "file_sources": sources}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(reply.status().is_success());
+                let target = (batch[batch.len() - 1] + 1) as u64;
+                loop {
+                    let now = snapshot_inode(&busy_dir);
+                    if now != inode {
+                        inode = now;
+                        snapshots += 1;
+                    }
+                    let counts: serde_json::Value = client
+                        .get(format!("{base}/documents/status_counts"))
+                        .header("LIGHTRAG-WORKSPACE", "busy")
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    if counts["status_counts"]["processed"].as_u64().unwrap_or(0) >= target {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            done.store(true, Ordering::Release);
+            let bytes = std::fs::metadata(busy_dir.join("engine.snap")).map_or(0, |m| m.len());
+            (snapshots, bytes, started.elapsed())
+        })
+    };
+    let mut during = query_latencies(&client, &base, |_| done.load(Ordering::Acquire)).await;
+    let (snapshots, bytes, took) = noise.await.unwrap();
+    println!(
+        "A while B works:  n={} p50={:.2?} p99={:.2?} max={:.2?} \
+         (B: {big_docs} documents of 200 KB in {took:.1?}, {snapshots} snapshots written, last {:.1} MiB)",
+        during.len(),
+        percentile(&mut during, 0.5),
+        percentile(&mut during, 0.99),
+        percentile(&mut during, 1.0),
+        bytes as f64 / (1 << 20) as f64
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
