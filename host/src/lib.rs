@@ -16,7 +16,6 @@
 //! * `catalog` — last known sizes of workspaces that are not loaded.
 //! * `limits` — per-workspace memory, CPU and disk limits, with admin overrides.
 //! * `metrics` — Prometheus counters.
-//! * `offline` — the offline embedding model and rule-based LLM stand-in.
 //! * `providers` — the model clients (OpenAI-compatible, Ollama, Azure, offline),
 //!   fair budgets, retries.
 //! * `runtime` — wasmtime `Engine`, compiled component cache, `InstancePre`, stores.
@@ -38,7 +37,6 @@ pub mod error;
 pub mod instance;
 pub mod limits;
 pub mod metrics;
-pub mod offline;
 pub mod pool;
 pub mod providers;
 pub mod routes;

@@ -50,6 +50,9 @@ pub struct Metrics {
     /// Embedding requests sent, and how many failed.
     pub embed_calls: Counter,
     pub embed_errors: Counter,
+    /// Reranking requests sent, and those that failed.
+    pub rerank_calls: Counter,
+    pub rerank_errors: Counter,
     /// Requests by (route, status).
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     /// Model usage by purpose, server-wide.
@@ -225,6 +228,16 @@ impl Metrics {
                 "lightrag_embedding_errors_total",
                 "Embedding requests that failed.",
                 &self.embed_errors,
+            ),
+            (
+                "lightrag_rerank_requests_total",
+                "Reranking requests sent.",
+                &self.rerank_calls,
+            ),
+            (
+                "lightrag_rerank_errors_total",
+                "Reranking requests that failed.",
+                &self.rerank_errors,
             ),
         ];
         for (name, help, counter) in counters {

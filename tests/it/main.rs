@@ -11,6 +11,7 @@ mod graph;
 mod graph_edit;
 mod harness;
 mod isolation;
+mod layers;
 mod lifecycle;
 mod mock_llm;
 mod modes;

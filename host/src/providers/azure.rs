@@ -5,9 +5,9 @@
 //!
 //! One call is one attempt: wrap it in [`super::retry::with_retries`] to retry.
 
-use super::StreamEvent;
 use super::openai::{Auth, Endpoints, OpenAiClient};
 use super::retry::ProviderError;
+use super::stream::StreamEvent;
 use crate::bindings::types::Message;
 use crate::usage::{Completion, Usage};
 use serde_json::{Map, Value};

@@ -1,7 +1,7 @@
 //! A mock model server for the tests of every client: a listener on a free port, a
 //! body that arrives slowly, a request counter and a reader of streamed pieces.
 
-use super::StreamEvent;
+use super::stream::StreamEvent;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

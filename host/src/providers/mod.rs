@@ -6,183 +6,85 @@
 //! retries what is worth retrying, splits embeddings into `EMBEDDING_BATCH_NUM`
 //! batches, streams final answers to the client, and accounts for usage.
 //!
-//! * `openai`, `ollama`, `azure` — the HTTP clients of each binding.
+//! * `openai`, `ollama`, `azure` — the HTTP clients of each binding; `rerank` — the
+//!   reranker client.
 //! * `retry` — typed provider errors and bounded retries with backoff.
+//! * `backend` — [`backend::Backend`]: any of the bindings, or the offline provider
+//!   (the `lightrag-offline` crate), behind the same calls.
 //! * `fair` — the fair, prioritised concurrency budget.
+//! * `metered` — the one way a call is made: role cap, fair slot, retries, accounting.
+//! * `stream` — what a streamed answer tells its client.
 
 pub mod azure;
+pub mod backend;
 pub mod fair;
+mod metered;
 #[cfg(test)]
 mod mock;
 pub mod ollama;
 pub mod openai;
 pub mod rerank;
 pub mod retry;
+mod stream;
+
+pub use stream::{Asked, StreamEvent};
 
 use crate::audit::Audit;
 use crate::bindings::types::{
-    CompletionRequest, EmbedKind, EmbedRequest, Message, Purpose, RawInput, Reference, Reply,
-    Request, RerankRequest,
+    CompletionRequest, EmbedKind, EmbedRequest, Purpose, RawInput, Reply, Request, RerankRequest,
 };
 use crate::config::{Binding, Config, ModelConfig, RoleLimit};
 use crate::metrics::Metrics;
-use crate::offline::{self, OfflineEmbedder};
-use crate::usage::{Completion, Usage};
-use azure::AzureOpenAiClient;
+use crate::usage::Usage;
+use backend::Backend;
 use fair::{FairLimiter, Priority};
-use ollama::OllamaClient;
-use openai::OpenAiClient;
-use retry::{ProviderError, RetryPolicy, with_retries};
+use lightrag_offline::OfflineEmbedder;
+use metered::Call;
+use retry::RetryPolicy;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// What a streamed answer sends to the client, in order.
-#[derive(Debug)]
-pub enum StreamEvent {
-    /// The engine asked for a model call of this kind. Sent before the call is made,
-    /// so that a stream can tell the query's progress.
-    Asked(Asked),
-    /// The answer is about to stream; these are the documents it may cite.
-    Start { references: Vec<Reference> },
-    /// A piece of the answer's text.
-    Piece(String),
-}
-
-/// The model calls that mark the steps of a query.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Asked {
-    Keywords,
-    QueryEmbedding,
-    Rerank,
-    Answer,
-}
-
-impl Asked {
-    /// The step `request` marks, if any.
-    pub fn of(request: &Request) -> Option<Asked> {
-        match request {
-            Request::Complete(c) if matches!(c.purpose, Purpose::Keywords) => Some(Asked::Keywords),
-            Request::Complete(c) if matches!(c.purpose, Purpose::Answer) => Some(Asked::Answer),
-            Request::Embed(e) if matches!(e.kind, EmbedKind::Query) => Some(Asked::QueryEmbedding),
-            Request::Rerank(_) => Some(Asked::Rerank),
-            _ => None,
-        }
-    }
-}
-
-/// A remote model server of any binding.
-enum Remote {
-    OpenAi(OpenAiClient),
-    Ollama(OllamaClient),
-    Azure(AzureOpenAiClient),
-}
-
-impl Remote {
-    fn new(
-        config: &ModelConfig,
-        timeout: Duration,
-        options: serde_json::Map<String, serde_json::Value>,
-    ) -> Option<Remote> {
-        let m = config;
-        Some(match m.binding {
-            Binding::OpenAi => Remote::OpenAi(OpenAiClient::new(
-                &m.host, &m.model, &m.api_key, timeout, options,
-            )),
-            Binding::Ollama => Remote::Ollama(OllamaClient::new(
-                &m.host, &m.model, &m.api_key, timeout, options,
-            )),
-            Binding::AzureOpenAi => Remote::Azure(AzureOpenAiClient::new(
-                &m.host,
-                &m.model,
-                &m.api_version,
-                &m.api_key,
-                timeout,
-                options,
-            )),
-            Binding::Offline => return None,
-        })
-    }
-
-    async fn chat(
-        &self,
-        messages: &[Message],
-        json_mode: bool,
-        sink: Option<&mpsc::Sender<StreamEvent>>,
-    ) -> Result<Completion, ProviderError> {
-        match self {
-            Remote::OpenAi(c) => c.chat(messages, json_mode, sink).await,
-            Remote::Ollama(c) => c.chat(messages, json_mode, sink).await,
-            Remote::Azure(c) => c.chat(messages, json_mode, sink).await,
-        }
-    }
-
-    async fn embeddings(
-        &self,
-        texts: &[String],
-    ) -> Result<(Vec<Vec<f32>>, Option<Usage>), ProviderError> {
-        match self {
-            Remote::OpenAi(c) => c.embeddings(texts).await,
-            Remote::Ollama(c) => c.embeddings(texts).await,
-            Remote::Azure(c) => c.embeddings(texts).await,
-        }
-    }
-}
-
-/// Where completions come from.
-enum Llm {
-    Remote(Remote),
-    /// Rule-based stand-in; `entity_types` guide its extraction.
-    Offline {
-        entity_types: Vec<String>,
-    },
-}
 
 /// A role's own model (when it has a model or a timeout of its own) and its own cap
 /// on calls in flight.
 #[derive(Default)]
 struct Role {
-    llm: Option<Llm>,
+    backend: Option<Backend>,
     slots: Option<tokio::sync::Semaphore>,
 }
 
 /// The model of each role: extraction (and summaries), keywords, answers.
 struct Llms {
-    base: Llm,
+    base: Backend,
     extract: Role,
     keyword: Role,
     query: Role,
 }
 
 impl Llms {
-    /// The model that serves `purpose` (LightRAG's roles), and the role's cap.
-    fn for_purpose(&self, purpose: Purpose) -> (&Llm, Option<&tokio::sync::Semaphore>) {
+    /// The backend that serves `purpose` (LightRAG's roles), and the role's cap.
+    fn for_purpose(&self, purpose: Purpose) -> (&Backend, Option<&tokio::sync::Semaphore>) {
         let role = match purpose {
             Purpose::Extract | Purpose::Glean | Purpose::Summary => &self.extract,
             Purpose::Keywords => &self.keyword,
             Purpose::Answer | Purpose::Bypass => &self.query,
         };
-        (role.llm.as_ref().unwrap_or(&self.base), role.slots.as_ref())
+        (
+            role.backend.as_ref().unwrap_or(&self.base),
+            role.slots.as_ref(),
+        )
     }
-}
-
-/// Where embeddings come from.
-enum Embedder {
-    Remote(Remote),
-    Offline(OfflineEmbedder),
 }
 
 /// All providers of the server.
 pub struct Providers {
     llms: Llms,
-    embedder: Embedder,
+    embedder: Backend,
     reranker: Option<rerank::RerankClient>,
     llm_slots: Arc<FairLimiter>,
     embed_slots: Arc<FairLimiter>,
     batch: usize,
-    retry: RetryPolicy,
+    meter: metered::Meter,
     metrics: Arc<Metrics>,
-    audit: Arc<Audit>,
     /// Identity of the LLM (binding, model, host), part of every cache key.
     pub llm_identity: String,
     /// Identity of the embedding model, stored with every workspace's vectors.
@@ -219,14 +121,15 @@ impl Providers {
         audit: Arc<Audit>,
     ) -> Result<Providers, String> {
         let timeout = config.llm_timeout;
-        let make =
-            |model: &ModelConfig, timeout| match Remote::new(model, timeout, model.options.clone())
-            {
-                Some(remote) => Llm::Remote(remote),
-                None => Llm::Offline {
-                    entity_types: config.entity_types.clone(),
-                },
-            };
+        let make = |model: &ModelConfig, timeout| {
+            Backend::new(
+                model,
+                timeout,
+                model.options.clone(),
+                &config.entity_types,
+                None,
+            )
+        };
         let identity = |model: &ModelConfig| match model.binding {
             Binding::Offline => "offline:rules-v1".to_string(),
             binding => format!("{}:{}@{}", binding.name(), model.model, model.host),
@@ -243,9 +146,9 @@ impl Providers {
                 llm_identity.push_str(&format!(";{role}={}", identity(model)));
             }
         }
-        // A role gets its own client when it has its own model or timeout.
+        // A role gets its own backend when it has its own model or timeout.
         let role = |model: &Option<ModelConfig>, limit: &RoleLimit| Role {
-            llm: match (model, limit.timeout) {
+            backend: match (model, limit.timeout) {
                 (Some(model), own) => Some(make(model, own.unwrap_or(timeout))),
                 (None, Some(own)) => Some(make(&config.llm, own)),
                 (None, None) => None,
@@ -264,22 +167,25 @@ impl Providers {
             Binding::Ollama => config.embedding.options.clone(),
             _ => serde_json::Map::new(),
         };
-        let (embedder, embedding_identity) =
-            match Remote::new(&config.embedding, config.embedding_timeout, embed_options) {
-                Some(remote) => (
-                    Embedder::Remote(remote),
-                    format!(
-                        "{}:{}/{}",
-                        config.embedding.binding.name(),
-                        config.embedding.model,
-                        config.embedding_dim
-                    ),
+        let (offline_model, embedding_identity) = match config.embedding.binding {
+            Binding::Offline => (Some(OfflineEmbedder::new()?), OfflineEmbedder::identity()),
+            binding => (
+                None,
+                format!(
+                    "{}:{}/{}",
+                    binding.name(),
+                    config.embedding.model,
+                    config.embedding_dim
                 ),
-                None => (
-                    Embedder::Offline(OfflineEmbedder::new()?),
-                    OfflineEmbedder::identity(),
-                ),
-            };
+            ),
+        };
+        let embedder = Backend::new(
+            &config.embedding,
+            config.embedding_timeout,
+            embed_options,
+            &config.entity_types,
+            offline_model,
+        );
         let reranker = config.rerank.as_ref().map(|r| {
             let style = if r.binding == "aliyun" {
                 rerank::RerankStyle::Aliyun
@@ -295,46 +201,20 @@ impl Providers {
             llm_slots: FairLimiter::new(config.max_async, config.workspace_max_async),
             embed_slots: FairLimiter::new(config.embedding_max_async, None),
             batch: config.embedding_batch,
-            retry: RetryPolicy {
-                max_attempts: config.retry_attempts,
-                base_delay: config.retry_base,
-                ..RetryPolicy::default()
+            meter: metered::Meter {
+                retry: RetryPolicy {
+                    max_attempts: config.retry_attempts,
+                    base_delay: config.retry_base,
+                    ..RetryPolicy::default()
+                },
+                metrics: metrics.clone(),
+                audit,
             },
             metrics,
-            audit,
             llm_identity,
             embedding_identity,
             embedding_dim: config.embedding_dim,
         })
-    }
-
-    /// Counts a model call in the metrics and the workspace's audit trail (purpose,
-    /// model, tokens, latency, outcome — never prompts or answers).
-    fn account(
-        &self,
-        workspace: &str,
-        purpose: &str,
-        model: &str,
-        usage: Usage,
-        started: Instant,
-        error: Option<&str>,
-    ) {
-        let latency = started.elapsed();
-        self.metrics
-            .record_model_call(workspace, purpose, usage, latency, error.is_none());
-        let mut entry = serde_json::json!({
-            "purpose": purpose,
-            "model": model,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "tokens_estimated": usage.estimated,
-            "latency_ms": latency.as_secs_f64() * 1000.0,
-            "outcome": if error.is_none() { "ok" } else { "error" },
-        });
-        if let Some(error) = error {
-            entry["error"] = serde_json::json!(error);
-        }
-        self.audit.record(workspace, "model_call", entry);
     }
 
     /// Slots in use and calls waiting, for completions and embeddings.
@@ -382,102 +262,57 @@ impl Providers {
         let Some(reranker) = &self.reranker else {
             return Err("no reranker is configured".into());
         };
-        let _slot = self
-            .llm_slots
-            .acquire(workspace, Priority::Interactive)
-            .await;
-        let started = Instant::now();
-        let result = with_retries(&self.retry, |_| {
-            reranker.scores(&request.query, &request.documents)
-        })
-        .await;
-        let none = Usage::default();
-        match result {
-            Ok(scores) => {
-                self.account(workspace, "rerank", "reranker", none, started, None);
-                Ok(scores)
-            }
-            Err(err) => {
-                let message = err.to_string();
-                self.account(
-                    workspace,
-                    "rerank",
-                    "reranker",
-                    none,
-                    started,
-                    Some(&message),
-                );
-                Err(message)
-            }
-        }
+        let call = Call {
+            workspace,
+            purpose: "rerank",
+            model: "reranker",
+            role: None,
+            budget: &self.llm_slots,
+            priority: Priority::Interactive,
+            retried: true,
+            attempts: &self.metrics.rerank_calls,
+            failures: &self.metrics.rerank_errors,
+        };
+        self.meter
+            .call(
+                call,
+                || reranker.scores(&request.query, &request.documents),
+                |_| Usage::default(),
+            )
+            .await
     }
 
-    /// One chat completion, within the fair `MAX_ASYNC` budget, retried when worth it.
+    /// One chat completion of the model serving its purpose.
     pub async fn complete(
         &self,
         workspace: &str,
         request: &CompletionRequest,
         sink: Option<&mpsc::Sender<StreamEvent>>,
     ) -> Result<String, String> {
-        let (llm, role_slots) = self.llms.for_purpose(request.purpose);
-        // The role's own cap first, so that a call waiting for it holds no slot of
-        // the server-wide budget. The semaphore is never closed.
-        let _role_slot = match role_slots {
-            Some(slots) => slots.acquire().await.ok(),
-            None => None,
+        let (backend, role) = self.llms.for_purpose(request.purpose);
+        let call = Call {
+            workspace,
+            purpose: purpose_name(request.purpose),
+            model: &self.llm_identity,
+            role,
+            budget: &self.llm_slots,
+            priority: priority_of(request.purpose),
+            retried: backend.remote(),
+            attempts: &self.metrics.llm_calls,
+            failures: &self.metrics.llm_errors,
         };
-        let _slot = self
-            .llm_slots
-            .acquire(workspace, priority_of(request.purpose))
-            .await;
-        let started = Instant::now();
-        let purpose = purpose_name(request.purpose);
-        let result = match llm {
-            Llm::Remote(remote) => {
-                with_retries(&self.retry, |_| {
-                    self.metrics.llm_calls.inc();
-                    remote.chat(&request.messages, request.json_mode, sink)
-                })
-                .await
-            }
-            Llm::Offline { entity_types } => {
-                self.metrics.llm_calls.inc();
-                let text = offline_completion(request, entity_types);
-                if let Some(sink) = sink {
-                    for piece in text.split_inclusive(' ') {
-                        if sink
-                            .send(StreamEvent::Piece(piece.to_string()))
-                            .await
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                }
-                Ok(Completion { text, usage: None })
-            }
-        };
-        match result {
-            Ok(Completion { text, usage }) => {
-                let usage = usage.unwrap_or_else(|| Usage::estimate(&request.messages, &text));
-                self.account(workspace, purpose, &self.llm_identity, usage, started, None);
-                Ok(text)
-            }
-            Err(err) => {
-                self.metrics.llm_errors.inc();
-                let message = err.to_string();
-                let none = Usage::default();
-                self.account(
-                    workspace,
-                    purpose,
-                    &self.llm_identity,
-                    none,
-                    started,
-                    Some(&message),
-                );
-                Err(message)
-            }
-        }
+        let completion = self
+            .meter
+            .call(
+                call,
+                || backend.chat(request, sink),
+                |c| {
+                    c.usage
+                        .unwrap_or_else(|| Usage::estimate(&request.messages, &c.text))
+                },
+            )
+            .await?;
+        Ok(completion.text)
     }
 
     /// Embeddings of `request.texts`, in batches of `EMBEDDING_BATCH_NUM` run
@@ -491,93 +326,29 @@ impl Providers {
             EmbedKind::Query => Priority::Interactive,
             EmbedKind::Document => Priority::Background,
         };
-        let batches = request
-            .texts
-            .chunks(self.batch.max(1))
-            .map(|batch| async move {
-                let _slot = self.embed_slots.acquire(workspace, priority).await;
-                let started = Instant::now();
-                let result = match &self.embedder {
-                    Embedder::Remote(remote) => with_retries(&self.retry, |_| {
-                        self.metrics.embed_calls.inc();
-                        remote.embeddings(batch)
-                    })
-                    .await
-                    .map_err(|e| e.to_string()),
-                    Embedder::Offline(model) => {
-                        self.metrics.embed_calls.inc();
-                        let model = model.clone();
-                        let texts = batch.to_vec();
-                        tokio::task::spawn_blocking(move || model.embed(&texts))
-                            .await
-                            .map_err(|e| format!("the embedding model crashed: {e}"))
-                            .and_then(|r| r)
-                            .map(|vectors| (vectors, None))
-                    }
-                };
-                let model = &self.embedding_identity;
-                match result {
-                    Ok((vectors, usage)) => {
-                        let usage = usage.unwrap_or_else(|| Usage::estimate_embedding(batch));
-                        self.account(workspace, "embed", model, usage, started, None);
-                        Ok(vectors)
-                    }
-                    Err(err) => {
-                        self.metrics.embed_errors.inc();
-                        let none = Usage::default();
-                        self.account(workspace, "embed", model, none, started, Some(&err));
-                        Err(err)
-                    }
-                }
-            });
+        let batches = request.texts.chunks(self.batch.max(1)).map(|batch| {
+            let call = Call {
+                workspace,
+                purpose: "embed",
+                model: &self.embedding_identity,
+                role: None,
+                budget: &self.embed_slots,
+                priority,
+                retried: self.embedder.remote(),
+                attempts: &self.metrics.embed_calls,
+                failures: &self.metrics.embed_errors,
+            };
+            self.meter.call(
+                call,
+                || self.embedder.embeddings(batch),
+                |(_, usage)| usage.unwrap_or_else(|| Usage::estimate_embedding(batch)),
+            )
+        });
         let results = futures::future::join_all(batches).await;
         let mut vectors = Vec::with_capacity(request.texts.len());
         for result in results {
-            vectors.extend(result?);
+            vectors.extend(result?.0);
         }
         Ok(vectors)
-    }
-}
-
-/// The offline stand-in's answer, chosen by the request's purpose and raw input.
-fn offline_completion(request: &CompletionRequest, entity_types: &[String]) -> String {
-    match (&request.purpose, &request.input) {
-        (Purpose::Extract, RawInput::Chunk(chunk)) => offline::llm::extract(chunk, entity_types),
-        (Purpose::Glean, _) => offline::llm::glean(),
-        (Purpose::Keywords, RawInput::Query(query)) => offline::llm::keywords(query),
-        (Purpose::Summary, RawInput::Descriptions(input)) => {
-            offline::llm::summarize(&input.kind, &input.name, &input.fragments)
-        }
-        (Purpose::Answer, RawInput::Context(context)) => {
-            let passages: Vec<(String, String)> = context
-                .passages
-                .iter()
-                .map(|p| (p.reference_id.clone(), p.content.clone()))
-                .collect();
-            let references: Vec<(String, String)> = context
-                .references
-                .iter()
-                .map(|r| (r.reference_id.clone(), r.file_path.clone()))
-                .collect();
-            offline::llm::answer(
-                &context.query,
-                &context.entities,
-                &context.relations,
-                &passages,
-                &references,
-            )
-        }
-        (Purpose::Bypass, RawInput::Query(query)) => offline::llm::bypass(query),
-        // A purpose with an unexpected input: answer from the last user message.
-        _ => {
-            let last = request
-                .messages
-                .iter()
-                .rev()
-                .find(|m| m.role == "user")
-                .map(|m| m.content.as_str())
-                .unwrap_or("");
-            offline::llm::bypass(last)
-        }
     }
 }

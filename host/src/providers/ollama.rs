@@ -3,11 +3,11 @@
 //!
 //! One call is one attempt: wrap it in [`super::retry::with_retries`] to retry.
 
-use super::StreamEvent;
 use super::retry::{
     PieceForwarder, ProviderError, ResponseLines, check_status, error_message, from_transport,
     http_client, read_json,
 };
+use super::stream::StreamEvent;
 use crate::bindings::types::Message;
 use crate::usage::{Completion, Usage};
 use serde_json::{Map, Value, json};

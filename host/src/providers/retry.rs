@@ -10,7 +10,7 @@
 //! piece was forwarded, a later failure comes back as [`ProviderError::Interrupted`],
 //! which is never retried (the client would otherwise see the answer twice).
 
-use super::StreamEvent;
+use super::stream::StreamEvent;
 use reqwest::header::HeaderMap;
 use std::fmt;
 use std::future::Future;
@@ -39,6 +39,8 @@ pub enum ProviderError {
     /// The answer broke off after part of it had been streamed to the client.
     /// Never retried: a second attempt would repeat text the client already has.
     Interrupted(Box<ProviderError>),
+    /// The built-in offline model failed (never retried).
+    Local(String),
 }
 
 impl fmt::Display for ProviderError {
@@ -79,6 +81,7 @@ impl fmt::Display for ProviderError {
                 f,
                 "the answer broke off after it had started streaming: {cause}"
             ),
+            ProviderError::Local(message) => f.write_str(message),
         }
     }
 }
@@ -140,6 +143,7 @@ impl ProviderError {
             ProviderError::Connection(message) => ProviderError::Connection(add(message)),
             ProviderError::Timeout(message) => ProviderError::Timeout(add(message)),
             ProviderError::Malformed(message) => ProviderError::Malformed(add(message)),
+            ProviderError::Local(message) => ProviderError::Local(add(message)),
             ProviderError::Interrupted(cause) => {
                 ProviderError::Interrupted(Box::new(cause.with_note(note)))
             }

@@ -6,7 +6,8 @@
 //! engine can leave symbolic links in its directory, and the host must never follow
 //! one out of it (to measure, or worse, to delete).
 
-use super::{AppState, JsonBody};
+use super::body::JsonBody;
+use super::state::AppState;
 use crate::catalog;
 use crate::error::AppError;
 use crate::limits::Overrides;
@@ -84,7 +85,7 @@ fn existing(
     let workspace = workspace_from_path(name)?;
     let root = root(state)?;
     if !exists(&root, &workspace) {
-        return Err(crate::routes::session::not_found(&workspace));
+        return Err(super::session::not_found(&workspace));
     }
     Ok((workspace, root))
 }
@@ -222,7 +223,7 @@ async fn set_limits(
     let workspace = workspace_from_path(&name)?;
     overrides.validate().map_err(AppError::BadRequest)?;
     if !exists(&root(&state)?, &workspace) {
-        return Err(crate::routes::session::not_found(&workspace));
+        return Err(super::session::not_found(&workspace));
     }
     state
         .limits

@@ -1,7 +1,7 @@
 //! `/documents/*`: adding documents, reading their status, deleting them.
 
-use super::AppState;
-use super::{JsonBody, track_id};
+use super::body::{JsonBody, track_id};
+use super::state::AppState;
 use crate::bindings::types::{
     DeleteRequest, DocPageRequest, DocSort, DocState, DocStatus, Error as GuestError, NewDocument,
 };
@@ -98,7 +98,7 @@ async fn enqueue(
     track_id: &str,
 ) -> Result<(), AppError> {
     let lease = state.workspaces.lease(workspace).await?;
-    lease.enqueue(documents, track_id.to_string()).await?;
+    lease.insert(documents, track_id.to_string()).await?;
     Ok(())
 }
 
@@ -662,8 +662,8 @@ async fn scan(
     let documents = tokio::task::spawn_blocking(move || read_input_files(&dir))
         .await
         .map_err(AppError::internal)?;
-    lease.reset_failed().await?;
-    lease.enqueue_new(documents, track.clone()).await?;
+    lease.reprocess_failed().await?;
+    lease.insert_new(documents, track.clone()).await?;
     let body = json!({
         "status": "scanning_started",
         "message": "Scanning process has been initiated in the background",
@@ -678,8 +678,7 @@ async fn reprocess_failed(
     workspace: Workspace,
 ) -> Result<(Workspace, Json<Value>), AppError> {
     let lease = state.workspaces.lease(&workspace).await?;
-    let count = lease.reset_failed().await?;
-    lease.ensure_pipeline();
+    let count = lease.reprocess_failed().await?;
     let body = json!({
         "status": "reprocessing_started",
         "message": format!("Reprocessing of {count} failed documents has been initiated in the background"),

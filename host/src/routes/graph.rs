@@ -1,6 +1,6 @@
 //! Graph reads in LightRAG's shapes: labels, popular labels, search, subgraphs.
 
-use super::AppState;
+use super::state::AppState;
 use crate::bindings::types::{GraphEdge, GraphNode};
 use crate::error::{AppError, FieldError};
 use crate::workspace::Workspace;

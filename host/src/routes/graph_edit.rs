@@ -1,8 +1,8 @@
 //! Graph editing in LightRAG's shapes: create, edit (with rename and merge), merge
 //! and delete entities and relations.
 
-use super::AppState;
-use super::JsonBody;
+use super::body::JsonBody;
+use super::state::AppState;
 use crate::bindings::types::{
     EntityEdit, EntityFields, EntityInput, Error as GuestError, GraphEdge, GraphEdit,
     GraphEditResult, GraphNode, RelationFields, RelationInput, Task, TaskOutput,

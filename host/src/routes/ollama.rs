@@ -7,8 +7,9 @@
 //! `lightrag:<workspace>`.
 
 use super::query::{output as query_output, start_query};
+use super::resolver::{FALLBACK_HEADER, HEADER};
 use super::session::{MaybeAccess, check_access};
-use super::{AppState, FALLBACK_HEADER, HEADER};
+use super::state::AppState;
 use crate::bindings::types::{Error as GuestError, HistoryMessage, QueryMode, QueryParams};
 use crate::error::AppError;
 use crate::providers::StreamEvent;

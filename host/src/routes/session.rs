@@ -2,7 +2,7 @@
 //! `/login`, `/auth-status`, `/auth/verify`, and the rule that a workspace header
 //! chooses a workspace but never grants access to it.
 
-use super::AppState;
+use super::state::AppState;
 use crate::auth::{Access, AuthError, Principal};
 use crate::error::AppError;
 use crate::workspace::Workspace;

@@ -1,6 +1,6 @@
 //! [`AppState`]: what every handler can reach; cheap to clone.
 
-use super::tenant::Resolver;
+use super::resolver::Resolver;
 use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::config::Config;

@@ -1,7 +1,7 @@
 //! `/health` and `/metrics`.
 
-use super::AppState;
 use super::session::MaybeAccess;
+use super::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;

@@ -7,11 +7,13 @@
 //! requests on the async workers. A call that faults discards the instance: its
 //! fault is the call's error, and the next lease opens the workspace afresh.
 
+use super::blocking::off_workers;
+use super::context::{Context, PoolLease};
+use super::error::Error;
 use super::live::Live;
-use super::{Error, Workspaces};
 use crate::bindings::types::{
-    DeleteRequest, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error as GuestError,
-    GraphView, NewDocument, PipelineReport, StateCount, Task, TaskOutput, WorkspaceStats,
+    DocPage, DocPageRequest, DocStatus, EnqueueReport, Error as GuestError, GraphView, NewDocument,
+    PipelineReport, StateCount, WorkspaceStats,
 };
 use crate::instance::{Fault, Instance};
 use crate::workspace::Workspace;
@@ -19,9 +21,6 @@ use futures::future::BoxFuture;
 use serde_json::json;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-
-/// The pool's lease of one workspace.
-pub(super) type PoolLease = crate::pool::Lease<Workspace, Arc<Live>, Arc<super::open::Opener>>;
 
 /// Where a guest call runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +34,7 @@ pub enum Disk {
 /// A leased workspace: while it exists, its engine stays loaded.
 pub struct WorkspaceLease {
     pub(super) lease: PoolLease,
-    pub(super) service: Workspaces,
+    pub(super) cx: Arc<Context>,
 }
 
 impl WorkspaceLease {
@@ -53,7 +52,7 @@ impl WorkspaceLease {
     pub fn share(&self) -> WorkspaceLease {
         WorkspaceLease {
             lease: self.lease.share(),
-            service: self.service.clone(),
+            cx: self.cx.clone(),
         }
     }
 
@@ -76,19 +75,19 @@ impl WorkspaceLease {
     {
         let mutex = self.lease.instance.clone();
         let lease = self.lease.share();
-        let service = self.service.clone();
+        let cx = self.cx.clone();
         let job = async move {
             let guard = mutex.lock_owned().await;
             let (mut guard, result) = match disk {
                 Disk::No => run_on(guard, f).await,
-                Disk::Yes => super::off_workers(run_on(guard, f)).await?,
+                Disk::Yes => off_workers(run_on(guard, f)).await?,
             };
             // A fault discards the instance (dropped here, with its store and OS lock)
             // and takes the workspace out of the pool.
             if let Err(Error::Fault(fault)) = &result
                 && guard.take().is_some()
             {
-                service.discard(&lease, fault);
+                cx.discard(&lease, fault);
             }
             result
         };
@@ -111,9 +110,8 @@ impl WorkspaceLease {
         self.call(disk, f).await?.map_err(Error::Engine)
     }
 
-    /// Stores new documents as pending (the whole call fails on a name in use) and
-    /// starts the pipeline.
-    pub async fn enqueue(
+    /// Stores new documents as pending; the whole call fails on a name in use.
+    pub(super) async fn enqueue(
         &self,
         documents: Vec<NewDocument>,
         track_id: String,
@@ -127,9 +125,8 @@ impl WorkspaceLease {
         self.enqueued(report, &track_id)
     }
 
-    /// Stores the documents whose names are new, skipping the others, and starts the
-    /// pipeline.
-    pub async fn enqueue_new(
+    /// Stores the documents whose names are new, skipping the others.
+    pub(super) async fn enqueue_new(
         &self,
         documents: Vec<NewDocument>,
         track_id: String,
@@ -157,24 +154,18 @@ impl WorkspaceLease {
             "documents_added",
             json!({"track_id": track_id, "accepted": report.accepted, "duplicates": report.duplicates}),
         );
-        self.ensure_pipeline();
         Ok(report)
-    }
-
-    /// Starts the workspace's pipeline unless it runs.
-    pub fn ensure_pipeline(&self) {
-        super::pipeline::ensure_running(self);
     }
 
     /// Records an event in the workspace's audit trail.
     pub fn audit(&self, event: &str, fields: serde_json::Value) {
-        self.service
-            .audit()
+        self.cx
+            .audit
             .record(self.workspace().as_str(), event, fields);
     }
 
     /// Puts failed documents back to pending; returns how many.
-    pub async fn reset_failed(&self) -> Result<u32, Error> {
+    pub(super) async fn reset_failed(&self) -> Result<u32, Error> {
         self.call_flat(Disk::Yes, |i| Box::pin(i.reset_failed()))
             .await
     }
@@ -184,31 +175,6 @@ impl WorkspaceLease {
         let count = self.call_flat(Disk::Yes, |i| Box::pin(i.clear())).await?;
         self.audit("documents_cleared", json!({ "count": count }));
         Ok(count)
-    }
-
-    /// Deletes documents in the background (LightRAG answers before it is done); the
-    /// outcome goes to the log and the audit trail.
-    pub fn delete_documents(&self, request: DeleteRequest) {
-        let done = self
-            .start_task(Task::DeleteDocuments(request), None)
-            .detach();
-        let lease = self.share();
-        self.service.spawn(async move {
-            match done.await {
-                Ok(Ok(TaskOutput::Deleted((deleted, missing)))) => {
-                    tracing::info!(workspace = %lease.workspace(), "deleted {} documents, {} not found", deleted.len(), missing.len());
-                    lease.audit(
-                        "documents_deleted",
-                        json!({"deleted": deleted, "not_found": missing}),
-                    );
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(err)) => {
-                    tracing::warn!(workspace = %lease.workspace(), "deletion failed: {err}")
-                }
-                Err(_) => tracing::warn!(workspace = %lease.workspace(), "deletion stopped"),
-            }
-        });
     }
 
     /// Drops every cached model answer.

@@ -2,7 +2,8 @@
 //! leaves out: directories, the OS lock, limits, the catalog, the audit trail, faults
 //! and quarantine.
 
-use super::Error;
+use super::blocking::off_workers;
+use super::error::Error;
 use super::live::Live;
 use crate::audit::Audit;
 use crate::bindings::types::Config as GuestConfig;
@@ -209,7 +210,7 @@ impl Opener {
             .and_then(|h| h.last_fault.take());
         // Opening reads the whole workspace from disk: off the async workers.
         self.metrics.open_attempts.inc();
-        let (instance, opened) = super::off_workers(async move {
+        let (instance, opened) = off_workers(async move {
             let opened = instance.open(&config, last_fault.as_deref()).await;
             (instance, opened)
         })
@@ -266,7 +267,7 @@ impl Opener {
         let started = Instant::now();
         let catalog_dir = self.settings.catalog_dir.clone();
         let name = workspace.clone();
-        let finalized = super::off_workers(async move {
+        let finalized = off_workers(async move {
             let mut instance = instance;
             if let Ok(stats) = instance.stats().await {
                 let record = crate::catalog::Record {

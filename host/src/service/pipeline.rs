@@ -1,4 +1,5 @@
-//! The background ingestion pipeline of each workspace.
+//! The background ingestion pipeline of each workspace, and the operations that feed
+//! it.
 //!
 //! At most one pipeline runs per workspace, holding a lease while it runs. Whether one
 //! runs is claimed atomically and given up only under the instance lock — the lock
@@ -7,32 +8,97 @@
 //!
 //! When the pool wants the slot back (other workspaces wait), the pipeline stops at
 //! its next step — the documents it was on go back to pending — gives up its lease,
-//! and queues for a slot again; reopening the workspace restarts it.
+//! and queues for a slot again; reopening the workspace restarts it, as it does after
+//! a crash: a workspace that opens with pending documents resumes its pipeline on its
+//! first lease.
 
-use super::WorkspaceLease;
-use super::lease::Disk;
-use crate::bindings::types::{DocState, Task};
+use super::context::{Context, pool_error};
+use super::error::Error;
+use super::lease::{Disk, WorkspaceLease};
+use crate::bindings::types::{DocState, EnqueueReport, NewDocument, Task};
+use crate::workspace::Workspace;
+use std::sync::Arc;
 use tokio_util::task::AbortOnDropHandle;
+
+/// Leases `workspace` (waiting at most the pool's wait, or as long as it takes when
+/// `patient`), and resumes its pipeline if it opened with pending documents.
+pub(super) async fn lease(
+    cx: &Arc<Context>,
+    workspace: &Workspace,
+    patient: bool,
+) -> Result<WorkspaceLease, Error> {
+    let lease = if patient {
+        tokio::select! {
+            lease = cx.pool.lease_patiently(workspace) => lease,
+            () = cx.shutdown.cancelled() => return Err(Error::ShuttingDown),
+        }
+    } else {
+        cx.pool.lease(workspace).await
+    };
+    let lease = WorkspaceLease {
+        lease: lease.map_err(|err| pool_error(workspace, err))?,
+        cx: cx.clone(),
+    };
+    if lease.live().take_resume() {
+        tracing::info!(%workspace, pending = lease.live().opened.pending_documents, "resuming interrupted ingestion");
+        ensure_running(&lease);
+    }
+    Ok(lease)
+}
+
+impl WorkspaceLease {
+    /// Stores new documents as pending (the whole call fails on a name in use) and
+    /// starts the pipeline.
+    pub async fn insert(
+        &self,
+        documents: Vec<NewDocument>,
+        track_id: String,
+    ) -> Result<EnqueueReport, Error> {
+        let report = self.enqueue(documents, track_id).await?;
+        ensure_running(self);
+        Ok(report)
+    }
+
+    /// Stores the documents whose names are new, skipping the others, and starts the
+    /// pipeline.
+    pub async fn insert_new(
+        &self,
+        documents: Vec<NewDocument>,
+        track_id: String,
+    ) -> Result<EnqueueReport, Error> {
+        let report = self.enqueue_new(documents, track_id).await?;
+        ensure_running(self);
+        Ok(report)
+    }
+
+    /// Puts failed documents back to pending and starts the pipeline; returns how
+    /// many.
+    pub async fn reprocess_failed(&self) -> Result<u32, Error> {
+        let count = self.reset_failed().await?;
+        ensure_running(self);
+        Ok(count)
+    }
+}
 
 /// Starts the workspace's pipeline unless one runs. Returns at once: when it returns,
 /// the pipeline is marked running, so a request that checks for it (a graph edit
 /// right after an insert) sees it.
-pub fn ensure_running(lease: &WorkspaceLease) {
+fn ensure_running(lease: &WorkspaceLease) {
     if !lease.live().claim_pipeline() {
         return;
     }
     let lease = lease.share();
-    let service = lease.service.clone();
-    service.spawn(async move { run(lease).await });
+    let cx = lease.cx.clone();
+    cx.spawn(async move { run(lease).await });
 }
 
 async fn run(lease: WorkspaceLease) {
     let workspace = lease.workspace().clone();
-    let service = lease.service.clone();
+    let cx = lease.cx.clone();
     let drained = lease.drain_requested();
     loop {
         // Stops at the next step when the server shuts down or the slot is wanted.
-        let cancel = service.shutdown_token().child_token();
+        let cancel = cx.shutdown.child_token();
         let _watch = {
             let (cancel, drained) = (cancel.clone(), drained.clone());
             AbortOnDropHandle::new(tokio::spawn(async move {
@@ -43,7 +109,7 @@ async fn run(lease: WorkspaceLease) {
         let result = lease.drive(Task::ProcessDocuments, None, cancel).await;
         let failed = match &result {
             Ok(_) => false,
-            Err(super::Error::Cancelled) => true,
+            Err(Error::Cancelled) => true,
             Err(err) => {
                 // Not retried in a loop: the next enqueue or reopen starts it again.
                 tracing::warn!(%workspace, "pipeline stopped: {err}");
@@ -81,14 +147,14 @@ async fn run(lease: WorkspaceLease) {
             }
         }
     }
-    let yielded = drained.is_cancelled() && !service.shutdown_token().is_cancelled();
+    let yielded = drained.is_cancelled() && !cx.shutdown.is_cancelled();
     drop(lease);
     if yielded {
         // Queue for a slot again (behind the workspaces that were waiting); the open
         // finds the pending documents and restarts the pipeline.
-        let again = service.clone();
-        service.spawn(async move {
-            if let Err(err) = again.lease_patiently(&workspace).await {
+        let again = cx.clone();
+        cx.spawn(async move {
+            if let Err(err) = self::lease(&again, &workspace, true).await {
                 tracing::debug!(%workspace, "pipeline not resumed: {err}");
             }
         });

@@ -9,12 +9,13 @@
 //! whatever it holds there is released, and the tasks waiting for that are woken), and
 //! its model calls still running are aborted, freeing their `MAX_ASYNC` slots.
 
-use super::Error;
+use super::error::Error;
 use super::lease::{Disk, WorkspaceLease};
-use crate::bindings::types::{NumberedReply, Progress, Step, Task, TaskOutput};
+use crate::bindings::types::{DeleteRequest, NumberedReply, Progress, Step, Task, TaskOutput};
 use crate::providers::{Asked, StreamEvent};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use serde_json::json;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -54,7 +55,7 @@ impl WorkspaceLease {
     /// Starts `task` in a driver of its own. `sink` hears of each query step's model
     /// call and receives the streamed pieces of the final answer.
     pub fn start_task(&self, task: Task, sink: Option<mpsc::Sender<StreamEvent>>) -> RunningTask {
-        let cancel = self.service.shutdown_token().child_token();
+        let cancel = self.cx.shutdown.child_token();
         let (done_tx, done) = oneshot::channel();
         let lease = self.share();
         let token = cancel.clone();
@@ -65,6 +66,31 @@ impl WorkspaceLease {
             done,
             cancel: cancel.drop_guard(),
         }
+    }
+
+    /// Deletes documents in the background (LightRAG answers before it is done); the
+    /// outcome goes to the log and the audit trail.
+    pub fn delete_documents(&self, request: DeleteRequest) {
+        let done = self
+            .start_task(Task::DeleteDocuments(request), None)
+            .detach();
+        let lease = self.share();
+        self.cx.spawn(async move {
+            match done.await {
+                Ok(Ok(TaskOutput::Deleted((deleted, missing)))) => {
+                    tracing::info!(workspace = %lease.workspace(), "deleted {} documents, {} not found", deleted.len(), missing.len());
+                    lease.audit(
+                        "documents_deleted",
+                        json!({"deleted": deleted, "not_found": missing}),
+                    );
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(workspace = %lease.workspace(), "deletion failed: {err}")
+                }
+                Err(_) => tracing::warn!(workspace = %lease.workspace(), "deletion stopped"),
+            }
+        });
     }
 
     /// Runs `task` to its end, or until `cancel`.
@@ -173,7 +199,7 @@ impl Driver<'_> {
             // Progress only: a reader that went away is no error here.
             let _ = sink.send(StreamEvent::Asked(asked)).await;
         }
-        let providers = self.lease.service.providers().clone();
+        let providers = self.lease.cx.providers.clone();
         let sink = self.sink.clone();
         let workspace = self.lease.workspace().to_string();
         let id = request.id;

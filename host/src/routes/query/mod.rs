@@ -12,10 +12,10 @@ mod stream;
 
 pub(super) use request::{QueryRequest, failure, output, prepare, references_json, start_query};
 
-use super::JsonBody;
+use super::body::JsonBody;
 use crate::bindings::types::{Error as GuestError, QueryMode};
 use crate::error::{AppError, FieldError};
-use crate::routes::AppState;
+use crate::routes::state::AppState;
 use crate::service;
 use crate::workspace::Workspace;
 use axum::extract::State;

@@ -7,7 +7,7 @@ use crate::bindings::types::{
 };
 use crate::error::{AppError, FieldError, error_id};
 use crate::providers::StreamEvent;
-use crate::routes::AppState;
+use crate::routes::state::AppState;
 use crate::service::{self, RunningTask};
 use crate::workspace::Workspace;
 use serde::Deserialize;

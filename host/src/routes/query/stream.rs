@@ -11,7 +11,8 @@ use super::request::{self, QueryRequest, failure, prepare, references_json, star
 use crate::bindings::types::{Error as GuestError, QueryMode, QueryOutput};
 use crate::error::AppError;
 use crate::providers::{Asked, StreamEvent};
-use crate::routes::{AppState, JsonBody};
+use crate::routes::body::JsonBody;
+use crate::routes::state::AppState;
 use crate::service;
 use crate::workspace::Workspace;
 use axum::body::{Body, Bytes};
