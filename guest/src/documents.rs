@@ -1,6 +1,5 @@
 //! Documents: enqueueing with LightRAG's duplicate rules, status reads, deletion.
 
-use crate::engine::Shared;
 use crate::executor::Io;
 use crate::executor::TaskResult;
 use crate::state::{DocRecord, DocState, Op, State, StatusRecord};
@@ -9,6 +8,7 @@ use crate::wit::{
     DocPage, DocPageRequest, DocSort, DocStatus, EnqueueReport, Error, NewDocument, StateCount,
     TaskOutput,
 };
+use crate::workspace::Shared;
 use crate::{chunking::python_strip, wit};
 use crate::{extract, kg};
 use std::collections::HashSet;
@@ -361,7 +361,7 @@ pub fn clear(shared: &Shared) -> Result<u32, Error> {
         .store
         .borrow_mut()
         .reset(vec![Op::ClearAll])
-        .map_err(crate::engine::store_error)?;
+        .map_err(crate::workspace::store_error)?;
     Ok(count)
 }
 

@@ -6,7 +6,6 @@
 //! of its changes — graph, vectors, chunk tracking, per-document records — as one
 //! transaction, so an acknowledged edit is on disk and a failed one left nothing.
 
-use crate::engine::Shared;
 use crate::executor::{Io, TaskResult};
 use crate::graph::{Edge, Node};
 use crate::kg::{SEP, entity_vector_text, relation_vector_text, sorted, split_sep};
@@ -16,6 +15,7 @@ use crate::wit::{
     EmbedKind, EntityEdit, EntityInput, Error, GraphEdge, GraphEdit, GraphEditResult, GraphNode,
     RelationFields, RelationInput, TaskOutput,
 };
+use crate::workspace::Shared;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 

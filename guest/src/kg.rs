@@ -11,16 +11,16 @@
 //! and the commit of these operations no other merge runs, so a merge never
 //! overwrites another document's contribution.
 
-use crate::engine::Shared;
 use crate::executor::Io;
-use crate::extraction::{EntityRecord, Extraction, RelationRecord};
 use crate::graph::{Edge, Node};
 use crate::prompts::{self, fill};
+use crate::records::{EntityRecord, Extraction, RelationRecord};
 use crate::state::{DocGraph, Op, State};
 use crate::util::{args_hash, mdhash_id, unix_now};
 use crate::wit::{
     CompletionRequest, DescriptionInput, EmbedKind, Error, Message, Purpose, RawInput,
 };
+use crate::workspace::Shared;
 use futures_util::future::try_join_all;
 use std::collections::{BTreeMap, BTreeSet};
 

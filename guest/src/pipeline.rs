@@ -8,11 +8,11 @@
 //! while the task runs are picked up before it finishes.
 
 use crate::chunking::chunk_by_tokens;
-use crate::engine::Shared;
 use crate::executor::{Io, TaskResult};
 use crate::state::{ChunkRecord, DocState, Meta, Op};
 use crate::util::{iso_now, unix_now};
 use crate::wit::{EmbedKind, Error, PipelineReport, TaskOutput};
+use crate::workspace::Shared;
 use crate::{extract, kg};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;

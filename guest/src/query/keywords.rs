@@ -1,12 +1,12 @@
 //! Query keywords: LightRAG's high-level (themes) and low-level (entities, terms)
 //! keywords, from the caller or from the model, with LightRAG's parsing and cache.
 
-use crate::engine::Shared;
 use crate::executor::Io;
 use crate::prompts::{self, fill};
 use crate::state::CacheRecord;
 use crate::util::{args_hash, unix_now};
 use crate::wit::{CompletionRequest, Error, Message, Purpose, QueryMode, RawInput};
+use crate::workspace::Shared;
 use serde_json::Value;
 
 /// High- and low-level keywords.

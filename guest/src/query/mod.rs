@@ -10,7 +10,6 @@ mod keywords;
 mod retrieve;
 
 use crate::chunking::python_strip;
-use crate::engine::Shared;
 use crate::executor::{Io, TaskResult};
 use crate::prompts::{self, NO_CONTEXT_RESPONSE, USER_QUERY_SEPARATOR, fill};
 use crate::state::CacheRecord;
@@ -20,6 +19,7 @@ use crate::wit::{
     Purpose, QueryData, QueryMode, QueryOutput, QueryParams, RawInput, Reference, RelationData,
     TaskOutput,
 };
+use crate::workspace::Shared;
 use context::{Retrieved, entity_line, fit_chunks, lines_within, reference_list, relation_line};
 use keywords::Keywords;
 use std::collections::{HashMap, HashSet};

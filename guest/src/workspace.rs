@@ -1,4 +1,4 @@
-//! [`Engine`]: one workspace's state, its running tasks, and every operation the
+//! [`Workspace`]: one workspace's state, its running tasks, and every operation the
 //! contract exports.
 //!
 //! State shared with tasks lives in [`Shared`] behind an `Rc`: a task's future holds a
@@ -88,13 +88,13 @@ pub fn store_error(err: StoreError) -> Error {
     }
 }
 
-/// The engine of one workspace.
-pub struct Engine {
+/// One open workspace.
+pub struct Workspace {
     shared: Rc<Shared>,
     executor: Executor,
 }
 
-impl Engine {
+impl Workspace {
     /// Opens the workspace stored in `dir` and recovers from any interruption.
     /// `last_fault` is why the previous instance faulted, if it did (see
     /// [`documents::recover_interrupted`]).
@@ -102,7 +102,7 @@ impl Engine {
         config: Config,
         dir: &Path,
         last_fault: Option<&str>,
-    ) -> Result<(Engine, OpenReport), Error> {
+    ) -> Result<(Workspace, OpenReport), Error> {
         if config.chunk_size == 0 || config.chunk_overlap >= config.chunk_size {
             return Err(Error::BadInput(format!(
                 "CHUNK_OVERLAP_SIZE ({}) must be smaller than CHUNK_SIZE ({})",
@@ -138,12 +138,12 @@ impl Engine {
         });
         let (recovered, failed) = documents::recover_interrupted(&shared, last_fault)?;
         let pending = documents::count_state(&shared, DocState::Pending);
-        let engine = Engine {
+        let workspace = Workspace {
             shared,
             executor: Executor::default(),
         };
         Ok((
-            engine,
+            workspace,
             OpenReport {
                 pending_documents: pending,
                 recovered_documents: recovered,

@@ -824,5 +824,4 @@ fn merge_groups<T, K: Eq + Hash + Clone>(
 }
 
 #[cfg(test)]
-#[path = "extraction/tests.rs"]
 mod tests;
