@@ -8,14 +8,15 @@
 
 use crate::executor::{Io, TaskResult};
 use crate::graph::{Edge, Node};
-use crate::kg::{SEP, entity_vector_text, relation_vector_text, sorted, split_sep};
+use crate::ids::{SEP, sorted, split_sep};
+use crate::kg::{entity_vector_text, relation_vector_text};
+use crate::shared::Shared;
 use crate::state::{DocGraph, Op, State};
 use crate::util::unix_now;
 use crate::wit::{
     EmbedKind, EntityEdit, EntityInput, Error, GraphEdge, GraphEdit, GraphEditResult, GraphNode,
     RelationFields, RelationInput, TaskOutput,
 };
-use crate::workspace::Shared;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 

@@ -1,14 +1,14 @@
 //! Entity and relation extraction from one chunk: the extraction prompt, gleaning,
-//! and the extraction cache.
+//! and the extraction cache. The model's answers are parsed by [`crate::records`].
 
 use crate::executor::Io;
-use crate::kg::cached_complete;
-use crate::pipeline::progress;
+use crate::model::cached_complete;
+use crate::progress::progress;
 use crate::prompts::{self, fill};
 use crate::records::{Extraction, merge_gleaning, parse};
+use crate::shared::Shared;
 use crate::tokenizer;
 use crate::wit::{CompletionRequest, Error, Message, Purpose, RawInput};
-use crate::workspace::Shared;
 
 /// Most records asked for per chunk (LightRAG's `MAX_EXTRACTION_RECORDS`).
 const MAX_RECORDS: u32 = 100;
