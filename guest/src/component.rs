@@ -1,30 +1,32 @@
-//! The wasm export adapter: forwards each export of `wit/engine.wit` to [`Engine`].
+//! The wasm export adapter: forwards each export of `wit/workspace.wit` to the
+//! [`Workspace`].
 //!
-//! The instance serves one workspace whose files are preopened at `/data`; the engine
-//! lives in a thread-local because the component is single-threaded and an export call
-//! is the only way in.
+//! The instance serves one workspace whose files are preopened at `/data`; the
+//! workspace lives in a thread-local because the component is single-threaded and an
+//! export call is the only way in.
 // The export glue that wit-bindgen generates is `unsafe` canonical-ABI code.
 #![allow(unsafe_code)]
 
+use crate::documents;
 use crate::wit::exports::lightrag::engine::engine::Guest;
 use crate::wit::{
     Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error, GraphView, NewDocument,
     NumberedReply, OpenReport, PipelineReport, Progress, StateCount, Task, WorkspaceStats,
 };
-use crate::{Engine, documents};
+use crate::workspace::Workspace;
 use std::cell::RefCell;
 use std::path::Path;
 
 thread_local! {
-    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    static WORKSPACE: RefCell<Option<Workspace>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` on the open engine. Calling any export before `open` breaks the contract;
-/// trapping is the honest answer (the host then discards the instance).
-fn with<T>(f: impl FnOnce(&mut Engine) -> T) -> T {
-    ENGINE.with(|cell| {
-        let mut engine = cell.borrow_mut();
-        f(engine.as_mut().expect("the host must call `open` first"))
+/// Runs `f` on the open workspace. Calling any export before `open` breaks the
+/// contract; trapping is the honest answer (the host then discards the instance).
+fn with<T>(f: impl FnOnce(&mut Workspace) -> T) -> T {
+    WORKSPACE.with(|cell| {
+        let mut workspace = cell.borrow_mut();
+        f(workspace.as_mut().expect("the host must call `open` first"))
     })
 }
 
@@ -32,79 +34,80 @@ struct Component;
 
 impl Guest for Component {
     fn open(config: Config, last_fault: Option<String>) -> Result<OpenReport, Error> {
-        ENGINE.with(|cell| {
+        WORKSPACE.with(|cell| {
             if cell.borrow().is_some() {
                 return Err(Error::Conflict("the engine is already open".into()));
             }
-            let (engine, report) = Engine::open(config, Path::new("/data"), last_fault.as_deref())?;
-            *cell.borrow_mut() = Some(engine);
+            let (workspace, report) =
+                Workspace::open(config, Path::new("/data"), last_fault.as_deref())?;
+            *cell.borrow_mut() = Some(workspace);
             Ok(report)
         })
     }
 
     fn finalize() -> Result<(), Error> {
-        with(|engine| engine.finalize())
+        with(|workspace| workspace.finalize())
     }
 
     fn start(task: Task) -> (u64, Progress) {
-        with(|engine| engine.start(task))
+        with(|workspace| workspace.start(task))
     }
 
     fn resume(task: u64, replies: Vec<NumberedReply>) -> Progress {
-        with(|engine| engine.resume(task, replies))
+        with(|workspace| workspace.resume(task, replies))
     }
 
     fn cancel(task: u64) -> Vec<u64> {
-        with(|engine| engine.cancel(task))
+        with(|workspace| workspace.cancel(task))
     }
 
     fn enqueue(documents: Vec<NewDocument>, track_id: String) -> Result<EnqueueReport, Error> {
-        with(|engine| documents::enqueue(engine.shared(), documents, &track_id, false))
+        with(|workspace| documents::enqueue(workspace.shared(), documents, &track_id, false))
     }
 
     fn enqueue_new(documents: Vec<NewDocument>, track_id: String) -> Result<EnqueueReport, Error> {
-        with(|engine| documents::enqueue(engine.shared(), documents, &track_id, true))
+        with(|workspace| documents::enqueue(workspace.shared(), documents, &track_id, true))
     }
 
     fn reset_failed() -> Result<u32, Error> {
-        with(|engine| documents::reset_failed(engine.shared()))
+        with(|workspace| documents::reset_failed(workspace.shared()))
     }
 
     fn documents_by_track(track_id: String) -> Vec<DocStatus> {
-        with(|engine| documents::by_track(engine.shared(), &track_id))
+        with(|workspace| documents::by_track(workspace.shared(), &track_id))
     }
 
     fn documents_page(request: DocPageRequest) -> DocPage {
-        with(|engine| documents::page(engine.shared(), &request))
+        with(|workspace| documents::page(workspace.shared(), &request))
     }
 
     fn state_counts() -> Vec<StateCount> {
-        with(|engine| documents::state_counts(engine.shared()))
+        with(|workspace| documents::state_counts(workspace.shared()))
     }
 
     fn pipeline_status() -> PipelineReport {
-        with(|engine| engine.shared().pipeline.borrow().clone())
+        with(|workspace| workspace.shared().pipeline.borrow().clone())
     }
 
     fn clear() -> Result<u32, Error> {
-        with(|engine| documents::clear(engine.shared()))
+        with(|workspace| documents::clear(workspace.shared()))
     }
 
     fn clear_cache() -> Result<(), Error> {
-        with(|engine| documents::clear_cache(engine.shared()))
+        with(|workspace| documents::clear_cache(workspace.shared()))
     }
 
     fn stats() -> WorkspaceStats {
-        with(|engine| engine.stats())
+        with(|workspace| workspace.stats())
     }
 
     fn graph_labels() -> Vec<String> {
-        with(|engine| engine.shared().store.borrow().state().graph.labels())
+        with(|workspace| workspace.shared().store.borrow().state().graph.labels())
     }
 
     fn popular_labels(limit: u32) -> Vec<String> {
-        with(|engine| {
-            engine
+        with(|workspace| {
+            workspace
                 .shared()
                 .store
                 .borrow()
@@ -115,8 +118,8 @@ impl Guest for Component {
     }
 
     fn search_labels(query: String, limit: u32) -> Vec<String> {
-        with(|engine| {
-            engine
+        with(|workspace| {
+            workspace
                 .shared()
                 .store
                 .borrow()
@@ -127,12 +130,12 @@ impl Guest for Component {
     }
 
     fn subgraph(label: String, max_depth: u32, max_nodes: u32) -> GraphView {
-        with(|engine| engine.subgraph(&label, max_depth, max_nodes))
+        with(|workspace| workspace.subgraph(&label, max_depth, max_nodes))
     }
 
     fn entity_exists(name: String) -> bool {
-        with(|engine| {
-            engine
+        with(|workspace| {
+            workspace
                 .shared()
                 .store
                 .borrow()

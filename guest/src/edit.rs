@@ -6,10 +6,11 @@
 //! of its changes — graph, vectors, chunk tracking, per-document records — as one
 //! transaction, so an acknowledged edit is on disk and a failed one left nothing.
 
-use crate::engine::Shared;
 use crate::executor::{Io, TaskResult};
 use crate::graph::{Edge, Node};
-use crate::kg::{SEP, entity_vector_text, relation_vector_text, sorted, split_sep};
+use crate::ids::{SEP, sorted, split_sep};
+use crate::kg::{entity_vector_text, relation_vector_text};
+use crate::shared::Shared;
 use crate::state::{DocGraph, Op, State};
 use crate::util::unix_now;
 use crate::wit::{

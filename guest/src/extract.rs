@@ -1,12 +1,12 @@
 //! Entity and relation extraction from one chunk: the extraction prompt, gleaning,
-//! and the extraction cache.
+//! and the extraction cache. The model's answers are parsed by [`crate::records`].
 
-use crate::engine::Shared;
 use crate::executor::Io;
-use crate::extraction::{Extraction, merge_gleaning, parse};
-use crate::kg::cached_complete;
-use crate::pipeline::progress;
+use crate::model::cached_complete;
+use crate::progress::progress;
 use crate::prompts::{self, fill};
+use crate::records::{Extraction, merge_gleaning, parse};
+use crate::shared::Shared;
 use crate::tokenizer;
 use crate::wit::{CompletionRequest, Error, Message, Purpose, RawInput};
 

@@ -5,27 +5,24 @@
 //! into the operations that store nodes, edges, their vectors and the chunk
 //! tracking used for deletion. Descriptions are joined with `<SEP>`; a model summary
 //! is asked for only past LightRAG's thresholds, and very long description sets are
-//! summarised map-reduce style.
+//! summarised map-reduce style (see `summary`).
 //!
 //! The caller holds the workspace's merge lock: between the first read of the graph
 //! and the commit of these operations no other merge runs, so a merge never
 //! overwrites another document's contribution.
 
-use crate::engine::Shared;
 use crate::executor::Io;
-use crate::extraction::{EntityRecord, Extraction, RelationRecord};
 use crate::graph::{Edge, Node};
-use crate::prompts::{self, fill};
+use crate::ids::{SEP, sorted, split_sep};
+use crate::records::{EntityRecord, Extraction, RelationRecord};
+use crate::shared::Shared;
 use crate::state::{DocGraph, Op, State};
-use crate::util::{args_hash, mdhash_id, unix_now};
-use crate::wit::{
-    CompletionRequest, DescriptionInput, EmbedKind, Error, Message, Purpose, RawInput,
-};
+use crate::summary::summarize;
+use crate::util::unix_now;
+use crate::wit::{EmbedKind, Error};
 use futures_util::future::try_join_all;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Separator of description fragments, chunk ids and file paths.
-pub const SEP: &str = "<SEP>";
 /// Most chunk ids kept in a node's or edge's `source_id` (LightRAG's default, KEEP).
 const MAX_SOURCE_IDS: usize = 200;
 /// Most file paths kept in `file_path`.
@@ -42,22 +39,6 @@ pub struct ChunkResult {
     pub extraction: Extraction,
 }
 
-/// Vector id of an entity (LightRAG's `ent-` + md5 of the name).
-pub fn entity_vector_id(name: &str) -> String {
-    mdhash_id("ent-", name)
-}
-
-/// Vector id of a relation (`rel-` + md5 of the sorted endpoints concatenated).
-pub fn relation_vector_id(a: &str, b: &str) -> String {
-    let (a, b) = sorted(a, b);
-    mdhash_id("rel-", &format!("{a}{b}"))
-}
-
-/// The pair in LightRAG's storage order.
-pub fn sorted<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
-    if a <= b { (a, b) } else { (b, a) }
-}
-
 /// The text embedded for an entity.
 pub fn entity_vector_text(node: &Node) -> String {
     format!("{}\n{}", node.entity_id, node.description)
@@ -69,16 +50,6 @@ pub fn relation_vector_text(edge: &Edge) -> String {
         "{}\t{}\n{}\n{}",
         edge.keywords, edge.source, edge.target, edge.description
     )
-}
-
-/// Splits a `<SEP>`-joined field, dropping empty parts.
-pub fn split_sep(value: &str) -> Vec<String> {
-    value
-        .split(SEP)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// Appends `new` to `old` without duplicates, keeping first-seen order.
@@ -510,155 +481,4 @@ fn plan_relation(
             fragments
         },
     }
-}
-
-/// LightRAG's summary decision: one fragment stays as it is; a few short ones are
-/// joined with `<SEP>`; `FORCE_LLM_SUMMARY_ON_MERGE` fragments or more, or
-/// `SUMMARY_MAX_TOKENS` tokens or more, get one model summary; more than
-/// `SUMMARY_CONTEXT_SIZE` tokens are summarised in groups, repeatedly (map-reduce).
-pub async fn summarize(
-    shared: &Shared,
-    io: &Io,
-    kind: &'static str,
-    name: String,
-    mut fragments: Vec<String>,
-) -> Result<String, Error> {
-    let name = name.as_str();
-    let config = &shared.config;
-    let context_size = config.summary_context_size.max(1) as usize;
-    loop {
-        if fragments.len() <= 1 {
-            return Ok(fragments.pop().unwrap_or_default());
-        }
-        // An entity's fragments are counted again at each of its merges: remembered.
-        let tokens: Vec<usize> = {
-            let mut memo = shared.token_memo.borrow_mut();
-            fragments.iter().map(|f| memo.count(f)).collect()
-        };
-        let total: usize = tokens.iter().sum();
-        if total <= context_size || fragments.len() <= 2 {
-            if fragments.len() < config.force_llm_summary_on_merge as usize
-                && total < config.summary_max_tokens as usize
-            {
-                return Ok(fragments.join(SEP));
-            }
-            return summarize_once(shared, io, kind, name, &fragments).await;
-        }
-        // Map: pack fragments into groups that fit one request; every group of two or
-        // more becomes one summary. At least one group has two items, so each round
-        // shrinks the list.
-        let mut groups: Vec<Vec<String>> = Vec::new();
-        let mut current: Vec<String> = Vec::new();
-        let mut current_tokens = 0;
-        for (fragment, count) in fragments.into_iter().zip(tokens) {
-            if !current.is_empty() && current_tokens + count > context_size {
-                groups.push(std::mem::take(&mut current));
-                current_tokens = 0;
-            }
-            current_tokens += count;
-            current.push(fragment);
-        }
-        groups.push(current);
-        if groups.iter().all(|g| g.len() < 2) && groups.len() >= 2 {
-            let second = groups.remove(1);
-            groups[0].extend(second);
-        }
-        fragments = try_join_all(groups.into_iter().map(|group| async move {
-            if group.len() == 1 {
-                Ok(group.into_iter().next().unwrap_or_default())
-            } else {
-                summarize_once(shared, io, kind, name, &group).await
-            }
-        }))
-        .await?;
-    }
-}
-
-/// One model summary of `fragments`, through the extraction cache.
-async fn summarize_once(
-    shared: &Shared,
-    io: &Io,
-    kind: &'static str,
-    name: &str,
-    fragments: &[String],
-) -> Result<String, Error> {
-    let config = &shared.config;
-    let list: Vec<String> = fragments
-        .iter()
-        .map(|f| serde_json::json!({ "Description": f }).to_string())
-        .collect();
-    let prompt = fill(
-        prompts::SUMMARIZE_DESCRIPTIONS,
-        &[
-            ("description_type", kind),
-            ("description_name", name),
-            ("description_list", &list.join("\n")),
-            (
-                "summary_length",
-                &config.summary_length_recommended.to_string(),
-            ),
-            ("language", &config.summary_language),
-        ],
-    );
-    let request = CompletionRequest {
-        purpose: Purpose::Summary,
-        messages: vec![Message {
-            role: "user".into(),
-            content: prompt,
-        }],
-        json_mode: false,
-        stream: false,
-        input: RawInput::Descriptions(DescriptionInput {
-            kind: kind.into(),
-            name: name.into(),
-            fragments: fragments.to_vec(),
-        }),
-    };
-    let (text, _) = cached_complete(shared, io, "summary", None, request).await?;
-    Ok(text.trim().to_string())
-}
-
-/// A completion through the extraction cache (`ENABLE_LLM_CACHE_FOR_EXTRACT`):
-/// returns the answer and the cache key it is stored under. The key covers every
-/// message and the model's identity, so another model never reuses an answer.
-pub async fn cached_complete(
-    shared: &Shared,
-    io: &Io,
-    cache_type: &str,
-    chunk_id: Option<&str>,
-    request: CompletionRequest,
-) -> Result<(String, String), Error> {
-    let messages: Vec<String> = request
-        .messages
-        .iter()
-        .map(|m| format!("{}\u{1f}{}", m.role, m.content))
-        .collect();
-    let hash = args_hash(&[
-        &messages.join("\u{1e}"),
-        &request.json_mode.to_string(),
-        &shared.config.llm_identity,
-    ]);
-    let key = format!("default:{cache_type}:{hash}");
-    let use_cache = shared.config.enable_llm_cache_for_extract;
-    if use_cache && let Some(hit) = shared.store.borrow().state().cache.get(&key) {
-        return Ok((hit.value.clone(), key));
-    }
-    let text = io
-        .complete(request)
-        .await
-        .map_err(|e| Error::Internal(format!("the language model call failed: {e}")))?;
-    if use_cache {
-        // Lazily durable: the document's own commit syncs it; a crash before that
-        // only costs this call again.
-        shared.store.borrow_mut().commit_lazy(vec![Op::PutCache(
-            key.clone(),
-            crate::state::CacheRecord {
-                value: text.clone(),
-                cache_type: cache_type.into(),
-                chunk_id: chunk_id.map(str::to_string),
-                created_at: unix_now(),
-            },
-        )]);
-    }
-    Ok((text, key))
 }

@@ -7,46 +7,19 @@
 //! either complete or still (back to) pending — never half-stored. Documents enqueued
 //! while the task runs are picked up before it finishes.
 
-use crate::chunking::chunk_by_tokens;
-use crate::engine::Shared;
+use crate::chunking::{Chunk, chunk_by_tokens};
 use crate::executor::{Io, TaskResult};
+use crate::progress::progress;
+use crate::shared::Shared;
 use crate::state::{ChunkRecord, DocState, Meta, Op};
-use crate::util::{iso_now, unix_now};
-use crate::wit::{EmbedKind, Error, PipelineReport, TaskOutput};
+use crate::util::{iso_now, prefix_chars, unix_now};
+use crate::wit::{EmbedKind, Error, TaskOutput};
 use crate::{extract, kg};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use futures_util::future::{join, try_join_all};
 use futures_util::stream::FuturesUnordered;
 use std::rc::Rc;
-
-/// Most progress messages kept in `history_messages`.
-const HISTORY_LIMIT: usize = 1000;
-
-/// The pipeline status of a workspace with nothing running.
-pub fn idle_status() -> PipelineReport {
-    PipelineReport {
-        busy: false,
-        job_name: "-".into(),
-        job_start: None,
-        docs: 0,
-        batchs: 0,
-        cur_batch: 0,
-        latest_message: String::new(),
-        history_messages: Vec::new(),
-    }
-}
-
-/// Records a progress message.
-pub(crate) fn progress(shared: &Shared, message: String) {
-    let mut status = shared.pipeline.borrow_mut();
-    status.history_messages.push(message.clone());
-    if status.history_messages.len() > HISTORY_LIMIT {
-        let excess = status.history_messages.len() - HISTORY_LIMIT;
-        status.history_messages.drain(..excess);
-    }
-    status.latest_message = message;
-}
 
 /// Marks the pipeline busy for as long as it lives. The flag is cleared on drop, so
 /// a pipeline task that is cancelled, or fails at any await, never leaves the
@@ -227,7 +200,7 @@ struct Extracted {
     doc_id: String,
     file_path: String,
     started: i64,
-    chunks: Vec<crate::chunking::Chunk>,
+    chunks: Vec<Chunk>,
     chunk_ids: Vec<String>,
     vectors: Vec<Vec<f32>>,
     extractions: Vec<extract::ChunkExtraction>,
@@ -286,7 +259,7 @@ fn job_name(shared: &Shared, pending: &[String]) -> String {
         .and_then(|id| store.state().status.get(id))
         .map(|s| s.file_path.clone())
         .unwrap_or_default();
-    let short = crate::util::prefix_chars(&first, 20);
+    let short = prefix_chars(&first, 20);
     let dots = if short.len() < first.len() { "..." } else { "" };
     format!("{short}{dots}[{} files]", pending.len())
 }

@@ -5,7 +5,7 @@
 //! [`crate::store`]. Every change goes through an [`Op`], so the journal can replay it.
 
 use crate::graph::{Edge, Graph, Node};
-use crate::kg::{entity_vector_id, relation_vector_id};
+use crate::ids::{entity_vector_id, relation_vector_id};
 use crate::store::Journaled;
 use crate::vectors::VectorIndex;
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 //! After every stop, a document is either completely stored or not at all, and
 //! finishing the ingestion gives the same graph as an uninterrupted run.
 
-use lightrag_engine::Engine;
+use lightrag_engine::Workspace;
 use lightrag_engine::documents;
 use lightrag_engine::wit::{
     Config, NewDocument, NumberedReply, Purpose, RawInput, Reply, Request, Step, Task,
@@ -94,8 +94,8 @@ fn respond(request: &Request) -> Reply {
 /// Runs the pipeline, answering one request per step so that there are as many
 /// stopping points as possible; with `stop_after`, gives up (like a crash) after that
 /// many resumes. Returns how many resumes a complete run took.
-fn ingest(engine: &mut Engine, stop_after: Option<usize>) -> Option<usize> {
-    let (id, mut step) = engine.start(Task::ProcessDocuments);
+fn ingest(workspace: &mut Workspace, stop_after: Option<usize>) -> Option<usize> {
+    let (id, mut step) = workspace.start(Task::ProcessDocuments);
     let mut queue: std::collections::VecDeque<NumberedReply> = Default::default();
     let mut resumes = 0;
     loop {
@@ -111,7 +111,7 @@ fn ingest(engine: &mut Engine, stop_after: Option<usize>) -> Option<usize> {
             return None;
         }
         let reply = queue.pop_front().expect("the task waits on nothing");
-        step = engine.resume(id, vec![reply]);
+        step = workspace.resume(id, vec![reply]);
         resumes += 1;
     }
 }
@@ -133,8 +133,8 @@ fn documents() -> Vec<NewDocument> {
 
 /// What must be equal between an interrupted and an uninterrupted ingestion:
 /// nodes with their description fragments and sources, edges with weights.
-fn fingerprint(engine: &Engine) -> String {
-    let store = engine.shared().store.borrow();
+fn fingerprint(workspace: &Workspace) -> String {
+    let store = workspace.shared().store.borrow();
     let state = store.state();
     let set = |s: &str| {
         s.split("<SEP>")
@@ -179,8 +179,8 @@ fn fingerprint(engine: &Engine) -> String {
 }
 
 /// After any stop: a processed document is complete; any other has left nothing.
-fn assert_all_or_nothing(engine: &Engine, stop: usize) {
-    let store = engine.shared().store.borrow();
+fn assert_all_or_nothing(workspace: &Workspace, stop: usize) {
+    let store = workspace.shared().store.borrow();
     let state = store.state();
     for status in state.status.values() {
         let chunk_prefix = format!("{}-chunk-", status.id);
@@ -217,8 +217,8 @@ fn assert_all_or_nothing(engine: &Engine, stop: usize) {
     }
 }
 
-fn open(dir: &Path) -> Engine {
-    Engine::open(config(), dir, None).expect("open").0
+fn open(dir: &Path) -> Workspace {
+    Workspace::open(config(), dir, None).expect("open").0
 }
 
 #[test]
@@ -234,15 +234,15 @@ fn stopping_after_any_step_never_leaves_a_document_half_merged() {
 
     for stop in 0..steps {
         let dir = base.join(format!("stop-{stop}"));
-        let mut engine = open(&dir);
-        documents::enqueue(engine.shared(), documents(), "t", false).unwrap();
-        assert!(ingest(&mut engine, Some(stop)).is_none());
-        drop(engine); // no finalize: the crash
-        let mut engine = open(&dir);
-        assert_all_or_nothing(&engine, stop);
-        ingest(&mut engine, None).unwrap();
-        assert_eq!(fingerprint(&engine), expected, "stop after {stop} steps");
-        drop(engine);
+        let mut workspace = open(&dir);
+        documents::enqueue(workspace.shared(), documents(), "t", false).unwrap();
+        assert!(ingest(&mut workspace, Some(stop)).is_none());
+        drop(workspace); // no finalize: the crash
+        let mut workspace = open(&dir);
+        assert_all_or_nothing(&workspace, stop);
+        ingest(&mut workspace, None).unwrap();
+        assert_eq!(fingerprint(&workspace), expected, "stop after {stop} steps");
+        drop(workspace);
         std::fs::remove_dir_all(&dir).unwrap();
     }
     std::fs::remove_dir_all(&base).unwrap();

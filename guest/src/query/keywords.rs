@@ -1,9 +1,10 @@
 //! Query keywords: LightRAG's high-level (themes) and low-level (entities, terms)
 //! keywords, from the caller or from the model, with LightRAG's parsing and cache.
 
-use crate::engine::Shared;
+use super::params::mode_name;
 use crate::executor::Io;
 use crate::prompts::{self, fill};
+use crate::shared::Shared;
 use crate::state::CacheRecord;
 use crate::util::{args_hash, unix_now};
 use crate::wit::{CompletionRequest, Error, Message, Purpose, QueryMode, RawInput};
@@ -36,7 +37,7 @@ pub async fn keywords(
         return Ok(given);
     }
     let config = &shared.config;
-    let mode_name = super::mode_name(mode);
+    let mode_name = mode_name(mode);
     let key = format!(
         "{mode_name}:keywords:{}",
         args_hash(&[

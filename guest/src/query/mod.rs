@@ -1,36 +1,41 @@
 //! Queries in every LightRAG mode: retrieval, the context within token budgets,
 //! references, the answer (streamed or not) and the answer cache.
 //!
+//! * `params` — checks on the query, mode names, the answer's requested form.
 //! * `keywords` — high/low-level keywords, from the caller or the model.
 //! * `retrieve` — what each mode retrieves from the graph and the vectors.
 //! * `context` — context lines, budgets, references.
+//! * `answer` — the answer's prompt, the answer cache and the model call.
+//!
+//! This file holds the modes themselves, from the query to what the answer is built
+//! from.
 
+mod answer;
 mod context;
 mod keywords;
+mod params;
 mod retrieve;
 
+pub use params::{mode_name, validate};
+
 use crate::chunking::python_strip;
-use crate::engine::Shared;
 use crate::executor::{Io, TaskResult};
-use crate::prompts::{self, NO_CONTEXT_RESPONSE, USER_QUERY_SEPARATOR, fill};
-use crate::state::CacheRecord;
-use crate::util::{args_hash, unix_now};
+use crate::prompts;
+use crate::shared::Shared;
 use crate::wit::{
-    ChunkData, CompletionRequest, ContextInput, EmbedKind, EntityData, Error, Message, Passage,
-    Purpose, QueryData, QueryMode, QueryOutput, QueryParams, RawInput, Reference, RelationData,
-    TaskOutput,
+    CompletionRequest, EmbedKind, EntityData, Error, Purpose, QueryData, QueryMode, QueryOutput,
+    QueryParams, RawInput, RelationData, TaskOutput,
+};
+use answer::{
+    Prepared, answer, empty_data, llm_error, messages, no_context, output, system_prompt,
 };
 use context::{Retrieved, entity_line, fit_chunks, lines_within, reference_list, relation_line};
 use keywords::Keywords;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-/// Longest accepted query, in characters (LightRAG's limit).
-const MAX_QUERY_CHARS: usize = 65_536;
 /// Tokens LightRAG reserves beside the prompt when budgeting chunks.
 const BUDGET_RESERVE: usize = 200;
-/// Version tag of the answer-cache key scheme.
-const CACHE_POLICY: &str = "query-answer-cache-v3";
 /// Shorter queries without keywords are used as their own low-level keyword.
 const SHORT_QUERY_CHARS: usize = 50;
 
@@ -44,72 +49,6 @@ pub async fn run(shared: Rc<Shared>, io: Io, params: QueryParams) -> TaskResult 
         _ => graph_query(&shared, &io, &params, &query).await?,
     };
     Ok(TaskOutput::Query(output))
-}
-
-/// LightRAG's checks: non-empty, at most 65 536 characters, and (except in `bypass`)
-/// a "weight" of at least 3, where CJK characters count 2.
-pub fn validate(query: &str, mode: QueryMode) -> Result<(), Error> {
-    if query.is_empty() {
-        return Err(Error::BadInput("query must not be empty".into()));
-    }
-    if query.chars().count() > MAX_QUERY_CHARS {
-        return Err(Error::BadInput(format!(
-            "query is longer than {MAX_QUERY_CHARS} characters"
-        )));
-    }
-    let weight: usize = query.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum();
-    if mode != QueryMode::Bypass && weight < 3 {
-        return Err(Error::BadInput(
-            "RAG query is too short. Enter at least 3 English characters or an equivalent \
-             combination where each Chinese, Japanese or Korean character counts as 2."
-                .into(),
-        ));
-    }
-    Ok(())
-}
-
-/// CJK ideographs, kana, hangul and fullwidth forms.
-fn is_wide(c: char) -> bool {
-    matches!(c as u32,
-        0x1100..=0x11FF | 0x2E80..=0x2FDF | 0x3040..=0x30FF | 0x3130..=0x318F
-        | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF
-        | 0xFF00..=0xFFEF | 0x20000..=0x2FA1F)
-}
-
-/// LightRAG's name of a mode.
-pub fn mode_name(mode: QueryMode) -> &'static str {
-    match mode {
-        QueryMode::Local => "local",
-        QueryMode::Global => "global",
-        QueryMode::Hybrid => "hybrid",
-        QueryMode::Naive => "naive",
-        QueryMode::Mix => "mix",
-        QueryMode::Bypass => "bypass",
-    }
-}
-
-/// The messages of an answer call: system prompt, earlier turns, then the query.
-fn messages(system: Option<String>, params: &QueryParams, query: &str) -> Vec<Message> {
-    let mut messages = Vec::with_capacity(params.conversation_history.len() + 2);
-    if let Some(system) = system {
-        messages.push(Message {
-            role: "system".into(),
-            content: system,
-        });
-    }
-    messages.extend(params.conversation_history.iter().map(|m| Message {
-        role: m.role.clone(),
-        content: m.content.clone(),
-    }));
-    messages.push(Message {
-        role: "user".into(),
-        content: query.to_string(),
-    });
-    messages
-}
-
-fn llm_error(err: String) -> Error {
-    Error::Internal(format!("the language model call failed: {err}"))
 }
 
 /// `bypass`: the query goes straight to the model, with the conversation.
@@ -128,90 +67,6 @@ async fn bypass(io: &Io, params: &QueryParams, query: &str) -> Result<QueryOutpu
         .await
         .map_err(llm_error)?;
     Ok(output(response, true, Vec::new(), None))
-}
-
-fn output(
-    response: String,
-    llm_generated: bool,
-    references: Vec<Reference>,
-    data: Option<QueryData>,
-) -> QueryOutput {
-    QueryOutput {
-        response,
-        llm_generated,
-        references,
-        data,
-        no_results: false,
-    }
-}
-
-fn empty_data() -> QueryData {
-    QueryData {
-        entities: Vec::new(),
-        relationships: Vec::new(),
-        chunks: Vec::new(),
-        references: Vec::new(),
-        high_level_keywords: Vec::new(),
-        low_level_keywords: Vec::new(),
-        processing_info: Vec::new(),
-    }
-}
-
-/// The fixed reply when nothing relevant was found.
-fn no_context(keywords: &Keywords) -> QueryOutput {
-    QueryOutput {
-        response: NO_CONTEXT_RESPONSE.into(),
-        llm_generated: false,
-        references: Vec::new(),
-        data: Some(QueryData {
-            high_level_keywords: keywords.high.clone(),
-            low_level_keywords: keywords.low.clone(),
-            ..empty_data()
-        }),
-        no_results: true,
-    }
-}
-
-fn response_type(params: &QueryParams) -> String {
-    let trimmed = params.response_type.trim();
-    if trimmed.is_empty() {
-        "Multiple Paragraphs".into()
-    } else {
-        trimmed.to_string()
-    }
-}
-
-/// LightRAG's `{user_prompt}` value: `n/a`, or the instructions after a blank line.
-fn user_prompt_value(params: &QueryParams) -> String {
-    match params.user_prompt.as_deref().map(str::trim) {
-        Some(text) if !text.is_empty() => format!("\n\n{text}"),
-        _ => "n/a".into(),
-    }
-}
-
-/// The system prompt of `template` around `context`.
-fn system_prompt(template: &str, params: &QueryParams, context: &str) -> String {
-    fill(
-        template,
-        &[
-            ("response_type", &response_type(params)),
-            ("user_prompt", &user_prompt_value(params)),
-            ("context_data", context),
-            ("content_data", context),
-        ],
-    )
-}
-
-/// What an answer is built from, whatever the mode.
-struct Prepared {
-    template: &'static str,
-    context: String,
-    chunks: Vec<Retrieved>,
-    references: Vec<Reference>,
-    ref_of: HashMap<String, String>,
-    entity_lines: Vec<String>,
-    relation_lines: Vec<String>,
-    data: QueryData,
 }
 
 /// `naive`: the query's vector against the chunk vectors.
@@ -523,149 +378,4 @@ async fn rerank(
         .take(chunk_top_k)
         .map(|(_, _, c)| c)
         .collect())
-}
-
-/// The common end of every retrieval mode: data, context, prompt, cached or fresh
-/// answer.
-async fn answer(
-    shared: &Shared,
-    io: &Io,
-    params: &QueryParams,
-    query: &str,
-    prepared: Prepared,
-    keywords: &Keywords,
-) -> Result<QueryOutput, Error> {
-    let Prepared {
-        template,
-        context,
-        chunks,
-        references,
-        ref_of,
-        entity_lines,
-        relation_lines,
-        mut data,
-    } = prepared;
-    if params.data_only {
-        data.chunks = chunks
-            .iter()
-            .map(|c| ChunkData {
-                reference_id: ref_of.get(&c.file_path).cloned().unwrap_or_default(),
-                content: c.content.clone(),
-                file_path: c.file_path.clone(),
-                chunk_id: c.id.clone(),
-            })
-            .collect();
-        data.references = references.clone();
-        data.high_level_keywords = keywords.high.clone();
-        data.low_level_keywords = keywords.low.clone();
-        return Ok(output(String::new(), false, references, Some(data)));
-    }
-    if params.only_need_context {
-        return Ok(output(context, false, references, None));
-    }
-    let system = system_prompt(template, params, &context);
-    if params.only_need_prompt {
-        return Ok(output(
-            format!("{system}{USER_QUERY_SEPARATOR}{query}"),
-            false,
-            references,
-            None,
-        ));
-    }
-    let cache_key = answer_cache_key(shared, params, query, keywords, &context);
-    if let Some(key) = &cache_key
-        && let Some(hit) = shared.store.borrow().state().cache.get(key)
-    {
-        return Ok(output(hit.value.clone(), false, references, None));
-    }
-    let passages = chunks
-        .iter()
-        .map(|c| Passage {
-            reference_id: ref_of.get(&c.file_path).cloned().unwrap_or_default(),
-            content: c.content.clone(),
-        })
-        .collect();
-    let text = io
-        .complete(CompletionRequest {
-            purpose: Purpose::Answer,
-            messages: messages(Some(system), params, query),
-            json_mode: false,
-            stream: params.stream,
-            input: RawInput::Context(ContextInput {
-                query: query.to_string(),
-                entities: entity_lines,
-                relations: relation_lines,
-                passages,
-                references: references.clone(),
-            }),
-        })
-        .await
-        .map_err(llm_error)?;
-    if let Some(key) = cache_key
-        && !text.trim().is_empty()
-    {
-        // The cache is an optimisation: it need not be synced before answering.
-        shared.cache_query_time(
-            key,
-            CacheRecord {
-                value: text.clone(),
-                cache_type: "query".into(),
-                chunk_id: None,
-                created_at: unix_now(),
-            },
-        );
-    }
-    Ok(output(text, true, references, None))
-}
-
-/// The answer-cache key, or `None` when caching does not apply (disabled, or a
-/// conversation is going on). The key covers the mode and every parameter that
-/// shapes the answer, so different modes or parameters never share an entry; unlike
-/// LightRAG it also covers the retrieved context, so adding or deleting documents
-/// never serves a stale answer.
-fn answer_cache_key(
-    shared: &Shared,
-    params: &QueryParams,
-    query: &str,
-    keywords: &Keywords,
-    context: &str,
-) -> Option<String> {
-    if !shared.config.enable_llm_cache || !params.conversation_history.is_empty() {
-        return None;
-    }
-    let mode = mode_name(params.mode);
-    let numbers = format!(
-        "{:?}/{:?}/{:?}/{:?}/{:?}",
-        params.top_k,
-        params.chunk_top_k,
-        params.max_entity_tokens,
-        params.max_relation_tokens,
-        params.max_total_tokens
-    );
-    let hash = args_hash(&[
-        CACHE_POLICY,
-        mode,
-        query,
-        &response_type(params),
-        &numbers,
-        &keywords.high.join(", "),
-        &keywords.low.join(", "),
-        params.user_prompt.as_deref().unwrap_or(""),
-        &shared.config.llm_identity,
-        context,
-    ]);
-    Some(format!("{mode}:query:{hash}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_queries_are_refused_except_in_bypass() {
-        assert!(validate("AI", QueryMode::Naive).is_err());
-        assert!(validate("中文", QueryMode::Naive).is_ok());
-        assert!(validate("AI", QueryMode::Bypass).is_ok());
-        assert!(validate("", QueryMode::Bypass).is_err());
-    }
 }

@@ -3,7 +3,7 @@
 
 use super::context::Retrieved;
 use crate::graph::{Edge, Node};
-use crate::kg::SEP;
+use crate::ids::SEP;
 use crate::state::State;
 use crate::vectors::{dot, normalise};
 use std::collections::HashSet;

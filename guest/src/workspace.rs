@@ -1,100 +1,30 @@
-//! [`Engine`]: one workspace's state, its running tasks, and every operation the
-//! contract exports.
+//! [`Workspace`]: one workspace's shared state, its running tasks, and every
+//! operation the contract exports on it.
 //!
-//! State shared with tasks lives in [`Shared`] behind an `Rc`: a task's future holds a
-//! clone and borrows the store only between awaits, never across one. Since the guest
-//! is single-threaded and a task runs only inside `start`/`resume`, every change a task
-//! makes between two awaits is atomic with respect to every other task and read.
+//! The state tasks share is a [`Shared`]; this adds the executor that runs the tasks
+//! and the entry points that open, start, resume and read.
 
 use crate::executor::{Executor, TaskFuture};
-use crate::state::{CacheRecord, DocState, Op, State, cache_entry_bytes};
-use crate::store::{Store, StoreError};
+use crate::shared::{Shared, store_error, trim_query_cache};
+use crate::state::{DocState, State};
+use crate::store::Store;
 use crate::token_memo::TokenMemo;
 use crate::wit::{
-    Config, DeleteRequest, Error, GraphView, NumberedReply, OpenReport, PipelineReport, Progress,
-    Task, WorkspaceStats,
+    Config, DeleteRequest, Error, GraphView, NumberedReply, OpenReport, Progress, Task,
+    WorkspaceStats,
 };
-use crate::{documents, edit, pipeline, query};
+use crate::{deletion, documents, edit, pipeline, progress, query};
 use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 
-/// Everything tasks and reads share.
-pub struct Shared {
-    /// The workspace's settings.
-    pub config: Config,
-    /// Durable tables.
-    pub store: RefCell<Store<State>>,
-    /// Progress of the ingestion pipeline; not persisted (it describes this run).
-    pub pipeline: RefCell<PipelineReport>,
-    /// Held while a document's results are merged into the graph and committed, so
-    /// concurrent documents never overwrite each other's contribution.
-    pub merge_lock: futures_util::lock::Mutex<()>,
-    /// Token counts of context lines seen by earlier queries.
-    pub token_memo: RefCell<TokenMemo>,
-}
-
-impl Shared {
-    /// Commits `ops` as one durable transaction.
-    pub fn commit(&self, ops: Vec<Op>) -> Result<(), Error> {
-        self.store.borrow_mut().commit(ops).map_err(store_error)
-    }
-
-    /// Caches an answer or keywords computed for a query, dropping the oldest such
-    /// entries to stay within `query-cache-bytes`. Lazily durable, like every cached
-    /// answer: losing it in a crash only costs a model call.
-    pub fn cache_query_time(&self, key: String, record: CacheRecord) {
-        let limit = self.config.query_cache_bytes as usize;
-        let mut store = self.store.borrow_mut();
-        let mut ops = Vec::new();
-        if limit > 0 {
-            let size = cache_entry_bytes(&key, &record);
-            if size > limit {
-                return;
-            }
-            let state = store.state();
-            let dropped = state.query_cache.evictions(&state.cache, &key, size, limit);
-            ops.extend(dropped.into_iter().map(Op::DelCache));
-        }
-        ops.push(Op::PutCache(key, record));
-        store.commit_lazy(ops);
-    }
-
-    /// Commits bookkeeping that must succeed even at the storage quota.
-    pub fn commit_reserved(&self, ops: Vec<Op>) -> Result<(), Error> {
-        self.store
-            .borrow_mut()
-            .commit_reserved(ops)
-            .map_err(store_error)
-    }
-}
-
-/// Drops the oldest query-time cache entries beyond `limit` (which may have been
-/// lowered since they were stored).
-fn trim_query_cache(store: &mut Store<State>, limit: usize) {
-    let state = store.state();
-    if limit == 0 || state.query_cache.bytes() <= limit {
-        return;
-    }
-    let dropped = state.query_cache.evictions(&state.cache, "", 0, limit);
-    store.commit_lazy(dropped.into_iter().map(Op::DelCache).collect());
-}
-
-/// Maps a storage failure to the contract's error.
-pub fn store_error(err: StoreError) -> Error {
-    match err {
-        StoreError::Full(msg) => Error::StorageFull(msg),
-        StoreError::Io(msg) => Error::Internal(msg),
-    }
-}
-
-/// The engine of one workspace.
-pub struct Engine {
+/// One open workspace.
+pub struct Workspace {
     shared: Rc<Shared>,
     executor: Executor,
 }
 
-impl Engine {
+impl Workspace {
     /// Opens the workspace stored in `dir` and recovers from any interruption.
     /// `last_fault` is why the previous instance faulted, if it did (see
     /// [`documents::recover_interrupted`]).
@@ -102,7 +32,7 @@ impl Engine {
         config: Config,
         dir: &Path,
         last_fault: Option<&str>,
-    ) -> Result<(Engine, OpenReport), Error> {
+    ) -> Result<(Workspace, OpenReport), Error> {
         if config.chunk_size == 0 || config.chunk_overlap >= config.chunk_size {
             return Err(Error::BadInput(format!(
                 "CHUNK_OVERLAP_SIZE ({}) must be smaller than CHUNK_SIZE ({})",
@@ -132,18 +62,18 @@ impl Engine {
         let shared = Rc::new(Shared {
             config,
             store: RefCell::new(store),
-            pipeline: RefCell::new(pipeline::idle_status()),
+            pipeline: RefCell::new(progress::idle_status()),
             merge_lock: futures_util::lock::Mutex::new(()),
             token_memo: RefCell::new(TokenMemo::default()),
         });
         let (recovered, failed) = documents::recover_interrupted(&shared, last_fault)?;
         let pending = documents::count_state(&shared, DocState::Pending);
-        let engine = Engine {
+        let workspace = Workspace {
             shared,
             executor: Executor::default(),
         };
         Ok((
-            engine,
+            workspace,
             OpenReport {
                 pending_documents: pending,
                 recovered_documents: recovered,
@@ -177,7 +107,7 @@ impl Engine {
                 Task::DeleteDocuments(DeleteRequest {
                     doc_ids,
                     delete_llm_cache,
-                }) => Box::pin(documents::delete(shared, io, doc_ids, delete_llm_cache)),
+                }) => Box::pin(deletion::run(shared, io, doc_ids, delete_llm_cache)),
                 Task::EditGraph(edit) => Box::pin(edit::run(shared, io, edit)),
             }
         })

@@ -1,0 +1,52 @@
+//! Asking the language model during ingestion, through the extraction cache.
+
+use crate::executor::Io;
+use crate::shared::Shared;
+use crate::state::{CacheRecord, Op};
+use crate::util::{args_hash, unix_now};
+use crate::wit::{CompletionRequest, Error};
+
+/// A completion through the extraction cache (`ENABLE_LLM_CACHE_FOR_EXTRACT`):
+/// returns the answer and the cache key it is stored under. The key covers every
+/// message and the model's identity, so another model never reuses an answer.
+pub async fn cached_complete(
+    shared: &Shared,
+    io: &Io,
+    cache_type: &str,
+    chunk_id: Option<&str>,
+    request: CompletionRequest,
+) -> Result<(String, String), Error> {
+    let messages: Vec<String> = request
+        .messages
+        .iter()
+        .map(|m| format!("{}\u{1f}{}", m.role, m.content))
+        .collect();
+    let hash = args_hash(&[
+        &messages.join("\u{1e}"),
+        &request.json_mode.to_string(),
+        &shared.config.llm_identity,
+    ]);
+    let key = format!("default:{cache_type}:{hash}");
+    let use_cache = shared.config.enable_llm_cache_for_extract;
+    if use_cache && let Some(hit) = shared.store.borrow().state().cache.get(&key) {
+        return Ok((hit.value.clone(), key));
+    }
+    let text = io
+        .complete(request)
+        .await
+        .map_err(|e| Error::Internal(format!("the language model call failed: {e}")))?;
+    if use_cache {
+        // Lazily durable: the document's own commit syncs it; a crash before that
+        // only costs this call again.
+        shared.store.borrow_mut().commit_lazy(vec![Op::PutCache(
+            key.clone(),
+            CacheRecord {
+                value: text.clone(),
+                cache_type: cache_type.into(),
+                chunk_id: chunk_id.map(str::to_string),
+                created_at: unix_now(),
+            },
+        )]);
+    }
+    Ok((text, key))
+}

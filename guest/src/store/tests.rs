@@ -1,0 +1,274 @@
+//! The journal and snapshot under torn writes, flipped bits, stale journals, quotas,
+//! failed compactions and layout changes.
+
+use super::*;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Default, Serialize, Deserialize, Debug, PartialEq)]
+struct Kv(BTreeMap<String, u32>);
+
+#[derive(Serialize, Deserialize)]
+enum KvOp {
+    Put(String, u32),
+    Del(String),
+}
+
+impl Journaled for Kv {
+    type Op = KvOp;
+    fn apply(&mut self, op: KvOp) {
+        match op {
+            KvOp::Put(k, v) => {
+                self.0.insert(k, v);
+            }
+            KvOp::Del(k) => {
+                self.0.remove(&k);
+            }
+        }
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lr-store-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn commits_survive_reopen_with_and_without_compaction() {
+    let dir = temp_dir("reopen");
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    store
+        .commit(vec![KvOp::Put("a".into(), 1), KvOp::Put("b".into(), 2)])
+        .unwrap();
+    store.commit(vec![KvOp::Del("a".into())]).unwrap();
+    drop(store);
+    let (mut store, recovery) = Store::<Kv>::open(&dir).unwrap();
+    assert_eq!(recovery.replayed, 2);
+    assert_eq!(store.state().0.get("b"), Some(&2));
+    assert!(!store.state().0.contains_key("a"));
+    store.compact().unwrap();
+    store.commit(vec![KvOp::Put("c".into(), 3)]).unwrap();
+    drop(store);
+    let (store, recovery) = Store::<Kv>::open(&dir).unwrap();
+    assert_eq!(recovery.replayed, 1);
+    assert_eq!(store.state().0.len(), 2);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every possible torn write of the last record: the earlier records survive and
+/// the torn one disappears entirely.
+#[test]
+fn a_torn_record_is_cut_off_at_every_length() {
+    let dir = temp_dir("torn");
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    store.commit(vec![KvOp::Put("kept".into(), 1)]).unwrap();
+    let good_len = fs::metadata(dir.join("engine.jrnl")).unwrap().len();
+    store
+        .commit(vec![KvOp::Put("torn".into(), 2), KvOp::Put("x".into(), 3)])
+        .unwrap();
+    drop(store);
+    let full = fs::read(dir.join("engine.jrnl")).unwrap();
+    for cut in good_len as usize..full.len() {
+        fs::write(dir.join("engine.jrnl"), &full[..cut]).unwrap();
+        let (mut store, recovery) = Store::<Kv>::open(&dir).unwrap();
+        assert_eq!(store.state().0.len(), 1, "cut at {cut}");
+        assert_eq!(recovery.truncated_bytes, (cut - good_len as usize) as u64);
+        // Appending after recovery must be readable again.
+        store.commit(vec![KvOp::Put("after".into(), 4)]).unwrap();
+        drop(store);
+        let (store, _) = Store::<Kv>::open(&dir).unwrap();
+        assert_eq!(store.state().0.get("after"), Some(&4), "cut at {cut}");
+        fs::write(dir.join("engine.jrnl"), &full).unwrap();
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_flipped_bit_stops_replay_there() {
+    let dir = temp_dir("flip");
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    store.commit(vec![KvOp::Put("a".into(), 1)]).unwrap();
+    store.commit(vec![KvOp::Put("b".into(), 2)]).unwrap();
+    drop(store);
+    let mut bytes = fs::read(dir.join("engine.jrnl")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    fs::write(dir.join("engine.jrnl"), &bytes).unwrap();
+    let (store, recovery) = Store::<Kv>::open(&dir).unwrap();
+    assert_eq!(store.state().0.len(), 1);
+    assert!(recovery.truncated_bytes > 0);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A crash after the new snapshot is in place but before the journal was replaced:
+/// the old journal's records are already in the snapshot and must not apply twice.
+#[test]
+fn an_old_journal_next_to_a_newer_snapshot_is_ignored() {
+    let dir = temp_dir("gen");
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    store.commit(vec![KvOp::Put("a".into(), 1)]).unwrap();
+    let old_journal = fs::read(dir.join("engine.jrnl")).unwrap();
+    store.commit(vec![KvOp::Del("a".into())]).unwrap();
+    // Snapshot holds "a" deleted; put back a journal of the previous generation
+    // whose replay would resurrect "a".
+    store.compact().unwrap();
+    drop(store);
+    fs::write(dir.join("engine.jrnl"), &old_journal).unwrap();
+    let (store, recovery) = Store::<Kv>::open(&dir).unwrap();
+    assert_eq!(recovery.replayed, 0);
+    assert!(store.state().0.is_empty());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_quota_refuses_growth_but_keeps_what_is_stored() {
+    let dir = temp_dir("quota");
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    store.set_quota(QUOTA_RESERVE + 200);
+    store.commit(vec![KvOp::Put("small".into(), 1)]).unwrap();
+    let big = "x".repeat(300);
+    let err = store.commit(vec![KvOp::Put(big, 2)]).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Full(ref m) if m.contains("quota")),
+        "{err}"
+    );
+    // The reserve still takes a small bookkeeping write.
+    store
+        .commit_reserved(vec![KvOp::Put("note".into(), 3)])
+        .unwrap();
+    drop(store);
+    let (store, _) = Store::<Kv>::open(&dir).unwrap();
+    assert_eq!(store.state().0.len(), 2);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_damaged_snapshot_is_an_error_not_an_empty_store() {
+    let dir = temp_dir("snap");
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    store.commit(vec![KvOp::Put("a".into(), 1)]).unwrap();
+    store.compact().unwrap();
+    drop(store);
+    let mut bytes = fs::read(dir.join("engine.snap")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(dir.join("engine.snap"), &bytes).unwrap();
+    assert!(Store::<Kv>::open(&dir).is_err());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Regression: once a compaction had renamed its snapshot into place, a failure
+/// starting the new journal left commits going to the old generation's journal,
+/// which the next open ignores — acknowledged commits vanished.
+#[test]
+fn a_failed_compaction_never_drops_acknowledged_commits() {
+    let dir = temp_dir("failed-compaction");
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    store.commit(vec![KvOp::Put("before".into(), 1)]).unwrap();
+    // The new journal is written as engine.jrnl.tmp: a directory there makes that
+    // step fail after the snapshot was renamed.
+    let obstacle = dir.join("engine.jrnl.tmp");
+    fs::create_dir(&obstacle).unwrap();
+    assert!(store.compact().is_err());
+    let mut acknowledged = vec!["before".to_string()];
+    for (i, key) in ["during-1", "during-2"].into_iter().enumerate() {
+        if store.commit(vec![KvOp::Put(key.into(), i as u32)]).is_ok() {
+            acknowledged.push(key.into());
+        }
+    }
+    fs::remove_dir(&obstacle).unwrap();
+    store.commit(vec![KvOp::Put("after".into(), 9)]).unwrap();
+    acknowledged.push("after".into());
+    drop(store);
+    let (store, _) = Store::<Kv>::open(&dir).unwrap();
+    for key in &acknowledged {
+        assert!(store.state().0.contains_key(key), "{key} was acknowledged");
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn compacting_only_when_worthwhile_leaves_an_unchanged_snapshot_alone() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = temp_dir("worthwhile");
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    for i in 0..100 {
+        store
+            .commit(vec![KvOp::Put(format!("key-{i}"), i)])
+            .unwrap();
+    }
+    store.compact_if_worthwhile().unwrap();
+    let inode = || fs::metadata(dir.join("engine.snap")).unwrap().ino();
+    let first = inode();
+    // Nothing changed: no new snapshot.
+    store.compact_if_worthwhile().unwrap();
+    assert_eq!(inode(), first);
+    // One small change against a much larger snapshot: left in the journal.
+    store.commit(vec![KvOp::Put("one".into(), 1)]).unwrap();
+    store.compact_if_worthwhile().unwrap();
+    assert_eq!(inode(), first);
+    drop(store);
+    let (mut store, recovery) = Store::<Kv>::open(&dir).unwrap();
+    assert_eq!(recovery.replayed, 1);
+    assert_eq!(store.state().0.len(), 101);
+    // Enough changes to matter: compacted.
+    for i in 0..50 {
+        store.commit(vec![KvOp::Del(format!("key-{i}"))]).unwrap();
+    }
+    store.compact_if_worthwhile().unwrap();
+    assert_ne!(inode(), first);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A newer layout of the same data, which still reads the older one.
+#[derive(Default, Serialize, Deserialize, Debug, PartialEq)]
+struct KvWithCount {
+    map: BTreeMap<String, u32>,
+    writes: u64,
+}
+
+impl Journaled for KvWithCount {
+    type Op = KvOp;
+    const FORMAT: u8 = 2;
+    fn apply(&mut self, op: KvOp) {
+        self.writes += 1;
+        match op {
+            KvOp::Put(k, v) => {
+                self.map.insert(k, v);
+            }
+            KvOp::Del(k) => {
+                self.map.remove(&k);
+            }
+        }
+    }
+    fn decode_older(format: u8, payload: &[u8]) -> Option<Self> {
+        let old: Kv = (format == 1).then(|| postcard::from_bytes(payload).ok())??;
+        Some(KvWithCount {
+            map: old.0,
+            writes: 0,
+        })
+    }
+}
+
+#[test]
+fn a_snapshot_of_an_older_layout_opens_and_a_newer_one_is_refused() {
+    let dir = temp_dir("layout");
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    store.commit(vec![KvOp::Put("kept".into(), 7)]).unwrap();
+    store.compact().unwrap();
+    store
+        .commit(vec![KvOp::Put("journaled".into(), 8)])
+        .unwrap();
+    drop(store);
+    let (mut store, _) = Store::<KvWithCount>::open(&dir).unwrap();
+    assert_eq!(store.state().map.get("kept"), Some(&7));
+    assert_eq!(store.state().map.get("journaled"), Some(&8));
+    store.compact().unwrap();
+    drop(store);
+    let err = Store::<Kv>::open(&dir)
+        .err()
+        .expect("an older reader refuses");
+    assert!(err.to_string().contains("newer server"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+}
