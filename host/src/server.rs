@@ -22,20 +22,23 @@ pub fn build(config: Config) -> anyhow::Result<AppState> {
     let auth =
         Arc::new(crate::auth::Auth::new(config.auth.clone()).map_err(|e| anyhow::anyhow!(e))?);
     let metrics = Arc::new(Metrics::new(config.metrics_workspaces.clone()));
-    let audit = Arc::new(Audit::new(config.audit_dir.clone(), config.audit_max_bytes));
+    let audit = Arc::new(Audit::new(
+        config.dirs.audit.clone(),
+        config.audit_max_bytes,
+    ));
     let providers = Arc::new(
         Providers::new(&config, metrics.clone(), audit.clone()).map_err(|e| anyhow::anyhow!(e))?,
     );
-    let host_dir = config.working_dir.join(".host");
-    std::fs::create_dir_all(&host_dir)
-        .with_context(|| format!("creating {}", host_dir.display()))?;
+    let dirs = &config.dirs;
+    std::fs::create_dir_all(&dirs.root)
+        .with_context(|| format!("creating {}", dirs.root.display()))?;
     let limits = Arc::new(LimitsBook::new(
         Limits {
             memory_mb: config.workspace_memory_mb,
             cpu_ms: config.workspace_cpu.as_millis() as u64,
             disk_mb: config.workspace_disk_mb,
         },
-        host_dir.join("limits"),
+        dirs.limits.clone(),
     ));
     let component = match &config.engine_component {
         Some(path) => std::borrow::Cow::Owned(
@@ -47,16 +50,21 @@ pub fn build(config: Config) -> anyhow::Result<AppState> {
     // Room for every live instance plus as many being finalized.
     let slots = config.max_workspaces * 2 + 4;
     let runtime = Arc::new(
-        Runtime::new(&component, &config.cache_dir, slots).context("starting the wasm runtime")?,
+        Runtime::new(&component, &dirs.cache, slots).context("starting the wasm runtime")?,
     );
     tracing::info!("engine component: {}", runtime.origin);
     let opener = Opener::new(
         runtime,
         OpenSettings {
             working_dir: config.working_dir.clone(),
-            locks_dir: host_dir.join("locks"),
-            catalog_dir: host_dir.join("catalog"),
-            guest_config: guest_config(&config, &providers),
+            locks_dir: dirs.locks.clone(),
+            catalog_dir: dirs.catalog.clone(),
+            guest_config: GuestConfig {
+                llm_identity: providers.llm_identity.clone(),
+                embedding_identity: providers.embedding_identity.clone(),
+                embedding_dim: providers.embedding_dim,
+                ..config.engine.clone()
+            },
             auto_create: config.auto_create,
             quarantine: Quarantine {
                 faults: config.quarantine_faults,
@@ -82,7 +90,7 @@ pub fn build(config: Config) -> anyhow::Result<AppState> {
         audit: audit.clone(),
         input_dir: config.input_dir.clone(),
         working_dir: config.working_dir.clone(),
-        catalog_dir: host_dir.join("catalog"),
+        catalog_dir: dirs.catalog.clone(),
     });
     let resolver = Resolver {
         default: Workspace::new(&config.default_workspace).map_err(|e| anyhow::anyhow!(e))?,
@@ -98,38 +106,6 @@ pub fn build(config: Config) -> anyhow::Result<AppState> {
         resolver,
         started: Instant::now(),
     }))
-}
-
-/// The engine's settings, from the server's.
-fn guest_config(config: &Config, providers: &Providers) -> GuestConfig {
-    GuestConfig {
-        workspace: String::new(),
-        chunk_size: config.chunk_size,
-        chunk_overlap: config.chunk_overlap,
-        cosine_threshold: config.cosine_threshold,
-        top_k: config.top_k,
-        chunk_top_k: config.chunk_top_k,
-        max_entity_tokens: config.max_entity_tokens,
-        max_relation_tokens: config.max_relation_tokens,
-        max_total_tokens: config.max_total_tokens,
-        enable_llm_cache: config.enable_llm_cache,
-        enable_llm_cache_for_extract: config.enable_llm_cache_for_extract,
-        max_parallel_insert: config.max_parallel_insert,
-        summary_language: config.summary_language.clone(),
-        entity_types: config.entity_types.clone(),
-        max_gleaning: config.max_gleaning,
-        force_llm_summary_on_merge: config.force_llm_summary_on_merge,
-        summary_max_tokens: config.summary_max_tokens,
-        summary_context_size: config.summary_context_size,
-        summary_length_recommended: config.summary_length_recommended,
-        related_chunk_number: config.related_chunk_number,
-        llm_identity: providers.llm_identity.clone(),
-        embedding_identity: providers.embedding_identity.clone(),
-        embedding_dim: providers.embedding_dim,
-        min_rerank_score: config.min_rerank_score,
-        disk_quota_bytes: 0,
-        query_cache_bytes: 0,
-    }
 }
 
 /// Serves until `signal` resolves, then shuts down within

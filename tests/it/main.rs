@@ -10,6 +10,7 @@ mod documents;
 mod graph;
 mod graph_edit;
 mod harness;
+mod in_process;
 mod isolation;
 mod layers;
 mod lifecycle;

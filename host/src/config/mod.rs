@@ -7,12 +7,14 @@
 //! message naming the setting and where its value came from.
 
 use crate::auth::AuthSettings;
+use crate::bindings::types::Config as GuestConfig;
 use crate::workspace::validate_name;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod engine;
 mod models;
 mod settings;
 mod sources;
@@ -23,12 +25,19 @@ pub use models::RoleLimit;
 use models::{model_config, rerank_config, role_config};
 use sources::{Sources, absolute, parse_flags, read_dotenv};
 
+pub use engine::HostDirs;
 pub use models::{Binding, ModelConfig, RerankConfig};
 pub use settings::{DEFAULT_ENTITY_TYPES, SETTINGS, SettingDoc, help_text};
 
 /// The whole configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The engine's settings (chunking, retrieval, extraction, merging), parsed straight
+    /// into the contract's type; the host fills in the workspace, the model identities
+    /// and the per-workspace limits.
+    pub engine: GuestConfig,
+    /// Where the server keeps its own records, outside every workspace.
+    pub dirs: HostDirs,
     pub host: String,
     pub port: u16,
     pub working_dir: PathBuf,
@@ -39,7 +48,6 @@ pub struct Config {
     pub workspace_memory_mb: u32,
     pub workspace_cpu: Duration,
     pub pool_wait: Duration,
-    pub cache_dir: PathBuf,
     pub shutdown_grace: Duration,
     pub llm: ModelConfig,
     /// Role-specific models (LightRAG's `EXTRACT_`, `KEYWORD_`, `QUERY_LLM_*`); unset
@@ -64,25 +72,6 @@ pub struct Config {
     pub retry_base: Duration,
     pub llm_timeout: Duration,
     pub embedding_timeout: Duration,
-    pub top_k: u32,
-    pub chunk_top_k: u32,
-    pub cosine_threshold: f32,
-    pub max_entity_tokens: u32,
-    pub max_relation_tokens: u32,
-    pub max_total_tokens: u32,
-    pub chunk_size: u32,
-    pub chunk_overlap: u32,
-    pub max_parallel_insert: u32,
-    pub enable_llm_cache: bool,
-    pub enable_llm_cache_for_extract: bool,
-    pub summary_language: String,
-    pub entity_types: Vec<String>,
-    pub max_gleaning: u32,
-    pub force_llm_summary_on_merge: u32,
-    pub summary_max_tokens: u32,
-    pub summary_context_size: u32,
-    pub summary_length_recommended: u32,
-    pub related_chunk_number: u32,
     pub max_upload_size: u64,
     pub log_level: String,
     /// `OLLAMA_EMULATING_MODEL_NAME`.
@@ -99,14 +88,10 @@ pub struct Config {
     pub rerank: Option<RerankConfig>,
     /// `RERANK_BY_DEFAULT`.
     pub rerank_by_default: bool,
-    /// `MIN_RERANK_SCORE`.
-    pub min_rerank_score: f32,
     /// `LIGHTRAG_AUTO_CREATE_WORKSPACES`.
     pub auto_create: bool,
     /// `LIGHTRAG_ADMIN_API_KEY` (never logged).
     pub admin_key: String,
-    /// `LIGHTRAG_AUDIT_DIR`.
-    pub audit_dir: PathBuf,
     /// `LIGHTRAG_AUDIT_MAX_BYTES`.
     pub audit_max_bytes: u64,
     /// Faults within `quarantine_window` that quarantine a workspace for `quarantine`.
@@ -201,37 +186,12 @@ impl Config {
         } else {
             "TIMEOUT"
         };
-        let chunk_size: u32 = s.positive("CHUNK_SIZE", "a positive number of tokens")?;
-        let chunk_overlap: u32 = s.parse("CHUNK_OVERLAP_SIZE", "a number of tokens")?;
-        if chunk_overlap >= chunk_size {
-            return Err(ConfigError(format!(
-                "invalid CHUNK_OVERLAP_SIZE={chunk_overlap}: it must be smaller than CHUNK_SIZE={chunk_size}"
-            )));
-        }
-        let cosine_threshold: f32 = s.parse("COSINE_THRESHOLD", "a number between -1 and 1")?;
-        if !(-1.0..=1.0).contains(&cosine_threshold) {
-            return Err(ConfigError(format!(
-                "invalid COSINE_THRESHOLD={cosine_threshold}: expected a number between -1 and 1"
-            )));
-        }
-        let entity_types: Vec<String> = s
-            .string("ENTITY_TYPES")
-            .split(',')
-            .map(|t| {
-                t.trim()
-                    .trim_matches(|c| c == '"' || c == '\'' || c == '[' || c == ']')
-            })
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect();
-        let cache_dir = match s.string("LIGHTRAG_CACHE_DIR") {
-            dir if dir.is_empty() => working_dir.join(".host").join("cache"),
-            dir => absolute(&dir),
-        };
-        let audit_dir = match s.string("LIGHTRAG_AUDIT_DIR") {
-            dir if dir.is_empty() => working_dir.join(".host").join("audit"),
-            dir => absolute(&dir),
-        };
+        let engine = engine::settings(s)?;
+        let dirs = HostDirs::new(
+            &working_dir,
+            &s.string("LIGHTRAG_CACHE_DIR"),
+            &s.string("LIGHTRAG_AUDIT_DIR"),
+        );
         let log_level = s.string("LOG_LEVEL").to_ascii_uppercase();
         if !["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"].contains(&log_level.as_str())
         {
@@ -240,6 +200,8 @@ impl Config {
             )));
         }
         Ok(Config {
+            engine,
+            dirs,
             host: s.string("HOST"),
             port: s.parse("PORT", "a port number from 0 to 65535")?,
             input_dir: absolute(&s.string("INPUT_DIR")),
@@ -256,7 +218,6 @@ impl Config {
             pool_wait: Duration::from_millis(
                 s.parse("LIGHTRAG_POOL_WAIT_MS", "a number of milliseconds")?,
             ),
-            cache_dir,
             shutdown_grace: Duration::from_secs(
                 s.parse("LIGHTRAG_SHUTDOWN_GRACE_SECS", "a number of seconds")?,
             ),
@@ -290,33 +251,6 @@ impl Config {
                 RoleLimit::read(s, "KEYWORD")?,
                 RoleLimit::read(s, "QUERY")?,
             ],
-            top_k: s.positive("TOP_K", "a positive number")?,
-            chunk_top_k: s.positive("CHUNK_TOP_K", "a positive number")?,
-            cosine_threshold,
-            max_entity_tokens: s.positive("MAX_ENTITY_TOKENS", "a positive number of tokens")?,
-            max_relation_tokens: s
-                .positive("MAX_RELATION_TOKENS", "a positive number of tokens")?,
-            max_total_tokens: s.positive("MAX_TOTAL_TOKENS", "a positive number of tokens")?,
-            chunk_size,
-            chunk_overlap,
-            max_parallel_insert: s.positive("MAX_PARALLEL_INSERT", "a positive number")?,
-            enable_llm_cache: s.boolean("ENABLE_LLM_CACHE")?,
-            enable_llm_cache_for_extract: s.boolean("ENABLE_LLM_CACHE_FOR_EXTRACT")?,
-            summary_language: s.string("SUMMARY_LANGUAGE"),
-            entity_types: if entity_types.is_empty() {
-                DEFAULT_ENTITY_TYPES.iter().map(|t| t.to_string()).collect()
-            } else {
-                entity_types
-            },
-            max_gleaning: s.parse("MAX_GLEANING", "a number of passes")?,
-            force_llm_summary_on_merge: s
-                .positive("FORCE_LLM_SUMMARY_ON_MERGE", "a positive number")?,
-            summary_max_tokens: s.positive("SUMMARY_MAX_TOKENS", "a positive number of tokens")?,
-            summary_context_size: s
-                .positive("SUMMARY_CONTEXT_SIZE", "a positive number of tokens")?,
-            summary_length_recommended: s
-                .positive("SUMMARY_LENGTH_RECOMMENDED", "a positive number of tokens")?,
-            related_chunk_number: s.positive("RELATED_CHUNK_NUMBER", "a positive number")?,
             max_upload_size: s.parse("MAX_UPLOAD_SIZE", "a number of bytes")?,
             log_level,
             ollama_model_name: s.string("OLLAMA_EMULATING_MODEL_NAME"),
@@ -327,10 +261,8 @@ impl Config {
             workspace_disk_mb: s.parse("LIGHTRAG_WORKSPACE_DISK_MB", "a number of MiB")?,
             rerank: rerank_config(s)?,
             rerank_by_default: s.boolean("RERANK_BY_DEFAULT")?,
-            min_rerank_score: s.parse("MIN_RERANK_SCORE", "a number")?,
             auto_create: s.boolean("LIGHTRAG_AUTO_CREATE_WORKSPACES")?,
             admin_key: s.string("LIGHTRAG_ADMIN_API_KEY"),
-            audit_dir,
             audit_max_bytes: s
                 .positive("LIGHTRAG_AUDIT_MAX_BYTES", "a positive number of bytes")?,
             quarantine_faults: s.positive("LIGHTRAG_QUARANTINE_FAULTS", "a positive number")?,

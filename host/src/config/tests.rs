@@ -19,7 +19,12 @@ fn defaults_match_lightrag() {
     assert_eq!(c.max_workspaces, 50);
     assert_eq!(c.default_workspace, "default");
     assert_eq!(
-        (c.chunk_size, c.chunk_overlap, c.top_k, c.chunk_top_k),
+        (
+            c.engine.chunk_size,
+            c.engine.chunk_overlap,
+            c.engine.top_k,
+            c.engine.chunk_top_k
+        ),
         (1200, 100, 40, 20)
     );
     assert_eq!(c.llm.binding, Binding::Offline);

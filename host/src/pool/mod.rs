@@ -23,111 +23,21 @@
 //! await and never while a value is opened or retired. Times are tokio's, so tests can
 //! pause the clock.
 
+mod drain;
+mod slot;
 #[cfg(test)]
 mod tests;
+mod types;
 
 use lru::LruCache;
+use slot::{Maps, Meta, Opened, Slot, blocked};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fmt;
-use std::future::Future;
-use std::hash::Hash;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// What a pool's keys must be.
-pub trait Key: Clone + Eq + Hash + Send + Sync + fmt::Display + 'static {}
-impl<T: Clone + Eq + Hash + Send + Sync + fmt::Display + 'static> Key for T {}
-
-/// What a pool's values must be: cheap clones of a shared handle.
-pub trait Value: Clone + Send + Sync + 'static {}
-impl<T: Clone + Send + Sync + 'static> Value for T {}
-
-/// How values come and go.
-pub trait Lifecycle<K, V>: Send + Sync + 'static {
-    /// Why a value could not be opened; every lease waiting for that open gets a copy.
-    type Error: Clone + Send + Sync + 'static;
-    /// Opens the value of `key`.
-    fn open(&self, key: &K) -> impl Future<Output = Result<V, Self::Error>> + Send;
-    /// Retires a value nobody leases any more.
-    fn retire(&self, key: &K, value: V, why: Retirement) -> impl Future<Output = ()> + Send;
-}
-
-/// Why a slot was retired.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Retirement {
-    /// It was the least recently used idle slot, and another key needed room.
-    Evicted,
-    /// It was asked to drain for waiting keys, and its last lease ended.
-    HandedOver,
-    /// Its key was closed.
-    Closed,
-    /// The pool shut down.
-    Shutdown,
-}
-
-/// Why a lease was refused.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PoolError<E> {
-    /// Every slot stayed busy for the whole wait.
-    Full,
-    /// The pool is shutting down.
-    ShuttingDown,
-    /// The key is closed (see [`Pool::close`]).
-    Closed,
-    /// Opening the value failed.
-    Open(E),
-}
-
-impl<E: fmt::Display> fmt::Display for PoolError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PoolError::Full => f.write_str("every slot of the pool stayed busy"),
-            PoolError::ShuttingDown => f.write_str("the pool is shutting down"),
-            PoolError::Closed => f.write_str("the key is closed"),
-            PoolError::Open(err) => write!(f, "cannot open: {err}"),
-        }
-    }
-}
-
-/// The pool's sizes and waits.
-#[derive(Clone, Copy, Debug)]
-pub struct Settings {
-    /// Most live slots.
-    pub capacity: usize,
-    /// How long a lease waits for a slot.
-    pub wait: Duration,
-    /// How long a slot must have been leased without a break before a waiter may ask
-    /// it to drain.
-    pub hold: Duration,
-}
-
-/// Counts for `/health` and `/metrics`.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-pub struct Summary {
-    pub capacity: usize,
-    /// Live slots (opening, open or draining).
-    pub loaded: usize,
-    /// Live slots with at least one lease.
-    pub leased: usize,
-    /// Leases held, over all slots.
-    pub leases: usize,
-    /// Slots being retired.
-    pub retiring: usize,
-    /// Leases waiting for a slot.
-    pub waiting: usize,
-}
-
-/// One live slot, as [`Pool::entries`] lists it.
-#[derive(Clone, Debug)]
-pub struct Entry<K> {
-    pub key: K,
-    pub leases: usize,
-    pub last_used: Instant,
-}
+pub use types::{Entry, Key, Lifecycle, PoolError, Retirement, Settings, Summary, Value};
 
 /// The pool; cheap to clone.
 pub struct Pool<K: Key, V: Value, L: Lifecycle<K, V>> {
@@ -149,54 +59,6 @@ struct Inner<K: Key, V: Value, L: Lifecycle<K, V>> {
     /// Signalled (to every waiter) whenever a lease ends, a slot goes or a ticket leaves
     /// the queue. Waiters re-check under the lock, so a spurious wake costs a check.
     changed: Notify,
-}
-
-struct Maps<K, V, E> {
-    live: LruCache<K, Arc<Slot<K, V, E>>>,
-    retiring: HashMap<K, Arc<Slot<K, V, E>>>,
-    closed: HashSet<K>,
-    /// Keys waiting for a slot, in arrival order.
-    queue: VecDeque<(u64, K)>,
-    next_ticket: u64,
-    shutting_down: bool,
-}
-
-/// What became of a slot's open.
-#[derive(Clone)]
-enum Opened<E> {
-    Opening,
-    Ready,
-    Failed(E),
-}
-
-struct Slot<K, V, E> {
-    key: K,
-    /// The value once opened; taken when the slot is retired or discarded.
-    value: Mutex<Option<V>>,
-    opened: watch::Sender<Opened<E>>,
-    /// Cancelled when the slot starts draining: holders that can stop early should.
-    drain: CancellationToken,
-    /// Only read or written under the pool's lock.
-    meta: Mutex<Meta>,
-}
-
-struct Meta {
-    leases: usize,
-    /// Set when the slot stops taking leases; says why it will be retired.
-    draining: Option<Retirement>,
-    /// Since when the slot has had at least one lease.
-    busy_since: Option<Instant>,
-    last_used: Instant,
-}
-
-impl<K, V, E> Slot<K, V, E> {
-    fn meta(&self) -> MutexGuard<'_, Meta> {
-        self.meta.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn value(&self) -> MutexGuard<'_, Option<V>> {
-        self.value.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 /// A pin on a live value: while it exists the value is not retired.
@@ -565,133 +427,6 @@ where
         self.changed();
     }
 
-    /// Closes `key`: leases are refused (with [`PoolError::Closed`]) until the returned
-    /// guard is dropped. Holders are asked to drain, and once the last lease ends the
-    /// value is retired; waits at most `wait` for that, else gives up with `Full` and
-    /// reopens the key. Dropping the future half-way reopens it too.
-    pub async fn close(
-        &self,
-        key: &K,
-        wait: Duration,
-    ) -> Result<Closed<K, V, L>, PoolError<L::Error>> {
-        let guard = {
-            let mut maps = self.maps();
-            if maps.shutting_down {
-                return Err(PoolError::ShuttingDown);
-            }
-            if !maps.closed.insert(key.clone()) {
-                return Err(PoolError::Closed);
-            }
-            Closed {
-                key: key.clone(),
-                pool: self.clone(),
-            }
-        };
-        let deadline = Instant::now() + wait;
-        loop {
-            let changed = self.inner.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            {
-                let mut maps = self.maps();
-                if let Some(slot) = maps.live.peek(key).cloned() {
-                    let idle = {
-                        let mut meta = slot.meta();
-                        meta.draining.get_or_insert(Retirement::Closed);
-                        meta.leases == 0
-                    };
-                    slot.drain.cancel();
-                    if idle {
-                        self.start_retiring(&mut maps, key, Retirement::Closed);
-                    }
-                } else if !maps.retiring.contains_key(key) {
-                    return Ok(guard);
-                }
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return Err(PoolError::Full);
-            }
-        }
-    }
-
-    /// Retires `key`'s value once its current leases end, so that the next lease opens
-    /// a fresh one (new settings, say). Unlike [`Pool::close`], leases asked for
-    /// meanwhile are not refused: they wait for the fresh value. Returns once the old
-    /// value is retired, or `Full` after `wait` (it is retired when its leases end).
-    pub async fn recycle(&self, key: &K, wait: Duration) -> Result<(), PoolError<L::Error>> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let changed = self.inner.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            {
-                let mut maps = self.maps();
-                match maps.live.peek(key).cloned() {
-                    Some(slot) => {
-                        let idle = {
-                            let mut meta = slot.meta();
-                            meta.draining.get_or_insert(Retirement::Closed);
-                            meta.leases == 0
-                        };
-                        slot.drain.cancel();
-                        if idle {
-                            self.start_retiring(&mut maps, key, Retirement::Closed);
-                        }
-                    }
-                    None if !maps.retiring.contains_key(key) => return Ok(()),
-                    None => {}
-                }
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return Err(PoolError::Full);
-            }
-        }
-    }
-
-    /// Stops the pool: every lease from now on is refused, every slot drains and is
-    /// retired once its leases end. Returns when all are retired, or at `deadline`
-    /// (slots still leased then are left to their holders).
-    pub async fn shutdown(&self, deadline: Instant) {
-        loop {
-            let changed = self.inner.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            {
-                let mut maps = self.maps();
-                maps.shutting_down = true;
-                let keys: Vec<K> = maps.live.iter().map(|(k, _)| k.clone()).collect();
-                for key in keys {
-                    let slot = maps.live.peek(&key).cloned();
-                    if let Some(slot) = slot {
-                        let idle = {
-                            let mut meta = slot.meta();
-                            meta.draining = Some(Retirement::Shutdown);
-                            meta.leases == 0
-                        };
-                        slot.drain.cancel();
-                        if idle {
-                            self.start_retiring(&mut maps, &key, Retirement::Shutdown);
-                        }
-                    }
-                }
-                if maps.live.is_empty() && maps.retiring.is_empty() {
-                    return;
-                }
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                let maps = self.maps();
-                let stuck: Vec<String> = maps
-                    .live
-                    .iter()
-                    .map(|(k, _)| k.to_string())
-                    .chain(maps.retiring.keys().map(|k| k.to_string()))
-                    .collect();
-                tracing::warn!("shutdown deadline reached with {stuck:?} not retired");
-                return;
-            }
-        }
-    }
-
     /// The value of `key` if it is live, without leasing it (for reads of host-side
     /// facts that need no guest call).
     pub fn peek(&self, key: &K) -> Option<V> {
@@ -750,15 +485,6 @@ where
             waiting: maps.queue.len(),
         }
     }
-}
-
-/// A key is blocked while its previous slot still drains or retires.
-fn blocked<K: Eq + Hash, V, E>(maps: &Maps<K, V, E>, key: &K) -> bool {
-    maps.retiring.contains_key(key)
-        || maps
-            .live
-            .peek(key)
-            .is_some_and(|s| s.meta().draining.is_some())
 }
 
 impl<K, V, L> Hold<K, V, L>

@@ -4,6 +4,7 @@
 
 use super::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// A value: its key and which open of that key made it.
 #[derive(Debug, PartialEq)]

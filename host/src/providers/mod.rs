@@ -126,7 +126,7 @@ impl Providers {
                 model,
                 timeout,
                 model.options.clone(),
-                &config.entity_types,
+                &config.engine.entity_types,
                 None,
             )
         };
@@ -183,7 +183,7 @@ impl Providers {
             &config.embedding,
             config.embedding_timeout,
             embed_options,
-            &config.entity_types,
+            &config.engine.entity_types,
             offline_model,
         );
         let reranker = config.rerank.as_ref().map(|r| {

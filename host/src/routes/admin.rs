@@ -108,7 +108,7 @@ fn size_of(dir: &Dir) -> u64 {
 }
 
 fn catalog_dir(state: &AppState) -> std::path::PathBuf {
-    state.config.working_dir.join(".host").join("catalog")
+    state.config.dirs.catalog.clone()
 }
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {

@@ -407,7 +407,7 @@ async fn chat(
             }),
     );
     let stream = body["stream"].as_bool().unwrap_or(true);
-    let mut params = query_params(query, mode, stream, history, state.config.top_k);
+    let mut params = query_params(query, mode, stream, history, state.config.engine.top_k);
     params.enable_rerank =
         state.workspaces.providers().has_reranker() && state.config.rerank_by_default;
     params.only_need_context = only_context;
@@ -448,7 +448,7 @@ async fn generate(
         QueryMode::Bypass,
         stream,
         history,
-        state.config.top_k,
+        state.config.engine.top_k,
     );
     let model = if model.is_empty() {
         model_name(&state, None)
