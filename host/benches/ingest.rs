@@ -14,7 +14,7 @@
 //! comma-separated list, picks the modes). The mock answers queries in a few hundred
 //! bytes, as a model would, rather than echoing the context as it does for tests.
 
-#[path = "../../tests/it/mock_llm.rs"]
+#[path = "../../tests/it/mock_llm/mod.rs"]
 #[allow(dead_code)]
 mod mock_llm;
 

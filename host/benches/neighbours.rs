@@ -13,7 +13,7 @@
 //! whole snapshot. The bench reports A's query p50/p99/max alone and during B's work,
 //! and how many snapshots B wrote meanwhile.
 
-#[path = "../../tests/it/mock_llm.rs"]
+#[path = "../../tests/it/mock_llm/mod.rs"]
 #[allow(dead_code)]
 mod mock_llm;
 

@@ -10,7 +10,7 @@
 //! * idle RSS per workspace with N workspaces open;
 //! * naive `/query` latency over HTTP with the mock model answering at 0 ms.
 
-#[path = "../../tests/it/mock_llm.rs"]
+#[path = "../../tests/it/mock_llm/mod.rs"]
 #[allow(dead_code)]
 mod mock_llm;
 

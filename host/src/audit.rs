@@ -146,6 +146,37 @@ impl Audit {
 mod tests {
     use super::*;
 
+    /// Regression: one mutex serialised every workspace's appends and reads, and a read
+    /// parsed up to 40 MB under it — every tenant's requests waited for one tenant's
+    /// audit query. A workspace's trail now waits only on its own lock, and a read
+    /// holds even that one only to open its files.
+    #[test]
+    fn no_trail_waits_on_another_workspaces_lock_or_on_a_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = std::sync::Arc::new(Audit::new(dir.path().to_path_buf(), 1 << 20));
+        let busy = Workspace::new("busy").unwrap();
+        for i in 0..50 {
+            audit.record("busy", "event", json!({ "i": i }));
+        }
+        // Another workspace's lock is held (as by an append or a read in progress).
+        let lock = audit.lock_of("busy");
+        let held = lock.lock().unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let other = audit.clone();
+        std::thread::spawn(move || {
+            other.record("quiet", "event", json!({}));
+            done_tx.send(()).unwrap();
+        });
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("an append to another workspace waited for a foreign lock");
+        drop(held);
+        // A read measures under the lock, then reads without it: appends made while it
+        // parses are simply not part of its answer.
+        let (entries, total) = audit.read(&busy, None, 0, 10);
+        assert_eq!((entries.len(), total), (10, 50));
+    }
+
     #[test]
     fn entries_rotate_and_read_back_in_order_with_filters() {
         let dir = tempfile::tempdir().unwrap();

@@ -44,7 +44,7 @@ settings! {
     "LIGHTRAG_ENGINE_COMPONENT", "", "Path of an engine component to run instead of the built-in one.";
     "LIGHTRAG_POOL_WAIT_MS", "2000", "How long a request waits for a pool slot before answering 503.";
     "LIGHTRAG_CACHE_DIR", "", "Where compiled engine code is cached (default WORKING_DIR/.host/cache).";
-    "LIGHTRAG_SHUTDOWN_GRACE_SECS", "30", "How long shutdown waits for requests in flight.";
+    "LIGHTRAG_SHUTDOWN_GRACE_SECS", "25", "Seconds the whole shutdown may take: requests in flight get the first three quarters, finalizing every workspace the rest.";
     "LIGHTRAG_METRICS_WORKSPACES", "", "Comma-separated workspaces whose own usage series /metrics shows.";
     "LLM_BINDING", "offline", "Language model: `openai` (any OpenAI-compatible server), `ollama`, `azure_openai`, or `offline` (built in, no model).";
     "LLM_MODEL", "", "Model name (openai default gpt-4o-mini, ollama mistral-nemo:latest).";
