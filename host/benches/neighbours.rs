@@ -1,5 +1,5 @@
-//! Noisy neighbours: the latency of workspace A's queries while workspace B ingests
-//! large documents and compacts a large snapshot, against A's latency alone.
+//! Noisy neighbours: the latency of workspace A's queries while other workspaces
+//! ingest large documents and compact large snapshots, against A's latency alone.
 //!
 //! ```text
 //! cargo bench -p lightrag-server --bench neighbours
@@ -8,10 +8,12 @@
 //!
 //! A black-box run against a server process (`LIGHTRAG_BENCH_SERVER` picks another
 //! build, e.g. an earlier commit, for a before/after comparison) and the mock model
-//! server at 0 ms. B's documents are ~200 KB each; its journal passes the automatic
-//! compaction threshold (16 MiB) again and again, and every compaction rewrites its
-//! whole snapshot. The bench reports A's query p50/p99/max alone and during B's work,
-//! and how many snapshots B wrote meanwhile.
+//! server at 0 ms. `BENCH_NOISY` workspaces (default 2, as many as this machine has
+//! cores, so that their disk-bound calls could occupy every async worker) each ingest
+//! `BENCH_BIG_DOCS` documents of ~200 KB; their journals pass the automatic compaction
+//! threshold (16 MiB) again and again, and every compaction rewrites a whole snapshot.
+//! The bench reports A's query p50/p99/max alone and during the others' work, and how
+//! many snapshots they wrote meanwhile.
 
 #[path = "../../tests/it/mock_llm/mod.rs"]
 #[allow(dead_code)]
@@ -23,7 +25,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 fn big_document(i: usize) -> String {
@@ -92,6 +94,55 @@ async fn wait_processed(client: &reqwest::Client, base: &str, ws: &str, docs: u6
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Ingests `docs` big documents into `ws` in batches, counting the snapshots written;
+/// returns that count, the last snapshot's size and the time it took.
+async fn ingest_big(
+    client: &reqwest::Client,
+    base: &str,
+    ws: &str,
+    dir: &Path,
+    docs: usize,
+) -> (usize, u64, Duration) {
+    let mut snapshots = 0;
+    let mut inode = 0;
+    let started = Instant::now();
+    for batch in (0..docs).collect::<Vec<_>>().chunks(8) {
+        let texts: Vec<String> = batch.iter().map(|&i| big_document(i)).collect();
+        let sources: Vec<String> = batch.iter().map(|&i| format!("ledger-{i}.txt")).collect();
+        let reply = client
+            .post(format!("{base}/documents/texts"))
+            .header("LIGHTRAG-WORKSPACE", ws)
+            .json(&json!({"texts": texts, "file_sources": sources}))
+            .send()
+            .await
+            .unwrap();
+        assert!(reply.status().is_success());
+        let target = (batch[batch.len() - 1] + 1) as u64;
+        loop {
+            let now = snapshot_inode(dir);
+            if now != inode {
+                inode = now;
+                snapshots += 1;
+            }
+            let counts: serde_json::Value = client
+                .get(format!("{base}/documents/status_counts"))
+                .header("LIGHTRAG-WORKSPACE", ws)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if counts["status_counts"]["processed"].as_u64().unwrap_or(0) >= target {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let bytes = std::fs::metadata(dir.join("engine.snap")).map_or(0, |m| m.len());
+    (snapshots, bytes, started.elapsed())
 }
 
 fn snapshot_inode(dir: &Path) -> u64 {
@@ -168,60 +219,35 @@ async fn main() {
         percentile(&mut alone, 1.0)
     );
 
-    // B: large documents, ingested while A is queried.
-    let busy_dir = dir.path().join("data").join("busy");
-    let done = Arc::new(AtomicBool::new(false));
-    let noise = {
-        let (client, base, done, busy_dir) =
-            (client.clone(), base.clone(), done.clone(), busy_dir.clone());
-        tokio::spawn(async move {
-            let mut snapshots = 0;
-            let mut inode = 0;
-            let started = Instant::now();
-            for batch in (0..big_docs).collect::<Vec<_>>().chunks(8) {
-                let texts: Vec<String> = batch.iter().map(|&i| big_document(i)).collect();
-                let sources: Vec<String> =
-                    batch.iter().map(|&i| format!("ledger-{i}.txt")).collect();
-                let reply = client
-                    .post(format!("{base}/documents/texts"))
-                    .header("LIGHTRAG-WORKSPACE", "busy")
-                    .json(&json!({"texts": texts, "file_sources": sources}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(reply.status().is_success());
-                let target = (batch[batch.len() - 1] + 1) as u64;
-                loop {
-                    let now = snapshot_inode(&busy_dir);
-                    if now != inode {
-                        inode = now;
-                        snapshots += 1;
-                    }
-                    let counts: serde_json::Value = client
-                        .get(format!("{base}/documents/status_counts"))
-                        .header("LIGHTRAG-WORKSPACE", "busy")
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
-                    if counts["status_counts"]["processed"].as_u64().unwrap_or(0) >= target {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-            done.store(true, Ordering::Release);
-            let bytes = std::fs::metadata(busy_dir.join("engine.snap")).map_or(0, |m| m.len());
-            (snapshots, bytes, started.elapsed())
-        })
-    };
-    let mut during = query_latencies(&client, &base, |_| done.load(Ordering::Acquire)).await;
-    let (snapshots, bytes, took) = noise.await.unwrap();
+    // The noisy neighbours: large documents, ingested while A is queried.
+    let noisy: usize = std::env::var("BENCH_NOISY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let remaining = Arc::new(std::sync::atomic::AtomicUsize::new(noisy));
+    let mut neighbours = Vec::new();
+    for n in 0..noisy {
+        let ws = format!("busy-{n}");
+        let dir = dir.path().join("data").join(&ws);
+        let (client, base, remaining) = (client.clone(), base.clone(), remaining.clone());
+        neighbours.push(tokio::spawn(async move {
+            let result = ingest_big(&client, &base, &ws, &dir, big_docs).await;
+            remaining.fetch_sub(1, Ordering::AcqRel);
+            result
+        }));
+    }
+    let mut during =
+        query_latencies(&client, &base, |_| remaining.load(Ordering::Acquire) == 0).await;
+    let (mut snapshots, mut bytes, mut took) = (0, 0, Duration::ZERO);
+    for neighbour in neighbours {
+        let (s, b, t) = neighbour.await.unwrap();
+        snapshots += s;
+        bytes = bytes.max(b);
+        took = took.max(t);
+    }
     println!(
-        "A while B works:  n={} p50={:.2?} p99={:.2?} max={:.2?} \
-         (B: {big_docs} documents of 200 KB in {took:.1?}, {snapshots} snapshots written, last {:.1} MiB)",
+        "A while {noisy} neighbours work: n={} p50={:.2?} p99={:.2?} max={:.2?} \
+         (each: {big_docs} documents of 200 KB; {took:.1?}; {snapshots} snapshots written in all, largest {:.1} MiB)",
         during.len(),
         percentile(&mut during, 0.5),
         percentile(&mut during, 0.99),
