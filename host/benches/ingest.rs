@@ -5,6 +5,7 @@
 //! cargo bench -p lightrag-server --bench ingest
 //! MOCK_LATENCY_MS=500 MAX_ASYNC=16 cargo bench -p lightrag-server --bench ingest
 //! MOCK_LATENCY_MS=500 MAX_ASYNC=16 MAX_PARALLEL_INSERT=8 cargo bench -p lightrag-server --bench ingest
+//! LIGHTRAG_BENCH_SERVER=/path/to/another/lightrag-server cargo bench -p lightrag-server --bench ingest
 //! ```
 //!
 //! Reports documents per second, and the server's CPU per document (utime + stime
@@ -126,7 +127,10 @@ async fn main() {
     mock.state.short_answers.store(true, Ordering::Relaxed);
 
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lightrag-server"));
+    // Another build of the server (an earlier commit, say) for a side-by-side run.
+    let binary = std::env::var("LIGHTRAG_BENCH_SERVER")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_lightrag-server").to_string());
+    let mut command = Command::new(binary);
     command
         .env_clear()
         .current_dir(dir.path())
