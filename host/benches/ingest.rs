@@ -18,12 +18,12 @@
 #[path = "../../tests/it/mock_llm/mod.rs"]
 #[allow(dead_code)]
 mod mock_llm;
+mod support;
 
 use serde_json::json;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const PEOPLE: &[&str] = &[
     "Ada Marsh",
@@ -127,52 +127,12 @@ async fn main() {
     mock.state.short_answers.store(true, Ordering::Relaxed);
 
     let dir = tempfile::tempdir().unwrap();
-    // Another build of the server (an earlier commit, say) for a side-by-side run.
-    let binary = std::env::var("LIGHTRAG_BENCH_SERVER")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_lightrag-server").to_string());
-    let mut command = Command::new(binary);
-    command
-        .env_clear()
-        .current_dir(dir.path())
-        .env("HOST", "127.0.0.1")
-        .env("PORT", "0")
-        .env("WORKING_DIR", dir.path().join("data"))
-        .env("LOG_LEVEL", "WARNING")
-        .env("RUST_LOG", "info,wasmtime=warn,cranelift=warn")
-        .env("MAX_ASYNC", &max_async)
-        .env("MAX_PARALLEL_INSERT", &parallel)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (key, value) in mock.env() {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("start the server");
-    let pid = child.id();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest
-                .split(' ')
-                .next()
-                .unwrap()
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .to_string();
-        }
-    };
-    // The server logs to stdout: keep reading it, into BENCH_SERVER_LOG when set.
-    let mut log = std::env::var_os("BENCH_SERVER_LOG")
-        .map(|path| std::fs::File::create(path).expect("create the server log"));
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            if let Some(file) = log.as_mut() {
-                let _ = writeln!(file, "{line}");
-            }
-        }
-    });
-    let base = format!("http://127.0.0.1:{port}");
+    let mut env = mock.env().to_vec();
+    env.push(("MAX_ASYNC".into(), max_async.clone()));
+    env.push(("MAX_PARALLEL_INSERT".into(), parallel.clone()));
+    let server = support::ServerProcess::start(dir.path(), &env);
+    let pid = server.pid();
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let ws = "bench";
     // Open the workspace first, so start-up is not measured.
@@ -202,24 +162,9 @@ async fn main() {
             reply.text().await.unwrap()
         );
     }
-    loop {
-        let counts: serde_json::Value = client
-            .get(format!("{base}/documents/status_counts"))
-            .header("LIGHTRAG-WORKSPACE", ws)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let done = counts["status_counts"]["processed"].as_u64().unwrap_or(0)
-            + counts["status_counts"]["failed"].as_u64().unwrap_or(0);
-        if done >= docs as u64 {
-            assert_eq!(counts["status_counts"]["failed"], 0, "{counts}");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    support::wait_settled(&client, &base, ws, docs as u64).await;
+    let counts = support::settled(&client, &base, ws).await;
+    assert_eq!(counts["failed"], 0, "{counts}");
     let wall = started.elapsed();
     let cpu = (cpu_ticks(pid) - cpu_before) as f64 / ticks;
     let labels: serde_json::Value = client
@@ -290,8 +235,5 @@ async fn main() {
             cpu * 1000.0 / queries as f64
         );
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
+    server.stop();
 }

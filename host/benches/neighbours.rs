@@ -18,12 +18,12 @@
 #[path = "../../tests/it/mock_llm/mod.rs"]
 #[allow(dead_code)]
 mod mock_llm;
+#[allow(dead_code)]
+mod support;
 
 use serde_json::json;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -76,26 +76,6 @@ async fn query_latencies(
     samples
 }
 
-async fn wait_processed(client: &reqwest::Client, base: &str, ws: &str, docs: u64) {
-    loop {
-        let counts: serde_json::Value = client
-            .get(format!("{base}/documents/status_counts"))
-            .header("LIGHTRAG-WORKSPACE", ws)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let done = counts["status_counts"]["processed"].as_u64().unwrap_or(0)
-            + counts["status_counts"]["failed"].as_u64().unwrap_or(0);
-        if done >= docs {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Ingests `docs` big documents into `ws` in batches, counting the snapshots written;
 /// returns that count, the last snapshot's size and the time it took.
 async fn ingest_big(
@@ -126,16 +106,8 @@ async fn ingest_big(
                 inode = now;
                 snapshots += 1;
             }
-            let counts: serde_json::Value = client
-                .get(format!("{base}/documents/status_counts"))
-                .header("LIGHTRAG-WORKSPACE", ws)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if counts["status_counts"]["processed"].as_u64().unwrap_or(0) >= target {
+            let counts = support::settled(client, base, ws).await;
+            if counts["processed"].as_u64().unwrap_or(0) >= target {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -155,45 +127,19 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(160);
-    let binary = std::env::var("LIGHTRAG_BENCH_SERVER")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_lightrag-server").to_string());
     let mock = mock_llm::MockLlm::start(1024).await;
     mock.state.short_answers.store(true, Ordering::Relaxed);
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(&binary);
-    command
-        .env_clear()
-        .current_dir(dir.path())
-        .env("HOST", "127.0.0.1")
-        .env("PORT", "0")
-        .env("WORKING_DIR", dir.path().join("data"))
-        .env("LOG_LEVEL", "WARNING")
-        .env("RUST_LOG", "info,wasmtime=warn,cranelift=warn")
-        .env("MAX_ASYNC", "8")
-        .env("MAX_GLEANING", "0")
-        .env("LIGHTRAG_WORKSPACE_MEMORY_MB", "1024")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (key, value) in mock.env() {
-        command.env(key, value);
+    let mut env = mock.env().to_vec();
+    for (key, value) in [
+        ("MAX_ASYNC", "8"),
+        ("MAX_GLEANING", "0"),
+        ("LIGHTRAG_WORKSPACE_MEMORY_MB", "1024"),
+    ] {
+        env.push((key.into(), value.into()));
     }
-    let mut child = command.spawn().expect("start the server");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest
-                .split(' ')
-                .next()
-                .unwrap()
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    let base = format!("http://127.0.0.1:{port}");
+    let server = support::ServerProcess::start(dir.path(), &env);
+    let base = server.base.clone();
     let client = reqwest::Client::new();
 
     // A: a small workspace answering queries.
@@ -208,7 +154,7 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    wait_processed(&client, &base, "quiet", 20).await;
+    support::wait_settled(&client, &base, "quiet", 20).await;
 
     let mut alone = query_latencies(&client, &base, |i| i >= 300).await;
     println!(
@@ -254,8 +200,5 @@ async fn main() {
         percentile(&mut during, 1.0),
         bytes as f64 / (1 << 20) as f64
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    server.stop();
 }

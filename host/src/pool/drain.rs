@@ -1,6 +1,7 @@
 //! Taking slots back on purpose: closing a key, recycling its value, shutting the
 //! pool down.
 
+use super::slot::Maps;
 use super::types::{Key, Lifecycle, PoolError, Retirement, Value};
 use super::{Closed, Pool};
 use std::time::Duration;
@@ -34,25 +35,37 @@ where
                 pool: self.clone(),
             }
         };
-        let deadline = Instant::now() + wait;
+        self.drain(key, Retirement::Closed, Instant::now() + wait)
+            .await?;
+        Ok(guard)
+    }
+
+    /// Retires `key`'s value once its current leases end, so that the next lease opens
+    /// a fresh one (new settings, say). Unlike [`Pool::close`], leases asked for
+    /// meanwhile are not refused: they wait for the fresh value. Returns once the old
+    /// value is retired, or `Full` after `wait` (it is retired when its leases end).
+    pub async fn recycle(&self, key: &K, wait: Duration) -> Result<(), PoolError<L::Error>> {
+        self.drain(key, Retirement::Closed, Instant::now() + wait)
+            .await
+    }
+
+    /// Asks `key`'s slot to drain (`why` says why it goes) and waits until it is
+    /// retired — at once if nobody leases it, else when its last lease ends — or gives
+    /// up with `Full` at `deadline`, leaving it to retire when its leases end.
+    async fn drain(
+        &self,
+        key: &K,
+        why: Retirement,
+        deadline: Instant,
+    ) -> Result<(), PoolError<L::Error>> {
         loop {
             let changed = self.inner.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
             {
                 let mut maps = self.maps();
-                if let Some(slot) = maps.live.peek(key).cloned() {
-                    let idle = {
-                        let mut meta = slot.meta();
-                        meta.draining.get_or_insert(Retirement::Closed);
-                        meta.leases == 0
-                    };
-                    slot.drain.cancel();
-                    if idle {
-                        self.start_retiring(&mut maps, key, Retirement::Closed);
-                    }
-                } else if !maps.retiring.contains_key(key) {
-                    return Ok(guard);
+                if !self.ask_to_drain(&mut maps, key, why) && !maps.retiring.contains_key(key) {
+                    return Ok(());
                 }
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
@@ -61,38 +74,22 @@ where
         }
     }
 
-    /// Retires `key`'s value once its current leases end, so that the next lease opens
-    /// a fresh one (new settings, say). Unlike [`Pool::close`], leases asked for
-    /// meanwhile are not refused: they wait for the fresh value. Returns once the old
-    /// value is retired, or `Full` after `wait` (it is retired when its leases end).
-    pub async fn recycle(&self, key: &K, wait: Duration) -> Result<(), PoolError<L::Error>> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let changed = self.inner.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            {
-                let mut maps = self.maps();
-                match maps.live.peek(key).cloned() {
-                    Some(slot) => {
-                        let idle = {
-                            let mut meta = slot.meta();
-                            meta.draining.get_or_insert(Retirement::Closed);
-                            meta.leases == 0
-                        };
-                        slot.drain.cancel();
-                        if idle {
-                            self.start_retiring(&mut maps, key, Retirement::Closed);
-                        }
-                    }
-                    None if !maps.retiring.contains_key(key) => return Ok(()),
-                    None => {}
-                }
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return Err(PoolError::Full);
-            }
+    /// Marks `key`'s live slot draining and tells its holders; retires it now if it is
+    /// idle. False if the key has no live slot.
+    fn ask_to_drain(&self, maps: &mut Maps<K, V, L::Error>, key: &K, why: Retirement) -> bool {
+        let Some(slot) = maps.live.peek(key).cloned() else {
+            return false;
+        };
+        let idle = {
+            let mut meta = slot.meta();
+            meta.draining.get_or_insert(why);
+            meta.leases == 0
+        };
+        slot.drain.cancel();
+        if idle {
+            self.start_retiring(maps, key, why);
         }
+        true
     }
 
     /// Stops the pool: every lease from now on is refused, every slot drains and is
@@ -108,18 +105,7 @@ where
                 maps.shutting_down = true;
                 let keys: Vec<K> = maps.live.iter().map(|(k, _)| k.clone()).collect();
                 for key in keys {
-                    let slot = maps.live.peek(&key).cloned();
-                    if let Some(slot) = slot {
-                        let idle = {
-                            let mut meta = slot.meta();
-                            meta.draining = Some(Retirement::Shutdown);
-                            meta.leases == 0
-                        };
-                        slot.drain.cancel();
-                        if idle {
-                            self.start_retiring(&mut maps, &key, Retirement::Shutdown);
-                        }
-                    }
+                    self.ask_to_drain(&mut maps, &key, Retirement::Shutdown);
                 }
                 if maps.live.is_empty() && maps.retiring.is_empty() {
                     return;

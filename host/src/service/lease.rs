@@ -116,13 +116,7 @@ impl WorkspaceLease {
         documents: Vec<NewDocument>,
         track_id: String,
     ) -> Result<EnqueueReport, Error> {
-        let track = track_id.clone();
-        let report = self
-            .call_flat(Disk::Yes, move |i| {
-                Box::pin(async move { i.enqueue(&documents, &track).await })
-            })
-            .await;
-        self.enqueued(report, &track_id)
+        self.store_documents(documents, track_id, false).await
     }
 
     /// Stores the documents whose names are new, skipping the others.
@@ -131,10 +125,24 @@ impl WorkspaceLease {
         documents: Vec<NewDocument>,
         track_id: String,
     ) -> Result<EnqueueReport, Error> {
+        self.store_documents(documents, track_id, true).await
+    }
+
+    async fn store_documents(
+        &self,
+        documents: Vec<NewDocument>,
+        track_id: String,
+        skip_existing: bool,
+    ) -> Result<EnqueueReport, Error> {
         let track = track_id.clone();
         let report = self
             .call_flat(Disk::Yes, move |i| {
-                Box::pin(async move { i.enqueue_new(&documents, &track).await })
+                Box::pin(async move {
+                    match skip_existing {
+                        true => i.enqueue_new(&documents, &track).await,
+                        false => i.enqueue(&documents, &track).await,
+                    }
+                })
             })
             .await;
         self.enqueued(report, &track_id)
