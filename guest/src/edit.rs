@@ -10,14 +10,15 @@ use crate::executor::{Io, TaskResult};
 use crate::graph::{Edge, Node};
 use crate::ids::{SEP, sorted, split_sep};
 use crate::kg::{entity_vector_text, relation_vector_text};
+use crate::provenance::{self, shown_paths};
 use crate::shared::Shared;
 use crate::state::{DocGraph, Op, State};
 use crate::util::unix_now;
 use crate::wit::{
-    EmbedKind, EntityEdit, EntityInput, Error, GraphEdge, GraphEdit, GraphEditResult, GraphNode,
-    RelationFields, RelationInput, TaskOutput,
+    Config, EmbedKind, EntityEdit, EntityInput, Error, GraphEdge, GraphEdit, GraphEditResult,
+    GraphNode, RelationFields, RelationInput, TaskOutput,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// LightRAG's refusal while documents are processed.
@@ -33,7 +34,10 @@ pub async fn run(shared: Rc<Shared>, io: Io, edit: GraphEdit) -> TaskResult {
     }
     let plan = {
         let store = shared.store.borrow();
-        plan(store.state(), edit)?
+        let state = store.state();
+        let mut plan = plan(state, edit)?;
+        provenance_of(&shared.config, state, &mut plan);
+        plan
     };
     // Re-embed every node and edge the edit writes, in one request.
     let texts: Vec<String> = plan
@@ -53,10 +57,9 @@ pub async fn run(shared: Rc<Shared>, io: Io, edit: GraphEdit) -> TaskResult {
             node.entity_id.clone(),
             vectors.next().unwrap_or_default(),
         ));
-        ops.push(Op::SetEntityChunks(
-            node.entity_id.clone(),
-            split_sep(&node.source_id),
-        ));
+        if let Some(list) = plan.entity_lists.get(&node.entity_id) {
+            ops.push(Op::SetEntityChunks(node.entity_id.clone(), list.clone()));
+        }
         ops.push(Op::PutNode(node.clone()));
     }
     for edge in &plan.edges {
@@ -65,11 +68,10 @@ pub async fn run(shared: Rc<Shared>, io: Io, edit: GraphEdit) -> TaskResult {
             edge.target.clone(),
             vectors.next().unwrap_or_default(),
         ));
-        ops.push(Op::SetRelationChunks(
-            edge.source.clone(),
-            edge.target.clone(),
-            split_sep(&edge.source_id),
-        ));
+        let pair = (edge.source.clone(), edge.target.clone());
+        if let Some(list) = plan.relation_lists.get(&pair) {
+            ops.push(Op::SetRelationChunks(pair.0, pair.1, list.clone()));
+        }
         ops.push(Op::PutEdge(edge.clone()));
     }
     ops.extend(plan.bookkeeping);
@@ -100,6 +102,70 @@ struct Plan {
     result_edge: Option<Edge>,
     merged: bool,
     renamed: bool,
+    /// Full chunk lists of written nodes and edges, where the edit changes them.
+    entity_lists: BTreeMap<String, Vec<String>>,
+    relation_lists: BTreeMap<(String, String), Vec<String>>,
+}
+
+/// The full chunk list of stored node `name`, or what `node` shows when it is not
+/// stored as it reads now (a new node, or one whose `source_id` the edit set).
+fn entity_list(state: &State, node: &Node) -> Vec<String> {
+    match (
+        state.graph.node(&node.entity_id),
+        state.entity_chunks.get(&node.entity_id),
+    ) {
+        (Some(stored), Some(list)) if stored.source_id == node.source_id => list.clone(),
+        _ => split_sep(&node.source_id),
+    }
+}
+
+/// Like [`entity_list`] for a relation as it is stored under (`a`, `b`).
+fn relation_list(state: &State, a: &str, b: &str, edge: &Edge) -> Vec<String> {
+    let key = (a.to_string(), b.to_string());
+    match (state.graph.edge(a, b), state.relation_chunks.get(&key)) {
+        (Some(stored), Some(list)) if stored.source_id == edge.source_id => list.clone(),
+        _ => split_sep(&edge.source_id),
+    }
+}
+
+/// Gives every written node and edge its full chunk list where the edit changes it,
+/// and shows its `source_id` and `file_path` within LightRAG's limits.
+fn provenance_of(config: &Config, state: &State, plan: &mut Plan) {
+    let method = config.source_ids_limit;
+    let paths = config.max_file_paths as usize;
+    for node in &mut plan.nodes {
+        if !plan.entity_lists.contains_key(&node.entity_id)
+            && state
+                .graph
+                .node(&node.entity_id)
+                .is_none_or(|stored| stored.source_id != node.source_id)
+        {
+            plan.entity_lists
+                .insert(node.entity_id.clone(), split_sep(&node.source_id));
+        }
+        if let Some(list) = plan.entity_lists.get(&node.entity_id) {
+            let limit = config.max_source_ids_per_entity as usize;
+            (node.source_id, node.truncate) = provenance::source_id(list, limit, method);
+        }
+        node.file_path = provenance::file_path(&shown_paths(&node.file_path), paths, method);
+    }
+    for edge in &mut plan.edges {
+        let pair = (edge.source.clone(), edge.target.clone());
+        if !plan.relation_lists.contains_key(&pair)
+            && state
+                .graph
+                .edge(&edge.source, &edge.target)
+                .is_none_or(|stored| stored.source_id != edge.source_id)
+        {
+            plan.relation_lists
+                .insert(pair.clone(), split_sep(&edge.source_id));
+        }
+        if let Some(list) = plan.relation_lists.get(&pair) {
+            let limit = config.max_source_ids_per_relation as usize;
+            (edge.source_id, edge.truncate) = provenance::source_id(list, limit, method);
+        }
+        edge.file_path = provenance::file_path(&shown_paths(&edge.file_path), paths, method);
+    }
 }
 
 fn bad(message: impl Into<String>) -> Error {
@@ -280,6 +346,16 @@ fn merge_into(state: &State, sources: &[Node], target: &str) -> Result<Plan, Err
         truncate: String::new(),
     };
     let mut plan = Plan::default();
+    // The target's full list: every merged entity's.
+    let mut list: Vec<String> = Vec::new();
+    for part in &parts {
+        for id in entity_list(state, part) {
+            if !list.contains(&id) {
+                list.push(id);
+            }
+        }
+    }
+    plan.entity_lists.insert(target.to_string(), list);
     // Relations of every merged entity, re-pointed at the target.
     let mut moved: Vec<Edge> = Vec::new();
     for name in &merged_names {
@@ -305,6 +381,14 @@ fn merge_into(state: &State, sources: &[Node], target: &str) -> Result<Plan, Err
                 continue; // between merged entities: would become a self-loop
             }
             let (a, b) = sorted(target, other);
+            let pair = (a.to_string(), b.to_string());
+            let moved_list = relation_list(state, &edge.source, &edge.target, edge);
+            let list = plan.relation_lists.entry(pair).or_default();
+            for id in moved_list {
+                if !list.contains(&id) {
+                    list.push(id);
+                }
+            }
             let mut edge = edge.clone();
             edge.source = a.to_string();
             edge.target = b.to_string();

@@ -13,20 +13,17 @@
 
 use crate::executor::Io;
 use crate::graph::{Edge, Node};
-use crate::ids::{SEP, sorted, split_sep};
+use crate::ids::{sorted, split_sep};
+use crate::provenance::{self, extend_source_id, file_path, shown_paths};
 use crate::records::{EntityRecord, Extraction, RelationRecord};
 use crate::shared::Shared;
 use crate::state::{DocGraph, Op, State};
 use crate::summary::summarize;
 use crate::util::unix_now;
-use crate::wit::{EmbedKind, Error};
+use crate::wit::{Config, EmbedKind, Error};
 use futures_util::future::try_join_all;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Most chunk ids kept in a node's or edge's `source_id` (LightRAG's default, KEEP).
-const MAX_SOURCE_IDS: usize = 200;
-/// Most file paths kept in `file_path`.
-const MAX_FILE_PATHS: usize = 75;
 /// Source ids that do not count as real sources for relation weights.
 const NOT_REAL_SOURCES: [&str; 2] = ["manual_creation", "UNKNOWN"];
 
@@ -63,27 +60,6 @@ fn union(old: &[String], new: impl IntoIterator<Item = String>) -> Vec<String> {
     out
 }
 
-/// `source_id`: at most 200 chunk ids, oldest kept (LightRAG's KEEP).
-fn limited_source_ids(ids: &[String]) -> (String, String) {
-    if ids.len() > MAX_SOURCE_IDS {
-        let truncate = format!("KEEP {}/{}", MAX_SOURCE_IDS, ids.len());
-        (ids[..MAX_SOURCE_IDS].join(SEP), truncate)
-    } else {
-        (ids.join(SEP), String::new())
-    }
-}
-
-/// `file_path`: at most 75 paths, then a marker entry.
-fn limited_file_paths(paths: &[String]) -> String {
-    if paths.len() > MAX_FILE_PATHS {
-        let mut kept = paths[..MAX_FILE_PATHS].to_vec();
-        kept.push("...truncated...(KEEP Old)".into());
-        kept.join(SEP)
-    } else {
-        paths.join(SEP)
-    }
-}
-
 /// How the merged description of one entity or relation is obtained.
 pub struct Planned {
     pub kind: &'static str,
@@ -95,8 +71,7 @@ pub struct Planned {
 struct EntityPlan {
     name: String,
     entity_type: String,
-    source_ids: Vec<String>,
-    file_paths: Vec<String>,
+    sources: Sources,
     fragments: Vec<String>,
 }
 
@@ -106,9 +81,25 @@ struct RelationPlan {
     target: String,
     weight: f64,
     keywords: String,
-    source_ids: Vec<String>,
-    file_paths: Vec<String>,
+    sources: Sources,
     fragments: Vec<String>,
+}
+
+/// The provenance fields of a merged item, and how its full list of chunk ids changes.
+struct Sources {
+    source_id: String,
+    truncate: String,
+    file_path: String,
+    chunks: ChunkList,
+}
+
+/// The change to an item's full list of chunk ids.
+enum ChunkList {
+    /// Chunks merged for the first time, appended: a merge's cost does not depend on
+    /// how many chunks the item already has.
+    Append(Vec<String>),
+    /// The whole list (a rebuild, or an item stored without one).
+    Replace(Vec<String>),
 }
 
 /// Everything a document adds to the graph: the operations to commit and the
@@ -186,35 +177,29 @@ pub async fn merge(
     let nodes: Vec<Node> = entities
         .iter()
         .zip(entity_descriptions)
-        .map(|(p, description)| {
-            let (source_id, truncate) = limited_source_ids(&p.source_ids);
-            Node {
-                entity_id: p.name.clone(),
-                entity_type: p.entity_type.clone(),
-                description,
-                source_id,
-                file_path: limited_file_paths(&p.file_paths),
-                created_at: now,
-                truncate,
-            }
+        .map(|(p, description)| Node {
+            entity_id: p.name.clone(),
+            entity_type: p.entity_type.clone(),
+            description,
+            source_id: p.sources.source_id.clone(),
+            file_path: p.sources.file_path.clone(),
+            created_at: now,
+            truncate: p.sources.truncate.clone(),
         })
         .collect();
     let edges: Vec<Edge> = relations
         .iter()
         .zip(relation_descriptions)
-        .map(|(p, description)| {
-            let (source_id, truncate) = limited_source_ids(&p.source_ids);
-            Edge {
-                source: p.source.clone(),
-                target: p.target.clone(),
-                weight: p.weight,
-                description,
-                keywords: p.keywords.clone(),
-                source_id,
-                file_path: limited_file_paths(&p.file_paths),
-                created_at: now,
-                truncate,
-            }
+        .map(|(p, description)| Edge {
+            source: p.source.clone(),
+            target: p.target.clone(),
+            weight: p.weight,
+            description,
+            keywords: p.keywords.clone(),
+            source_id: p.sources.source_id.clone(),
+            file_path: p.sources.file_path.clone(),
+            created_at: now,
+            truncate: p.sources.truncate.clone(),
         })
         .collect();
     // One embedding request for every changed node and edge.
@@ -233,10 +218,10 @@ pub async fn merge(
     for (node, plan) in nodes.into_iter().zip(&entities) {
         let vector = vectors.next().unwrap_or_default();
         doc_graph.entities.push(node.entity_id.clone());
-        ops.push(Op::SetEntityChunks(
-            plan.name.clone(),
-            plan.source_ids.clone(),
-        ));
+        ops.push(match &plan.sources.chunks {
+            ChunkList::Append(new) => Op::AddEntityChunks(plan.name.clone(), new.clone()),
+            ChunkList::Replace(all) => Op::SetEntityChunks(plan.name.clone(), all.clone()),
+        });
         ops.push(Op::PutEntityVector(node.entity_id.clone(), vector));
         ops.push(Op::PutNode(node));
     }
@@ -245,11 +230,11 @@ pub async fn merge(
         doc_graph
             .relations
             .push((edge.source.clone(), edge.target.clone()));
-        ops.push(Op::SetRelationChunks(
-            plan.source.clone(),
-            plan.target.clone(),
-            plan.source_ids.clone(),
-        ));
+        let (a, b) = (plan.source.clone(), plan.target.clone());
+        ops.push(match &plan.sources.chunks {
+            ChunkList::Append(new) => Op::AddRelationChunks(a, b, new.clone()),
+            ChunkList::Replace(all) => Op::SetRelationChunks(a, b, all.clone()),
+        });
         ops.push(Op::PutRelationVector(
             edge.source.clone(),
             edge.target.clone(),
@@ -268,6 +253,7 @@ fn plan(
     mode: Mode,
 ) -> (Vec<EntityPlan>, Vec<RelationPlan>) {
     let existing = mode == Mode::Ingest;
+    let config = &shared.config;
     let store = shared.store.borrow();
     let state = store.state();
     let mut entity_records: BTreeMap<&str, Vec<(&EntityRecord, &ChunkResult)>> = BTreeMap::new();
@@ -291,11 +277,11 @@ fn plan(
 
     let mut entities: Vec<EntityPlan> = entity_records
         .iter()
-        .map(|(name, records)| plan_entity(state, name, records, existing))
+        .map(|(name, records)| plan_entity(config, state, name, records, existing))
         .collect();
     let mut relations = Vec::with_capacity(relation_records.len());
     for ((a, b), records) in &relation_records {
-        relations.push(plan_relation(state, a, b, records, existing));
+        relations.push(plan_relation(config, state, a, b, records, existing));
         // An endpoint that is neither in the graph nor among this document's
         // entities is created as an UNKNOWN entity, as LightRAG does.
         for endpoint in [*a, *b] {
@@ -304,18 +290,13 @@ fn plan(
                 || state.graph.node(endpoint).is_some();
             if !known {
                 let mut fragments = Vec::new();
-                let mut source_ids = Vec::new();
-                let mut file_paths = Vec::new();
-                for (record, result) in records {
+                for (record, _) in records {
                     push_unique(&mut fragments, record.description.clone());
-                    push_unique(&mut source_ids, result.chunk_id.clone());
-                    push_unique(&mut file_paths, result.file_path.clone());
                 }
                 entities.push(EntityPlan {
                     name: endpoint.to_string(),
                     entity_type: "UNKNOWN".into(),
-                    source_ids,
-                    file_paths,
+                    sources: sources(config, Kind::Entity, None, records),
                     fragments,
                 });
             }
@@ -348,6 +329,7 @@ fn ordered_descriptions<'a, R>(
 }
 
 fn plan_entity(
+    config: &Config,
     state: &State,
     name: &str,
     records: &[(&EntityRecord, &ChunkResult)],
@@ -380,26 +362,16 @@ fn plan_entity(
         &old_fragments,
         ordered_descriptions(records, |r| &r.description),
     );
-    let old_sources = existing
-        .then(|| state.entity_chunks.get(name).cloned())
-        .flatten()
-        .or_else(|| old.map(|n| split_sep(&n.source_id)))
-        .unwrap_or_default();
-    let source_ids = union(
-        &old_sources,
-        records.iter().map(|(_, c)| c.chunk_id.clone()),
-    );
-    let old_paths = old.map(|n| split_sep(&n.file_path)).unwrap_or_default();
-    let old_paths: Vec<String> = old_paths
-        .into_iter()
-        .filter(|p| !p.starts_with("...truncated..."))
-        .collect();
-    let file_paths = union(&old_paths, records.iter().map(|(_, c)| c.file_path.clone()));
+    let stored = old.map(|n| Stored {
+        source_id: &n.source_id,
+        truncate: &n.truncate,
+        file_path: &n.file_path,
+        chunks: state.entity_chunks.get(name),
+    });
     EntityPlan {
         name: name.to_string(),
         entity_type,
-        source_ids,
-        file_paths,
+        sources: sources(config, Kind::Entity, stored, records),
         fragments: if fragments.is_empty() {
             vec![format!("Entity {name}")]
         } else {
@@ -408,7 +380,93 @@ fn plan_entity(
     }
 }
 
+/// An item's provenance as stored.
+struct Stored<'a> {
+    source_id: &'a str,
+    truncate: &'a str,
+    file_path: &'a str,
+    /// Its full list of chunk ids, if it has one.
+    chunks: Option<&'a Vec<String>>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Entity,
+    Relation,
+}
+
+/// The provenance of an item after merging `records` into what is `stored` (nothing
+/// in a rebuild or for a new item). The chunks of `records` are merged for the first
+/// time — a document is only ever merged once — so they are appended to the full
+/// list without comparing them with it.
+fn sources<R>(
+    config: &Config,
+    kind: Kind,
+    stored: Option<Stored<'_>>,
+    records: &[(&R, &ChunkResult)],
+) -> Sources {
+    let limit = match kind {
+        Kind::Entity => config.max_source_ids_per_entity,
+        Kind::Relation => config.max_source_ids_per_relation,
+    } as usize;
+    let method = config.source_ids_limit;
+    let mut new: Vec<String> = Vec::new();
+    let mut new_paths: Vec<String> = Vec::new();
+    for (_, chunk) in records {
+        push_unique(&mut new, chunk.chunk_id.clone());
+        push_unique(&mut new_paths, chunk.file_path.clone());
+    }
+    let paths = |old: &str| {
+        let paths = union(&shown_paths(old), new_paths.iter().cloned());
+        file_path(&paths, config.max_file_paths as usize, method)
+    };
+    match stored {
+        Some(Stored {
+            source_id,
+            truncate,
+            file_path: stored_paths,
+            chunks: Some(all),
+        }) => {
+            let (source_id, truncate) =
+                extend_source_id(source_id, truncate, all.len(), &new, limit, method);
+            Sources {
+                source_id,
+                truncate,
+                file_path: paths(stored_paths),
+                chunks: ChunkList::Append(new),
+            }
+        }
+        // Stored without a full list (written before lists were kept): rebuilt from
+        // what the item shows.
+        Some(Stored {
+            source_id,
+            file_path: stored_paths,
+            chunks: None,
+            ..
+        }) => {
+            let all = union(&split_sep(source_id), new);
+            let (source_id, truncate) = provenance::source_id(&all, limit, method);
+            Sources {
+                source_id,
+                truncate,
+                file_path: paths(stored_paths),
+                chunks: ChunkList::Replace(all),
+            }
+        }
+        None => {
+            let (source_id, truncate) = provenance::source_id(&new, limit, method);
+            Sources {
+                source_id,
+                truncate,
+                file_path: paths(""),
+                chunks: ChunkList::Replace(new),
+            }
+        }
+    }
+}
+
 fn plan_relation(
+    config: &Config,
     state: &State,
     a: &str,
     b: &str,
@@ -416,32 +474,30 @@ fn plan_relation(
     existing: bool,
 ) -> RelationPlan {
     let old = existing.then(|| state.graph.edge(a, b)).flatten();
-    let old_sources: Vec<String> = existing
-        .then(|| {
-            state
-                .relation_chunks
-                .get(&(a.to_string(), b.to_string()))
-                .cloned()
-        })
-        .flatten()
-        .or_else(|| old.map(|e| split_sep(&e.source_id)))
-        .unwrap_or_default();
-    // Weight: the stored weight plus new records from chunks not already counted,
-    // and never less than the number of distinct real sources.
+    let old_chunks = old.and_then(|_| state.relation_chunks.get(&(a.to_string(), b.to_string())));
+    let stored = old.map(|e| Stored {
+        source_id: &e.source_id,
+        truncate: &e.truncate,
+        file_path: &e.file_path,
+        chunks: old_chunks,
+    });
+    let sources = sources(config, Kind::Relation, stored, records);
+    // Weight: the stored weight plus the new records' (their chunks are new), and
+    // never less than the number of distinct real sources.
     let mut weight = old.map_or(0.0, |e| e.weight);
-    for (record, chunk) in records {
-        if !old_sources.contains(&chunk.chunk_id) {
-            weight += record.weight;
-        }
+    for (record, _) in records {
+        weight += record.weight;
     }
-    let source_ids = union(
-        &old_sources,
-        records.iter().map(|(_, c)| c.chunk_id.clone()),
-    );
-    let real_sources = source_ids
-        .iter()
-        .filter(|id| !NOT_REAL_SOURCES.contains(&id.as_str()))
-        .count();
+    let real = |ids: &mut dyn Iterator<Item = &String>| {
+        ids.filter(|id| !NOT_REAL_SOURCES.contains(&id.as_str()))
+            .count()
+    };
+    let real_sources = match &sources.chunks {
+        ChunkList::Append(new) => {
+            real(&mut old_chunks.into_iter().flatten()) + real(&mut new.iter())
+        }
+        ChunkList::Replace(all) => real(&mut all.iter()),
+    };
     let weight = weight.max(real_sources as f64);
     let mut keywords: BTreeSet<String> = BTreeSet::new();
     for text in old
@@ -461,20 +517,12 @@ fn plan_relation(
         &old_fragments,
         ordered_descriptions(records, |r| &r.description),
     );
-    let old_paths: Vec<String> = old
-        .map(|e| split_sep(&e.file_path))
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| !p.starts_with("...truncated..."))
-        .collect();
-    let file_paths = union(&old_paths, records.iter().map(|(_, c)| c.file_path.clone()));
     RelationPlan {
         source: a.to_string(),
         target: b.to_string(),
         weight,
         keywords: keywords.into_iter().collect::<Vec<_>>().join(","),
-        source_ids,
-        file_paths,
+        sources,
         fragments: if fragments.is_empty() {
             vec![format!("Relation between {a} and {b}")]
         } else {

@@ -14,6 +14,7 @@
 //! * `util` — md5 ids, timestamps, small text helpers.
 //! * `ids` — how graph items are keyed: vector ids, endpoint order, `<SEP>` lists.
 //! * `prompts` — the wording of every prompt the engine sends.
+//! * `provenance` — an item's `source_id` and `file_path`, within LightRAG's limits.
 //! * `tokenizer` — tiktoken `o200k_base`, with its tables built at compile time.
 //! * `chunking` — LightRAG's token chunker.
 //! * `token_memo` — remembers the token counts of context lines between queries.
@@ -57,6 +58,7 @@ pub mod model;
 pub mod pipeline;
 pub mod progress;
 pub mod prompts;
+pub mod provenance;
 pub mod query;
 pub mod records;
 pub mod shared;

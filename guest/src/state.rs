@@ -250,6 +250,10 @@ pub enum Op {
     ClearAll,
     /// Sets a document's fault count (0 forgets it).
     SetDocFaults(String, u32),
+    /// Appends chunk ids to an entity's full list.
+    AddEntityChunks(String, Vec<String>),
+    /// Appends chunk ids to a relation's full list.
+    AddRelationChunks(String, String, Vec<String>),
 }
 
 /// A relation's key in LightRAG's order.
@@ -375,6 +379,15 @@ impl Journaled for State {
             }
             Op::SetDocFaults(id, faults) => {
                 self.doc_faults.insert(id, faults);
+            }
+            Op::AddEntityChunks(name, chunks) => {
+                self.entity_chunks.entry(name).or_default().extend(chunks);
+            }
+            Op::AddRelationChunks(a, b, chunks) => {
+                self.relation_chunks
+                    .entry(pair(a, b))
+                    .or_default()
+                    .extend(chunks);
             }
         }
     }

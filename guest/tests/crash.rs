@@ -6,7 +6,8 @@
 use lightrag_engine::Workspace;
 use lightrag_engine::documents;
 use lightrag_engine::wit::{
-    Config, NewDocument, NumberedReply, Purpose, RawInput, Reply, Request, Step, Task,
+    Config, NewDocument, NumberedReply, Purpose, RawInput, Reply, Request, SourceIdsLimit, Step,
+    Task,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -41,6 +42,10 @@ fn config() -> Config {
         min_rerank_score: 0.0,
         disk_quota_bytes: 0,
         query_cache_bytes: 0,
+        max_source_ids_per_entity: 200,
+        max_source_ids_per_relation: 200,
+        source_ids_limit: SourceIdsLimit::Keep,
+        max_file_paths: 75,
     }
 }
 

@@ -14,6 +14,8 @@
 //! workspace from disk (a pool miss), the server's RSS, the engine's memory in use, and
 //! the bytes on disk.
 
+#[path = "../../tests/corpus/scale.rs"]
+mod corpus;
 #[path = "../../tests/it/mock_llm/mod.rs"]
 #[allow(dead_code)]
 mod mock_llm;
@@ -26,62 +28,6 @@ use std::time::{Duration, Instant};
 
 const ADMIN: &str = "scale-bench-admin";
 const WS: &str = "grown";
-
-const GIVEN: &[&str] = &[
-    "Ada", "Bruno", "Clara", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas",
-    "Keiko", "Liam", "Mira", "Nils", "Olga", "Pavel", "Quinn", "Rosa", "Sven", "Tomas",
-];
-const FAMILY: &[&str] = &["Marsh", "Keller", "Voss"];
-const ORGS: &[&str] = &[
-    "Halden Shipping", "Vesper Institute", "Northgate Trust", "Ridge Observatory",
-    "Amber Mills", "Cobalt Works", "Delta Ferries", "Ember Bank", "Falcon Press",
-    "Granite Guild", "Harbour Board", "Iris Clinic", "Juniper College", "Kite Airways",
-    "Lumen Labs", "Maple Council", "Nova Foundry", "Onyx Mining", "Pine Railways",
-    "Quartz Studio", "Raven Archive", "Saffron Trading", "Tidewater Bank", "Umber Textiles",
-    "Violet Theatre", "Willow Hospital", "Xenon Power", "Yarrow Farms", "Zephyr Yachts",
-    "Atlas Insurance",
-];
-const PLACES: &[&str] = &[
-    "Port Halden", "Vesper Bay", "Northgate", "Kestrel Ridge", "Old Mill Harbour",
-    "Amberfield", "Cobalt Point", "Deltaville", "Embergate", "Falcon Heights",
-    "Granite Falls", "Harrowby", "Iris Lake", "Junction City", "Kingsmere", "Lowmarsh",
-    "Millbrook", "Newhaven", "Oakridge", "Pinecrest",
-];
-
-/// The 110 names of the cast: 60 people, 30 organisations, 20 places.
-fn cast() -> Vec<String> {
-    let mut people: Vec<String> = GIVEN
-        .iter()
-        .flat_map(|g| FAMILY.iter().map(move |f| format!("{g} {f}")))
-        .collect();
-    people.extend(ORGS.iter().map(|s| s.to_string()));
-    people.extend(PLACES.iter().map(|s| s.to_string()));
-    people
-}
-
-/// Document `i`: a few of the cast in a short story, padded to 2–4 KB.
-fn document(i: usize, cast: &[String]) -> String {
-    let pick = |k: usize| &cast[(i * 7919 + k * 104_729) % cast.len()];
-    let (a, b, org, place) = (pick(1), pick(2), &cast[60 + i % 30], &cast[90 + i % 20]);
-    let mut text = format!(
-        "Report {i}. {a} met {b} at {org} in {place}. {a} signed the ledger for {org}. \
-         {b} later sailed from {place} with {c}. ",
-        c = pick(3)
-    );
-    let target = 2000 + (i * 37) % 2000;
-    let mut n = 0;
-    while text.len() < target {
-        n += 1;
-        text.push_str(&format!(
-            "on day {n} the clerks counted {} crates, {} barrels and {} sacks at the quay, \
-             and the tide tables were copied into the log book before the evening bell. ",
-            (i + n) % 97,
-            (i * n) % 53,
-            (i + 3 * n) % 71
-        ));
-    }
-    text
-}
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
@@ -152,7 +98,7 @@ async fn main() {
     let server = support::ServerProcess::start(dir.path(), &env);
     let (base, pid) = (server.base.clone(), server.pid());
     let client = reqwest::Client::new();
-    let cast = cast();
+    let cast = corpus::cast();
     let steps: Vec<usize> = [500, 1000, 2500, 5000, 10_000, 20_000, 40_000]
         .into_iter()
         .filter(|&s| s <= chunks)
@@ -167,8 +113,11 @@ async fn main() {
         let cpu = cpu_seconds(pid);
         let docs = step - stored;
         for batch in (stored..step).collect::<Vec<_>>().chunks(50) {
-            let texts: Vec<String> = batch.iter().map(|&i| document(i, &cast)).collect();
-            let sources: Vec<String> = batch.iter().map(|&i| format!("report-{i:05}.txt")).collect();
+            let texts: Vec<String> = batch.iter().map(|&i| corpus::document(i, &cast)).collect();
+            let sources: Vec<String> = batch
+                .iter()
+                .map(|&i| format!("report-{i:05}.txt"))
+                .collect();
             let reply = client
                 .post(format!("{base}/documents/texts"))
                 .header("LIGHTRAG-WORKSPACE", WS)
@@ -176,7 +125,11 @@ async fn main() {
                 .send()
                 .await
                 .unwrap();
-            assert!(reply.status().is_success(), "{}", reply.text().await.unwrap());
+            assert!(
+                reply.status().is_success(),
+                "{}",
+                reply.text().await.unwrap()
+            );
         }
         support::wait_settled(&client, &base, WS, step as u64).await;
         let wall = started.elapsed();
@@ -242,7 +195,9 @@ async fn main() {
             disk,
         );
     }
-    println!("(query cells: p50/p99 ms, only_need_context; open: first request after the instance was finalized)");
+    println!(
+        "(query cells: p50/p99 ms, only_need_context; open: first request after the instance was finalized)"
+    );
     server.stop();
 }
 

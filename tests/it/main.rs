@@ -19,6 +19,7 @@ mod modes;
 mod offline;
 mod ollama;
 mod pool;
+mod provenance;
 mod providers;
 mod query;
 mod resilience;

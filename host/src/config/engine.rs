@@ -4,7 +4,7 @@
 use super::ConfigError;
 use super::settings::DEFAULT_ENTITY_TYPES;
 use super::sources::{Sources, absolute};
-use crate::bindings::types::Config as GuestConfig;
+use crate::bindings::types::{Config as GuestConfig, SourceIdsLimit};
 use std::path::{Path, PathBuf};
 
 /// LightRAG's chunking, retrieval, extraction and merging settings. The workspace
@@ -65,6 +65,23 @@ pub(super) fn settings(s: &Sources) -> Result<GuestConfig, ConfigError> {
         min_rerank_score: s.parse("MIN_RERANK_SCORE", "a number")?,
         disk_quota_bytes: 0,
         query_cache_bytes: 0,
+        max_source_ids_per_entity: s.positive("MAX_SOURCE_IDS_PER_ENTITY", "a positive number")?,
+        max_source_ids_per_relation: s
+            .positive("MAX_SOURCE_IDS_PER_RELATION", "a positive number")?,
+        source_ids_limit: match s
+            .string("SOURCE_IDS_LIMIT_METHOD")
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "KEEP" => SourceIdsLimit::Keep,
+            "FIFO" => SourceIdsLimit::Fifo,
+            other => {
+                return Err(ConfigError(format!(
+                    "invalid SOURCE_IDS_LIMIT_METHOD={other:?}: expected KEEP or FIFO"
+                )));
+            }
+        },
+        max_file_paths: s.positive("MAX_FILE_PATHS", "a positive number")?,
     })
 }
 

@@ -113,6 +113,10 @@ settings! {
     "SUMMARY_MAX_TOKENS", "1200", "Descriptions longer than this are summarised.";
     "SUMMARY_CONTEXT_SIZE", "12000", "Tokens of input per summary request.";
     "SUMMARY_LENGTH_RECOMMENDED", "600", "Suggested summary length in tokens.";
+    "MAX_SOURCE_IDS_PER_ENTITY", "200", "Chunk ids kept in an entity's source_id (the full list is kept for deletion).";
+    "MAX_SOURCE_IDS_PER_RELATION", "200", "Chunk ids kept in a relation's source_id.";
+    "SOURCE_IDS_LIMIT_METHOD", "KEEP", "Which ids and file names are kept past the limits: KEEP (oldest) or FIFO (newest).";
+    "MAX_FILE_PATHS", "75", "File names kept in an entity's or relation's file_path, then a marker.";
     "RELATED_CHUNK_NUMBER", "5", "Chunks related to each entity or relation in a query.";
     "MAX_UPLOAD_SIZE", "104857600", "Largest accepted upload in bytes (0 = unlimited).";
     "LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.";

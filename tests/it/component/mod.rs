@@ -11,7 +11,7 @@ use lightrag_server::bindings::Workspace;
 use lightrag_server::bindings::exports::lightrag::engine::engine::Guest;
 use lightrag_server::bindings::types::{
     Config as EngineConfig, Error, NewDocument, NumberedReply, Purpose, QueryMode, QueryParams,
-    RawInput, Reply, Request, Step, Task, TaskOutput,
+    RawInput, Reply, Request, SourceIdsLimit, Step, Task, TaskOutput,
 };
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
@@ -59,6 +59,10 @@ fn config() -> EngineConfig {
         min_rerank_score: 0.0,
         disk_quota_bytes: 0,
         query_cache_bytes: 0,
+        max_source_ids_per_entity: 200,
+        max_source_ids_per_relation: 200,
+        source_ids_limit: SourceIdsLimit::Keep,
+        max_file_paths: 75,
     }
 }
 
