@@ -85,6 +85,8 @@ fn config() -> Config {
         max_source_ids_per_relation: 200,
         source_ids_limit: SourceIdsLimit::Keep,
         max_file_paths: 75,
+        memory_limit_bytes: 0,
+        exact_vectors: false,
     }
 }
 
@@ -262,8 +264,11 @@ fn main() {
             samples.sort();
             cells.push(format!("{:.2}", samples[10].as_secs_f64() * 1000.0));
         }
-        if let Ok(mode) = std::env::var("PROFILE_QUERIES") {
-            // Repeat one mode's queries, for a profiler.
+        if let Ok(mode) = std::env::var("PROFILE_QUERIES")
+            && step >= chunks
+        {
+            // Repeat one mode's queries at the last step, for a profiler.
+            eprintln!("profiling {mode} queries");
             let mode = match mode.as_str() {
                 "naive" => QueryMode::Naive,
                 "global" => QueryMode::Global,
@@ -271,7 +276,7 @@ fn main() {
                 "mix" => QueryMode::Mix,
                 _ => QueryMode::Local,
             };
-            for q in 0..300 {
+            for q in 0..3000 {
                 let who = &cast[q % 60];
                 run(
                     &mut workspace,
@@ -293,6 +298,9 @@ fn main() {
             .filter_map(|e| e.metadata().ok())
             .map(|m| m.len())
             .sum();
+        if std::env::var("BREAKDOWN").is_ok() {
+            breakdown(&workspace, step);
+        }
         println!(
             "| {step} | {per_doc:.2} | {} | {:.0} | {:.1} | {:.1} | {:.1} |",
             cells.join(" | "),
@@ -302,4 +310,45 @@ fn main() {
             disk as f64 / (1 << 20) as f64,
         );
     }
+}
+
+/// Bytes a clone of `value` allocates: close to what the original holds.
+fn heap_of<T: Clone>(value: &T) -> usize {
+    let before = LIVE.load(Ordering::Relaxed);
+    let copy = value.clone();
+    let bytes = LIVE.load(Ordering::Relaxed) - before;
+    drop(copy);
+    bytes
+}
+
+/// Where the heap goes, table by table, per chunk.
+fn breakdown(workspace: &Workspace, step: usize) {
+    let store = workspace.shared().store.borrow();
+    let s = store.state();
+    let per = |bytes: usize| bytes as f64 / 1024.0 / step as f64;
+    let rows = [
+        ("docs", heap_of(&s.docs)),
+        ("status", heap_of(&s.status)),
+        ("chunks", heap_of(&s.chunks)),
+        ("chunk_vectors", heap_of(&s.chunk_vectors)),
+        ("cache", heap_of(&s.cache)),
+        ("graph", heap_of(&s.graph)),
+        ("entity_vectors", heap_of(&s.entity_vectors)),
+        ("relation_vectors", heap_of(&s.relation_vectors)),
+        ("entity_chunks", heap_of(&s.entity_chunks)),
+        ("relation_chunks", heap_of(&s.relation_chunks)),
+        ("doc_graph", heap_of(&s.doc_graph)),
+        ("by_content_hash", heap_of(&s.by_content_hash)),
+        ("entity_of_vector", heap_of(&s.entity_of_vector)),
+        ("relation_of_vector", heap_of(&s.relation_of_vector)),
+    ];
+    for (name, bytes) in rows {
+        eprintln!("  {name:<20} {:>8.2} KiB/chunk", per(bytes));
+    }
+    eprintln!(
+        "  nodes {} edges {} relation vectors {}",
+        s.graph.node_count(),
+        s.graph.edge_count(),
+        s.relation_vectors.len()
+    );
 }

@@ -104,7 +104,7 @@ pub fn python_strip(s: &str) -> &str {
 }
 
 /// [`python_strip`] on an owned string, without copying it into a new one.
-fn strip_in_place(s: &mut String) {
+pub fn strip_in_place(s: &mut String) {
     let end = s.trim_end_matches(is_python_space).len();
     s.truncate(end);
     let start = s.len() - s.trim_start_matches(is_python_space).len();

@@ -1,7 +1,8 @@
 //! Documents: enqueueing with LightRAG's duplicate rules, recovery after a crash,
 //! status reads, clearing. Deleting documents is the `deletion` module.
 
-use crate::chunking::python_strip;
+use crate::chunking::strip_in_place;
+use crate::payload::Text;
 use crate::shared::{Shared, store_error};
 use crate::state::{DocRecord, DocState, Op, StatusRecord};
 use crate::util::{iso_now, md5_hex, mdhash_id, prefix_chars, sanitize_text};
@@ -24,7 +25,8 @@ pub fn doc_id_for(file_path: &str) -> String {
 /// A file name already in the workspace fails the whole call with `conflict` (LightRAG
 /// 1.5 answers 409). Content already stored under another name is accepted as a
 /// `failed` duplicate record (`dup-…`), as LightRAG does, so the caller can see it
-/// under its track id.
+/// under its track id. Documents that would take the engine's memory too close to its
+/// limit are refused with `storage-full` (see [`crate::memory`]).
 pub fn enqueue(
     shared: &Shared,
     documents: Vec<NewDocument>,
@@ -36,6 +38,14 @@ pub fn enqueue(
         accepted: Vec::new(),
         duplicates: Vec::new(),
     };
+    // Checked before any copy of the text is made: the documents themselves are
+    // already in memory (and counted as live), which is why they are subtracted.
+    let sizes: Vec<usize> = documents.iter().map(|d| d.content.len()).collect();
+    crate::memory::check_headroom(
+        crate::memory::live_bytes().saturating_sub(sizes.iter().sum()),
+        &sizes,
+        shared.config.memory_limit_bytes,
+    )?;
     let now = iso_now();
     {
         let store = shared.store.borrow();
@@ -63,7 +73,9 @@ pub fn enqueue(
                     "the file name '{file_path}' occurs twice in one request"
                 )));
             }
-            let content = python_strip(&sanitize_text(&doc.content)).to_string();
+            let mut content = sanitize_text(&doc.content);
+            drop(doc.content);
+            strip_in_place(&mut content);
             if content.is_empty() {
                 return Err(Error::BadInput(format!(
                     "the document '{file_path}' has no text"
@@ -112,17 +124,19 @@ pub fn enqueue(
                 content_hash.clone(),
                 (doc_id.clone(), DocState::Pending, track_id.to_string()),
             );
+            let content_summary = summary_of(&content);
+            let content_length = content.chars().count() as u32;
             ops.push(Op::PutDoc(DocRecord {
                 id: doc_id.clone(),
-                content: content.clone(),
+                content: Text::new(content),
                 file_path: file_path.clone(),
                 content_hash: content_hash.clone(),
             }));
             ops.push(Op::PutStatus(StatusRecord {
                 id: doc_id.clone(),
                 state: DocState::Pending,
-                content_summary: summary_of(&content),
-                content_length: content.chars().count() as u32,
+                content_summary,
+                content_length,
                 created_at: now.clone(),
                 updated_at: now.clone(),
                 file_path,

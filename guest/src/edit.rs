@@ -14,6 +14,7 @@ use crate::provenance::{self, shown_paths};
 use crate::shared::Shared;
 use crate::state::{DocGraph, Op, State};
 use crate::util::unix_now;
+use crate::vectors::Embedding;
 use crate::wit::{
     Config, EmbedKind, EntityEdit, EntityInput, Error, GraphEdge, GraphEdit, GraphEditResult,
     GraphNode, RelationFields, RelationInput, TaskOutput,
@@ -55,7 +56,7 @@ pub async fn run(shared: Rc<Shared>, io: Io, edit: GraphEdit) -> TaskResult {
     for node in &plan.nodes {
         ops.push(Op::PutEntityVector(
             node.entity_id.clone(),
-            vectors.next().unwrap_or_default(),
+            Embedding::new(&vectors.next().unwrap_or_default()),
         ));
         if let Some(list) = plan.entity_lists.get(&node.entity_id) {
             ops.push(Op::SetEntityChunks(node.entity_id.clone(), list.clone()));
@@ -66,7 +67,7 @@ pub async fn run(shared: Rc<Shared>, io: Io, edit: GraphEdit) -> TaskResult {
         ops.push(Op::PutRelationVector(
             edge.source.clone(),
             edge.target.clone(),
-            vectors.next().unwrap_or_default(),
+            Embedding::new(&vectors.next().unwrap_or_default()),
         ));
         let pair = (edge.source.clone(), edge.target.clone());
         if let Some(list) = plan.relation_lists.get(&pair) {

@@ -142,14 +142,7 @@ pub async fn extraction_of(
     file_path: &str,
     cache_keys: &[String],
 ) -> Result<ChunkExtraction, Error> {
-    let cached: Option<Vec<String>> = {
-        let store = shared.store.borrow();
-        let cache = &store.state().cache;
-        cache_keys
-            .iter()
-            .map(|key| cache.get(key).map(|hit| hit.value.clone()))
-            .collect()
-    };
+    let cached: Option<Vec<String>> = cache_keys.iter().map(|key| shared.cached(key)).collect();
     match cached {
         Some(answers) if !answers.is_empty() => {
             let mut answers = answers.iter();

@@ -20,6 +20,7 @@ use crate::shared::Shared;
 use crate::state::{DocGraph, Op, State};
 use crate::summary::summarize;
 use crate::util::unix_now;
+use crate::vectors::Embedding;
 use crate::wit::{Config, EmbedKind, Error};
 use futures_util::future::try_join_all;
 use std::collections::{BTreeMap, BTreeSet};
@@ -222,7 +223,10 @@ pub async fn merge(
             ChunkList::Append(new) => Op::AddEntityChunks(plan.name.clone(), new.clone()),
             ChunkList::Replace(all) => Op::SetEntityChunks(plan.name.clone(), all.clone()),
         });
-        ops.push(Op::PutEntityVector(node.entity_id.clone(), vector));
+        ops.push(Op::PutEntityVector(
+            node.entity_id.clone(),
+            Embedding::new(&vector),
+        ));
         ops.push(Op::PutNode(node));
     }
     for (edge, plan) in edges.into_iter().zip(&relations) {
@@ -238,7 +242,7 @@ pub async fn merge(
         ops.push(Op::PutRelationVector(
             edge.source.clone(),
             edge.target.clone(),
-            vector,
+            Embedding::new(&vector),
         ));
         ops.push(Op::PutEdge(edge));
     }

@@ -1,6 +1,7 @@
 //! Asking the language model during ingestion, through the extraction cache.
 
 use crate::executor::Io;
+use crate::payload::Text;
 use crate::shared::Shared;
 use crate::state::{CacheRecord, Op};
 use crate::util::{args_hash, unix_now};
@@ -28,8 +29,8 @@ pub async fn cached_complete(
     ]);
     let key = format!("default:{cache_type}:{hash}");
     let use_cache = shared.config.enable_llm_cache_for_extract;
-    if use_cache && let Some(hit) = shared.store.borrow().state().cache.get(&key) {
-        return Ok((hit.value.clone(), key));
+    if use_cache && let Some(hit) = shared.cached(&key) {
+        return Ok((hit, key));
     }
     let text = io
         .complete(request)
@@ -41,7 +42,7 @@ pub async fn cached_complete(
         shared.store.borrow_mut().commit_lazy(vec![Op::PutCache(
             key.clone(),
             CacheRecord {
-                value: text.clone(),
+                value: Text::new(text.clone()),
                 cache_type: cache_type.into(),
                 chunk_id: chunk_id.map(str::to_string),
                 created_at: unix_now(),

@@ -13,6 +13,7 @@ use crate::progress::progress;
 use crate::shared::Shared;
 use crate::state::{ChunkRecord, DocState, Meta, Op};
 use crate::util::{iso_now, prefix_chars, unix_now};
+use crate::vectors::Embedding;
 use crate::wit::{EmbedKind, Error, TaskOutput};
 use crate::{extract, kg};
 use futures_util::StreamExt;
@@ -286,17 +287,33 @@ async fn extract_document(
     doc_id: String,
 ) -> Result<Option<Extracted>, Error> {
     let started = unix_now();
-    let Some(doc) = shared.store.borrow().state().docs.get(&doc_id).cloned() else {
-        return fail(&shared, &doc_id, "the document's content is missing".into()).map(|_| None);
+    let read = {
+        let store = shared.store.borrow();
+        store
+            .state()
+            .docs
+            .get(&doc_id)
+            .map(|doc| (doc.file_path.clone(), store.read_text(&doc.content)))
+    };
+    let (file_path, content) = match read {
+        Some((file_path, Ok(content))) => (file_path, content),
+        Some((_, Err(err))) => {
+            let reason = format!("the document's content cannot be read: {err}");
+            return fail(&shared, &doc_id, reason).map(|_| None);
+        }
+        None => {
+            let reason = "the document's content is missing".to_string();
+            return fail(&shared, &doc_id, reason).map(|_| None);
+        }
     };
     let config = &shared.config;
-    let chunks = match chunk_by_tokens(&doc.content, config.chunk_size, config.chunk_overlap) {
+    let chunks = match chunk_by_tokens(&content, config.chunk_size, config.chunk_overlap) {
         Ok(chunks) => chunks,
         Err(err) => return fail(&shared, &doc_id, err).map(|_| None),
     };
     progress(
         &shared,
-        format!("Chunked {} into {} chunks", doc.file_path, chunks.len()),
+        format!("Chunked {file_path} into {} chunks", chunks.len()),
     );
     let chunk_ids: Vec<String> = chunks
         .iter()
@@ -310,7 +327,7 @@ async fn extract_document(
             &io,
             id,
             &chunk.content,
-            &doc.file_path,
+            &file_path,
             chunk.order,
             total,
         )
@@ -340,7 +357,7 @@ async fn extract_document(
     }
     Ok(Some(Extracted {
         doc_id,
-        file_path: doc.file_path,
+        file_path,
         started,
         chunks,
         chunk_ids,
@@ -403,7 +420,7 @@ async fn merge_documents(
                         file_path: doc.file_path.clone(),
                         llm_cache_list: extracted.cache_keys.clone(),
                     },
-                    vector.clone(),
+                    Embedding::new(vector),
                 ));
             }
         }

@@ -53,6 +53,14 @@ impl Shared {
         store.commit_lazy(ops);
     }
 
+    /// The cached value under `key`; `None` when there is none, or when it cannot be
+    /// read back (a cached answer is only worth a model call, so damage costs that).
+    pub fn cached(&self, key: &str) -> Option<String> {
+        let store = self.store.borrow();
+        let record = store.state().cache.get(key)?;
+        store.read_text(&record.value).ok()
+    }
+
     /// Commits bookkeeping that must succeed even at the storage quota.
     pub fn commit_reserved(&self, ops: Vec<Op>) -> Result<(), Error> {
         self.store

@@ -27,6 +27,9 @@ const ENTRY_OVERHEAD: usize = 32;
 #[derive(Default)]
 pub struct TokenMemo {
     counts: HashMap<Box<str>, u32, BuildHasherDefault<WordHasher>>,
+    /// Counts of texts named by a key (a chunk id): the key, the text's length as a
+    /// check, its count.
+    keyed: HashMap<Box<str>, (u32, u32), BuildHasherDefault<WordHasher>>,
     bytes: usize,
 }
 
@@ -34,6 +37,29 @@ impl TokenMemo {
     /// Number of tokens in `text`; always equal to [`tokenizer::count`].
     pub fn count(&mut self, text: &str) -> usize {
         parts(text).map(|part| self.count_part(part)).sum()
+    }
+
+    /// Number of tokens in the text `key` names, built by `text` only when the key is
+    /// new. For texts that recur under a stable name but are costly to hash whole (a
+    /// chunk's content under its id). `len` is the text's length in bytes: a key seen
+    /// with another length is counted afresh, so a reused name cannot return a stale
+    /// count for text of another size.
+    pub fn count_keyed(&mut self, key: &str, len: usize, text: impl FnOnce() -> String) -> usize {
+        if let Some(&(seen_len, n)) = self.keyed.get(key)
+            && seen_len as usize == len
+        {
+            return n as usize;
+        }
+        let n = tokenizer::count(&text());
+        let size = key.len() + ENTRY_OVERHEAD;
+        if self.bytes + size > MEMO_BYTES {
+            self.counts.clear();
+            self.keyed.clear();
+            self.bytes = 0;
+        }
+        self.keyed.insert(key.into(), (len as u32, n as u32));
+        self.bytes += size;
+        n
     }
 
     fn count_part(&mut self, part: &str) -> usize {
@@ -45,6 +71,7 @@ impl TokenMemo {
         if size <= MEMO_BYTES / 8 {
             if self.bytes + size > MEMO_BYTES {
                 self.counts.clear();
+                self.keyed.clear();
                 self.bytes = 0;
             }
             self.counts.insert(part.into(), n as u32);

@@ -88,11 +88,10 @@ pub fn prefix_chars(text: &str, max: usize) -> &str {
 /// references and drop control characters other than tab, newline and carriage return.
 /// (Surrogates cannot occur in a Rust string.)
 pub fn sanitize_text(text: &str) -> String {
-    let unescaped = html_unescape(text);
-    unescaped
-        .chars()
-        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
-        .collect()
+    // One copy of a (possibly large) document, edited in place.
+    let mut clean = html_unescape(text);
+    clean.retain(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'));
+    clean
 }
 
 /// Decodes numeric character references and the named ones that occur in practice.

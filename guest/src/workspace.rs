@@ -41,6 +41,9 @@ impl Workspace {
         }
         let (mut store, _recovery) = Store::<State>::open(dir).map_err(store_error)?;
         store.set_quota(config.disk_quota_bytes);
+        store
+            .set_inline_vectors(config.exact_vectors)
+            .map_err(store_error)?;
         trim_query_cache(&mut store, config.query_cache_bytes as usize);
         let meta = &store.state().meta;
         if !meta.embedding_identity.is_empty()
@@ -148,6 +151,7 @@ impl Workspace {
             relations: state.graph.edge_count() as u32,
             cache_entries: state.cache.len() as u32,
             disk_bytes: store.disk_bytes(),
+            memory_bytes: crate::memory::live_bytes() as u64,
         }
     }
 }

@@ -46,6 +46,8 @@ fn config() -> Config {
         max_source_ids_per_relation: 200,
         source_ids_limit: SourceIdsLimit::Keep,
         max_file_paths: 75,
+        memory_limit_bytes: 0,
+        exact_vectors: false,
     }
 }
 

@@ -15,6 +15,9 @@ pub struct Record {
     pub entities: u32,
     pub relations: u32,
     pub engine_bytes: u64,
+    /// The engine's memory in use (records of older servers: 0).
+    #[serde(default)]
+    pub memory_bytes: u64,
     /// Unix seconds.
     pub last_used: i64,
 }

@@ -25,3 +25,4 @@ mod query;
 mod resilience;
 mod routing;
 mod sandbox;
+mod storage;

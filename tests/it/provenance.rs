@@ -161,7 +161,10 @@ async fn an_edit_keeps_the_full_chunk_list_that_deletion_rebuilds_from() {
     // Deletion runs in the background.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while server.counts(ws).await["all"] != 1 {
-        assert!(std::time::Instant::now() < deadline, "the deletion did not finish");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deletion did not finish"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let zorro = node(&server, ws, "Zorro")

@@ -5,6 +5,7 @@ use super::context::Retrieved;
 use super::keywords::Keywords;
 use super::params::{mode_name, response_type, user_prompt_value};
 use crate::executor::Io;
+use crate::payload::Text;
 use crate::prompts::{NO_CONTEXT_RESPONSE, USER_QUERY_SEPARATOR, fill};
 use crate::shared::Shared;
 use crate::state::CacheRecord;
@@ -161,9 +162,9 @@ pub async fn answer(
     }
     let cache_key = answer_cache_key(shared, params, query, keywords, &context);
     if let Some(key) = &cache_key
-        && let Some(hit) = shared.store.borrow().state().cache.get(key)
+        && let Some(hit) = shared.cached(key)
     {
-        return Ok(output(hit.value.clone(), false, references, None));
+        return Ok(output(hit, false, references, None));
     }
     let passages = chunks
         .iter()
@@ -195,7 +196,7 @@ pub async fn answer(
         shared.cache_query_time(
             key,
             CacheRecord {
-                value: text.clone(),
+                value: Text::new(text.clone()),
                 cache_type: "query".into(),
                 chunk_id: None,
                 created_at: unix_now(),

@@ -55,32 +55,59 @@ pub fn relation_line(edge: &Edge) -> String {
     )
 }
 
-/// How many leading lines fit in `budget` tokens when joined with newlines (whole
-/// lines only), counted with the same tokenizer as LightRAG.
-pub fn lines_within(memo: &mut TokenMemo, lines: &[String], budget: usize) -> usize {
+/// The context lines of the leading `items` that fit in `budget` tokens when joined
+/// with newlines (whole lines only), counted with the same tokenizer as LightRAG.
+/// Lines are built one at a time and building stops at the first that does not fit:
+/// a popular entity brings hundreds of relations, of which the budget keeps a few.
+pub fn lines_fitting<T>(
+    memo: &mut TokenMemo,
+    items: &[T],
+    line: impl Fn(&T) -> String,
+    budget: usize,
+) -> Vec<String> {
     let mut used = 0;
-    for (i, line) in lines.iter().enumerate() {
-        used += memo.count(line) + usize::from(i > 0);
+    let mut lines = Vec::new();
+    for item in items {
+        let text = line(item);
+        used += memo.count(&text) + usize::from(!lines.is_empty());
         if used > budget {
-            return i;
+            break;
         }
+        lines.push(text);
     }
-    lines.len()
+    lines
+}
+
+/// Tokens of `chunk_line(reference_id, &chunk.content)`, without building the line
+/// for a chunk counted before. The line cuts into a head, `{"reference_id": …,
+/// "content":`, and a tail, ` "<content>"}`: the head's last piece is the punctuation
+/// run `":`, which stops at whitespace, so pre-tokenisation starts a piece at the
+/// space whatever the reference id, and the tail's count (most of the line) is
+/// remembered under the chunk's id.
+pub fn chunk_line_tokens(memo: &mut TokenMemo, reference_id: &str, chunk: &Retrieved) -> usize {
+    let head = format!(
+        "{{\"reference_id\": {}, \"content\":",
+        json_string(reference_id)
+    );
+    memo.count(&head)
+        + memo.count_keyed(&chunk.id, chunk.content.len(), || {
+            format!(" {}}}", json_string(&chunk.content))
+        })
 }
 
 /// The longest prefix of `chunks` whose context lines fit in `budget` tokens.
 pub fn fit_chunks(memo: &mut TokenMemo, chunks: Vec<Retrieved>, budget: usize) -> Vec<Retrieved> {
     let (_, ref_of) = reference_list(&chunks, false);
-    let lines: Vec<String> = chunks
-        .iter()
-        .map(|c| {
-            chunk_line(
-                ref_of.get(&c.file_path).map(String::as_str).unwrap_or(""),
-                &c.content,
-            )
-        })
-        .collect();
-    let keep = lines_within(memo, &lines, budget);
+    let mut used = 0;
+    let mut keep = 0;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let reference_id = ref_of.get(&chunk.file_path).map_or("", String::as_str);
+        used += chunk_line_tokens(memo, reference_id, chunk) + usize::from(i > 0);
+        if used > budget {
+            break;
+        }
+        keep = i + 1;
+    }
     chunks.into_iter().take(keep).collect()
 }
 
@@ -220,6 +247,52 @@ mod tests {
             chunk_line("1", "say \"hi\"\n"),
             r#"{"reference_id": "1", "content": "say \"hi\"\n"}"#
         );
+    }
+
+    #[test]
+    fn a_chunk_line_counts_as_its_head_plus_its_remembered_tail() {
+        let memo = &mut TokenMemo::default();
+        let contents = [
+            "plain words here",
+            "\"quoted\" start",
+            " leading space and ünïcödé",
+            "{\"json\": \"inside\"}\n{next}",
+            "42 numbers 1234567",
+            "",
+            "tabs\tand\r\nnewlines\n\n",
+            ":colon: start",
+            "日本語のテキスト",
+        ];
+        for (i, content) in contents.iter().enumerate() {
+            let chunk = chunk(&format!("c{i}"), "a.txt", content);
+            for reference_id in ["1", "12", "", "7"] {
+                let exact = crate::tokenizer::count(&chunk_line(reference_id, content));
+                // Twice: the second time the tail comes from the memo.
+                assert_eq!(chunk_line_tokens(memo, reference_id, &chunk), exact);
+                assert_eq!(chunk_line_tokens(memo, reference_id, &chunk), exact);
+            }
+        }
+        // A name reused for text of another length is counted afresh.
+        let other = chunk("c0", "a.txt", "entirely different and longer words");
+        let exact = crate::tokenizer::count(&chunk_line("1", &other.content));
+        assert_eq!(chunk_line_tokens(memo, "1", &other), exact);
+    }
+
+    #[test]
+    fn only_the_lines_that_fit_are_built() {
+        let memo = &mut TokenMemo::default();
+        let built = std::cell::Cell::new(0);
+        let items: Vec<usize> = (0..100).collect();
+        let line = |i: &usize| {
+            built.set(built.get() + 1);
+            format!("{{\"entity\": \"E{i}\", \"description\": \"a few words\"}}")
+        };
+        let one = memo.count(&line(&0));
+        built.set(0);
+        let lines = lines_fitting(memo, &items, line, one * 3 + 2);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(built.get(), 4, "one line past the budget is built, no more");
+        assert!(lines_fitting(memo, &items, line, 0).is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::params::mode_name;
 use crate::executor::Io;
+use crate::payload::Text;
 use crate::prompts::{self, fill};
 use crate::shared::Shared;
 use crate::state::CacheRecord;
@@ -49,9 +50,9 @@ pub async fn keywords(
         ])
     );
     if config.enable_llm_cache
-        && let Some(hit) = shared.store.borrow().state().cache.get(&key)
+        && let Some(hit) = shared.cached(&key)
     {
-        return Ok(parse(&hit.value));
+        return Ok(parse(&hit));
     }
     let prompt = fill(
         prompts::KEYWORDS_EXTRACTION,
@@ -79,7 +80,7 @@ pub async fn keywords(
         shared.cache_query_time(
             key,
             CacheRecord {
-                value: stored.to_string(),
+                value: Text::new(stored.to_string()),
                 cache_type: "keywords".into(),
                 chunk_id: None,
                 created_at: unix_now(),

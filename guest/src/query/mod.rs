@@ -20,8 +20,12 @@ pub use params::{mode_name, validate};
 
 use crate::chunking::python_strip;
 use crate::executor::{Io, TaskResult};
+use crate::graph::{Edge, Node};
+use crate::payload::BlobSource;
 use crate::prompts;
 use crate::shared::Shared;
+use crate::state::State;
+use crate::token_memo::TokenMemo;
 use crate::wit::{
     CompletionRequest, EmbedKind, EntityData, Error, Purpose, QueryData, QueryMode, QueryOutput,
     QueryParams, RawInput, RelationData, TaskOutput,
@@ -29,7 +33,7 @@ use crate::wit::{
 use answer::{
     Prepared, answer, empty_data, llm_error, messages, no_context, output, system_prompt,
 };
-use context::{Retrieved, entity_line, fit_chunks, lines_within, reference_list, relation_line};
+use context::{Retrieved, entity_line, fit_chunks, lines_fitting, reference_list, relation_line};
 use keywords::Keywords;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -87,7 +91,12 @@ async fn naive(
         let state = store.state();
         let ids: Vec<String> = state
             .chunk_vectors
-            .search(&vectors[0], chunk_top_k, config.cosine_threshold)
+            .search(
+                &vectors[0],
+                chunk_top_k,
+                config.cosine_threshold,
+                store.blobs(),
+            )
             .into_iter()
             .map(|(id, _)| id)
             .collect();
@@ -185,98 +194,37 @@ async fn graph_query(
     let high_vector = if uses_global { vectors.next() } else { None };
 
     let chunk_top_k = params.chunk_top_k.unwrap_or(config.chunk_top_k) as usize;
-    let (nodes, edges, entity_lines, relation_lines, merged, total_entities, total_relations) = {
+    let retrieved = {
         let top_k = params.top_k.unwrap_or(config.top_k) as usize;
-        let threshold = config.cosine_threshold;
         let store = shared.store.borrow();
         let state = store.state();
-        let (local_nodes, local_edges) = low_vector
-            .map(|v| retrieve::local(state, &v, top_k, threshold))
-            .unwrap_or_default();
-        let (global_nodes, global_edges) = high_vector
-            .map(|v| retrieve::global(state, &v, top_k, threshold))
-            .unwrap_or_default();
-        let nodes = retrieve::round_robin(vec![local_nodes, global_nodes], |n| n.entity_id.clone());
-        let edges = retrieve::round_robin(vec![local_edges, global_edges], |e| {
-            (e.source.clone(), e.target.clone())
-        });
-        let vector_chunks: Vec<Retrieved> = if mode == QueryMode::Mix {
-            let ids: Vec<String> = state
-                .chunk_vectors
-                .search(&query_vector, chunk_top_k, threshold)
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect();
-            retrieve::chunks_by_id(state, &ids)
-        } else {
-            Vec::new()
-        };
-        if nodes.is_empty() && edges.is_empty() && vector_chunks.is_empty() {
-            return Ok(no_context(&keywords));
-        }
-        let (total_entities, total_relations) = (nodes.len() as u32, edges.len() as u32);
-
-        // Token budgets: whole lines only.
-        let max_entity = params.max_entity_tokens.unwrap_or(config.max_entity_tokens) as usize;
-        let max_relation = params
-            .max_relation_tokens
-            .unwrap_or(config.max_relation_tokens) as usize;
-        let mut entity_lines: Vec<String> = nodes.iter().map(entity_line).collect();
         let memo = &mut shared.token_memo.borrow_mut();
-        let kept_entities = lines_within(memo, &entity_lines, max_entity);
-        entity_lines.truncate(kept_entities);
-        let nodes: Vec<_> = nodes.into_iter().take(kept_entities).collect();
-        let mut relation_lines: Vec<String> = edges.iter().map(relation_line).collect();
-        let kept_relations = lines_within(memo, &relation_lines, max_relation);
-        relation_lines.truncate(kept_relations);
-        let edges: Vec<_> = edges.into_iter().take(kept_relations).collect();
-
-        // Chunks: the query's own hits (mix), then those of the entities, then those of
-        // the relations not already chosen; round-robin, capped at chunk_top_k.
-        let related = config.related_chunk_number as usize;
-        let entity_sources: Vec<&str> = nodes.iter().map(|n| n.source_id.as_str()).collect();
-        let entity_chunk_ids = retrieve::related_chunks(
-            state,
-            &entity_sources,
-            &HashSet::new(),
-            &query_vector,
-            related,
-        );
-        let chosen: HashSet<String> = entity_chunk_ids.iter().cloned().collect();
-        let relation_sources: Vec<&str> = edges.iter().map(|e| e.source_id.as_str()).collect();
-        let relation_chunk_ids =
-            retrieve::related_chunks(state, &relation_sources, &chosen, &query_vector, related);
-        let merged = retrieve::round_robin(
-            vec![
-                vector_chunks,
-                retrieve::chunks_by_id(state, &entity_chunk_ids),
-                retrieve::chunks_by_id(state, &relation_chunk_ids),
-            ],
-            |c| c.id.clone(),
-        );
-        (
-            nodes,
-            edges,
-            entity_lines,
-            relation_lines,
-            merged,
-            total_entities,
-            total_relations,
-        )
+        let blobs = store.blobs();
+        let threshold = config.cosine_threshold;
+        let found = Found {
+            local: low_vector.map(|v| retrieve::local(state, blobs, &v, top_k, threshold)),
+            global: high_vector.map(|v| retrieve::global(state, blobs, &v, top_k, threshold)),
+            query_vector: &query_vector,
+        };
+        select(shared, state, blobs, memo, params, found)
     };
-    let merged_count = merged.len() as u32;
+    let Some(selected) = retrieved else {
+        return Ok(no_context(&keywords));
+    };
+    let merged_count = selected.merged_count;
     let capped = rerank(
         io,
         params,
         query,
-        merged,
+        selected.chunks,
         config.min_rerank_score,
         chunk_top_k,
     )
     .await?;
     let empty_system = system_prompt(prompts::RAG_RESPONSE, params, "");
+    let (entity_lines, relation_lines) = (&selected.entity_lines, &selected.relation_lines);
     let empty_context =
-        context::kg_context(&entity_lines, &relation_lines, &[], &[], &HashMap::new());
+        context::kg_context(entity_lines, relation_lines, &[], &[], &HashMap::new());
     let max_total = params.max_total_tokens.unwrap_or(config.max_total_tokens) as usize;
     let kept = {
         let memo = &mut shared.token_memo.borrow_mut();
@@ -287,63 +235,182 @@ async fn graph_query(
         fit_chunks(memo, capped, max_total.saturating_sub(used))
     };
     let (references, ref_of) = reference_list(&kept, params.include_chunk_content);
-    let context = context::kg_context(&entity_lines, &relation_lines, &kept, &references, &ref_of);
-    let data = QueryData {
-        entities: nodes
-            .iter()
-            .map(|n| EntityData {
-                entity_name: n.entity_id.clone(),
-                entity_type: n.entity_type.clone(),
-                description: n.description.clone(),
-                source_id: n.source_id.clone(),
-                file_path: n.file_path.clone(),
-                created_at: n.created_at,
-            })
-            .collect(),
-        relationships: edges
-            .iter()
-            .map(|e| RelationData {
-                src_id: e.source.clone(),
-                tgt_id: e.target.clone(),
-                description: e.description.clone(),
-                keywords: e.keywords.clone(),
-                weight: e.weight,
-                source_id: e.source_id.clone(),
-                file_path: e.file_path.clone(),
-                created_at: e.created_at,
-            })
-            .collect(),
-        high_level_keywords: keywords.high.clone(),
-        low_level_keywords: keywords.low.clone(),
-        processing_info: vec![
-            ("total_entities_found".into(), total_entities),
-            ("total_relations_found".into(), total_relations),
-            ("entities_after_truncation".into(), nodes.len() as u32),
-            ("relations_after_truncation".into(), edges.len() as u32),
-            ("merged_chunks_count".into(), merged_count),
-            ("final_chunks_count".into(), kept.len() as u32),
-        ],
-        ..empty_data()
-    };
-    let entity_text: Vec<String> = nodes
-        .iter()
-        .map(|n| format!("{}: {}", n.entity_id, n.description))
-        .collect();
-    let relation_text: Vec<String> = edges
-        .iter()
-        .map(|e| format!("{} -> {}: {}", e.source, e.target, e.description))
-        .collect();
+    let context = context::kg_context(entity_lines, relation_lines, &kept, &references, &ref_of);
+    let mut data = selected.data;
+    data.processing_info.extend([
+        ("merged_chunks_count".into(), merged_count),
+        ("final_chunks_count".into(), kept.len() as u32),
+    ]);
+    data.high_level_keywords = keywords.high.clone();
+    data.low_level_keywords = keywords.low.clone();
     let prepared = Prepared {
         template: prompts::RAG_RESPONSE,
         context,
         chunks: kept,
         references,
         ref_of,
-        entity_lines: entity_text,
-        relation_lines: relation_text,
+        entity_lines: selected.entity_text,
+        relation_lines: selected.relation_text,
         data,
     };
     answer(shared, io, params, query, prepared, &keywords).await
+}
+
+/// What the graph's vectors found for a query, borrowed from the state.
+struct Found<'s, 'q> {
+    local: Option<(Vec<&'s Node>, Vec<&'s Edge>)>,
+    global: Option<(Vec<&'s Node>, Vec<&'s Edge>)>,
+    query_vector: &'q [f32],
+}
+
+/// What a graph query keeps of what it found, owned (it outlives the state's borrow).
+struct Selected {
+    /// Entity and relation context lines within their token budgets.
+    entity_lines: Vec<String>,
+    relation_lines: Vec<String>,
+    /// The same entities and relations for the answer's structured input.
+    entity_text: Vec<String>,
+    relation_text: Vec<String>,
+    /// Candidate chunks, best first, before reranking and the total budget.
+    chunks: Vec<Retrieved>,
+    /// How many candidate chunks there were before any cap.
+    merged_count: u32,
+    /// The structured result: filled only for `data_only` queries, counts always.
+    data: QueryData,
+}
+
+/// From what was found to what the context keeps: the entities and relations whose
+/// lines fit their budgets, then their chunks. Only kept items are copied out of the
+/// state. `None` when nothing at all was found.
+fn select(
+    shared: &Shared,
+    state: &State,
+    blobs: &dyn BlobSource,
+    memo: &mut TokenMemo,
+    params: &QueryParams,
+    found: Found<'_, '_>,
+) -> Option<Selected> {
+    let config = &shared.config;
+    let mode = params.mode;
+    let chunk_top_k = params.chunk_top_k.unwrap_or(config.chunk_top_k) as usize;
+    let (local_nodes, local_edges) = found.local.unwrap_or_default();
+    let (global_nodes, global_edges) = found.global.unwrap_or_default();
+    let nodes = retrieve::round_robin(vec![local_nodes, global_nodes], |n| n.entity_id.as_str());
+    let edges = retrieve::round_robin(vec![local_edges, global_edges], |e| {
+        (e.source.as_str(), e.target.as_str())
+    });
+    let vector_chunk_ids: Vec<String> = if mode == QueryMode::Mix {
+        state
+            .chunk_vectors
+            .search(
+                found.query_vector,
+                chunk_top_k,
+                config.cosine_threshold,
+                blobs,
+            )
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if nodes.is_empty() && edges.is_empty() && vector_chunk_ids.is_empty() {
+        return None;
+    }
+    let (total_entities, total_relations) = (nodes.len() as u32, edges.len() as u32);
+
+    // Token budgets: whole lines only.
+    let max_entity = params.max_entity_tokens.unwrap_or(config.max_entity_tokens) as usize;
+    let max_relation = params
+        .max_relation_tokens
+        .unwrap_or(config.max_relation_tokens) as usize;
+    let entity_lines = lines_fitting(memo, &nodes, |n| entity_line(n), max_entity);
+    let nodes = &nodes[..entity_lines.len()];
+    let relation_lines = lines_fitting(memo, &edges, |e| relation_line(e), max_relation);
+    let edges = &edges[..relation_lines.len()];
+
+    // Chunks: the query's own hits (mix), then those of the entities, then those of
+    // the relations not already chosen; round-robin. Without reranking only the
+    // first chunk_top_k can be used, so only their text is copied.
+    let related = config.related_chunk_number as usize;
+    let entity_sources: Vec<&str> = nodes.iter().map(|n| n.source_id.as_str()).collect();
+    let entity_chunk_ids = retrieve::related_chunks(
+        state,
+        &entity_sources,
+        &HashSet::new(),
+        found.query_vector,
+        related,
+    );
+    let chosen: HashSet<String> = entity_chunk_ids.iter().cloned().collect();
+    let relation_sources: Vec<&str> = edges.iter().map(|e| e.source_id.as_str()).collect();
+    let relation_chunk_ids = retrieve::related_chunks(
+        state,
+        &relation_sources,
+        &chosen,
+        found.query_vector,
+        related,
+    );
+    let mut chunk_ids = retrieve::round_robin(
+        vec![vector_chunk_ids, entity_chunk_ids, relation_chunk_ids],
+        |id| id.clone(),
+    );
+    let merged_count = chunk_ids.len() as u32;
+    if !params.enable_rerank {
+        chunk_ids.truncate(chunk_top_k);
+    }
+
+    let mut data = QueryData {
+        processing_info: vec![
+            ("total_entities_found".into(), total_entities),
+            ("total_relations_found".into(), total_relations),
+            ("entities_after_truncation".into(), nodes.len() as u32),
+            ("relations_after_truncation".into(), edges.len() as u32),
+        ],
+        ..empty_data()
+    };
+    if params.data_only {
+        data.entities = nodes.iter().map(|n| entity_data(n)).collect();
+        data.relationships = edges.iter().map(|e| relation_data(e)).collect();
+    }
+    Some(Selected {
+        merged_count,
+        entity_text: nodes
+            .iter()
+            .map(|n| format!("{}: {}", n.entity_id, n.description))
+            .collect(),
+        relation_text: edges
+            .iter()
+            .map(|e| format!("{} -> {}: {}", e.source, e.target, e.description))
+            .collect(),
+        entity_lines,
+        relation_lines,
+        chunks: retrieve::chunks_by_id(state, &chunk_ids),
+        data,
+    })
+}
+
+fn entity_data(n: &Node) -> EntityData {
+    EntityData {
+        entity_name: n.entity_id.clone(),
+        entity_type: n.entity_type.clone(),
+        description: n.description.clone(),
+        source_id: n.source_id.clone(),
+        file_path: n.file_path.clone(),
+        created_at: n.created_at,
+    }
+}
+
+fn relation_data(e: &Edge) -> RelationData {
+    RelationData {
+        src_id: e.source.clone(),
+        tgt_id: e.target.clone(),
+        description: e.description.clone(),
+        keywords: e.keywords.clone(),
+        weight: e.weight,
+        source_id: e.source_id.clone(),
+        file_path: e.file_path.clone(),
+        created_at: e.created_at,
+    }
 }
 
 /// LightRAG's chunk post-processing: with reranking on, the reranker's scores order

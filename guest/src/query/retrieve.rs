@@ -4,33 +4,36 @@
 use super::context::Retrieved;
 use crate::graph::{Edge, Node};
 use crate::ids::SEP;
+use crate::payload::BlobSource;
 use crate::state::State;
-use crate::vectors::{dot, normalise};
+use crate::vectors::Query;
 use std::collections::HashSet;
 
 /// Entities found through the entity vectors (`local`), with the relations around
-/// them sorted by (degree sum, weight), highest first.
-pub fn local(
-    state: &State,
+/// them sorted by (degree sum, weight), highest first. Borrowed from the state: a
+/// popular entity has hundreds of relations, and copying them all (with their source
+/// lists) to keep the few that fit the budget used to be most of a query's work.
+pub fn local<'s>(
+    state: &'s State,
+    blobs: &dyn BlobSource,
     vector: &[f32],
     top_k: usize,
     threshold: f32,
-) -> (Vec<Node>, Vec<Edge>) {
-    let nodes: Vec<Node> = state
+) -> (Vec<&'s Node>, Vec<&'s Edge>) {
+    let nodes: Vec<&Node> = state
         .entity_vectors
-        .search(vector, top_k, threshold)
+        .search(vector, top_k, threshold, blobs)
         .into_iter()
         .filter_map(|(id, _)| state.entity_of_vector.get(&id))
         .filter_map(|name| state.graph.node(name))
-        .cloned()
         .collect();
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
-    let mut edges: Vec<(usize, f64, Edge)> = Vec::new();
+    let mut edges: Vec<(usize, f64, &Edge)> = Vec::new();
     for node in &nodes {
         for edge in state.graph.edges_of(&node.entity_id) {
             if seen.insert((&edge.source, &edge.target)) {
                 let rank = state.graph.degree(&edge.source) + state.graph.degree(&edge.target);
-                edges.push((rank, edge.weight, edge.clone()));
+                edges.push((rank, edge.weight, edge));
             }
         }
     }
@@ -41,19 +44,19 @@ pub fn local(
 
 /// Relations found through the relation vectors (`global`), in search order, with
 /// their endpoints in order of appearance.
-pub fn global(
-    state: &State,
+pub fn global<'s>(
+    state: &'s State,
+    blobs: &dyn BlobSource,
     vector: &[f32],
     top_k: usize,
     threshold: f32,
-) -> (Vec<Node>, Vec<Edge>) {
-    let edges: Vec<Edge> = state
+) -> (Vec<&'s Node>, Vec<&'s Edge>) {
+    let edges: Vec<&Edge> = state
         .relation_vectors
-        .search(vector, top_k, threshold)
+        .search(vector, top_k, threshold, blobs)
         .into_iter()
         .filter_map(|(id, _)| state.relation_of_vector.get(&id))
         .filter_map(|(a, b)| state.graph.edge(a, b))
-        .cloned()
         .collect();
     let mut seen = HashSet::new();
     let nodes = edges
@@ -61,7 +64,6 @@ pub fn global(
         .flat_map(|e| [e.source.as_str(), e.target.as_str()])
         .filter(|name| seen.insert(*name))
         .filter_map(|name| state.graph.node(name))
-        .cloned()
         .collect();
     (nodes, edges)
 }
@@ -104,23 +106,26 @@ pub fn related_chunks(
     // Popular entities share most of their (up to 200) chunks: de-duplicate first,
     // on borrowed ids, so each chunk is looked up once.
     let mut seen: HashSet<&str> = HashSet::new();
+    // A chunk without a vector has no row: chunks and their vectors are stored and
+    // deleted together, so the vector index alone says which chunks exist.
     let candidates: Vec<&str> = sources
         .iter()
         .flat_map(|s| s.split(SEP).map(str::trim))
         .filter(|id| !id.is_empty() && seen.insert(id))
-        .filter(|id| !exclude.contains(*id) && state.chunks.contains_key(*id))
+        .filter(|id| !exclude.contains(*id) && state.chunk_vectors.contains(id))
         .collect();
     let limit = (related_chunk_number * sources.len() / 2).max(1);
-    let query = normalise(query);
+    let query = Query::new(query);
+    // Scored by the vectors' codes: ranking hundreds of candidates by their exact
+    // values would read them all from disk, for a pick this coarse.
     let mut scored: Vec<(f32, usize, &str)> = candidates
         .iter()
         .enumerate()
         .filter_map(|(i, &id)| {
             state
                 .chunk_vectors
-                .get(id)
-                .filter(|v| v.len() == query.len())
-                .map(|v| (dot(&query, v), i, id))
+                .score(id, &query)
+                .map(|score| (score, i, id))
         })
         .collect();
     if scored.is_empty() {

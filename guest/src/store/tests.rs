@@ -2,7 +2,8 @@
 //! failed compactions and layout changes.
 
 use super::*;
-use serde::Deserialize;
+use crate::payload::{Kind, Text};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Default, Serialize, Deserialize, Debug, PartialEq)]
@@ -270,5 +271,223 @@ fn a_snapshot_of_an_older_layout_opens_and_a_newer_one_is_refused() {
         .err()
         .expect("an older reader refuses");
     assert!(err.to_string().contains("newer server"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A state with bulky values, as the engine's tables have.
+#[derive(Default, Serialize, Deserialize)]
+struct Docs(BTreeMap<String, Text>);
+
+#[derive(Serialize, Deserialize)]
+enum DocOp {
+    Put(String, Text),
+    Del(String),
+}
+
+impl Journaled for Docs {
+    type Op = DocOp;
+    fn apply(&mut self, op: DocOp) {
+        match op {
+            DocOp::Put(k, v) => {
+                self.0.insert(k, v);
+            }
+            DocOp::Del(k) => {
+                self.0.remove(&k);
+            }
+        }
+    }
+    fn payloads(&mut self, visit: &mut crate::payload::Visit<'_>) -> io::Result<()> {
+        self.0
+            .values_mut()
+            .try_for_each(|text| visit(Kind::Text, text.payload_mut()))
+    }
+    fn op_payloads(op: &mut DocOp, visit: &mut crate::payload::Visit<'_>) -> io::Result<()> {
+        match op {
+            DocOp::Put(_, text) => visit(Kind::Text, text.payload_mut()),
+            DocOp::Del(_) => Ok(()),
+        }
+    }
+}
+
+fn text_of(store: &Store<Docs>, key: &str) -> String {
+    store.read_text(&store.state().0[key]).unwrap()
+}
+
+fn blob_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("engine.blobs."))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn bulky_values_go_to_the_blob_file_and_come_back_after_replay_and_compaction() {
+    let dir = temp_dir("blobs");
+    let (mut store, _) = Store::<Docs>::open(&dir).unwrap();
+    let big = "a long document ".repeat(1000);
+    store
+        .commit(vec![
+            DocOp::Put("big".into(), Text::new(big.clone())),
+            DocOp::Put("small".into(), Text::new("tiny")),
+        ])
+        .unwrap();
+    // In memory: a reference for the big value, the small one inline.
+    assert_eq!(store.state().0["big"].heap_bytes(), 0);
+    assert!(store.state().0["small"].heap_bytes() > 0);
+    // The journal holds the reference, not the text.
+    assert!(fs::metadata(dir.join("engine.jrnl")).unwrap().len() < 200);
+    assert!(store.disk_bytes() > big.len() as u64);
+    drop(store);
+    let (mut store, recovery) = Store::<Docs>::open(&dir).unwrap();
+    assert_eq!(recovery.replayed, 1);
+    assert_eq!(text_of(&store, "big"), big);
+    assert_eq!(text_of(&store, "small"), "tiny");
+    store.compact().unwrap();
+    assert!(fs::metadata(dir.join("engine.snap")).unwrap().len() < 200);
+    drop(store);
+    let (store, _) = Store::<Docs>::open(&dir).unwrap();
+    assert_eq!(text_of(&store, "big"), big);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Dead values are reclaimed by compaction into the next epoch's file; the old file
+/// goes once the snapshot naming the new one is in place.
+#[test]
+fn compaction_rewrites_a_mostly_dead_blob_file() {
+    let dir = temp_dir("blob-gc");
+    let (mut store, _) = Store::<Docs>::open(&dir).unwrap();
+    let value = |i: usize| format!("{i:08} ").repeat(200_000);
+    for i in 0..10 {
+        store
+            .commit(vec![DocOp::Put(format!("k{i}"), Text::new(value(i)))])
+            .unwrap();
+    }
+    for i in 1..10 {
+        store.commit(vec![DocOp::Del(format!("k{i}"))]).unwrap();
+    }
+    assert_eq!(blob_files(&dir), ["engine.blobs.0"]);
+    let before = store.disk_bytes();
+    store.compact().unwrap();
+    assert_eq!(blob_files(&dir), ["engine.blobs.1"]);
+    assert!(
+        store.disk_bytes() * 5 < before,
+        "{} of {before}",
+        store.disk_bytes()
+    );
+    assert_eq!(text_of(&store, "k0"), value(0));
+    // Appends go to the new file and survive a reopen.
+    store
+        .commit(vec![DocOp::Put("after".into(), Text::new(value(42)))])
+        .unwrap();
+    drop(store);
+    let (store, _) = Store::<Docs>::open(&dir).unwrap();
+    assert_eq!(text_of(&store, "k0"), value(0));
+    assert_eq!(text_of(&store, "after"), value(42));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A compaction whose snapshot cannot be written after the blob file was rewritten
+/// leaves the state on the old file, which is complete.
+#[test]
+fn a_failed_snapshot_after_a_blob_rewrite_keeps_the_old_file() {
+    let dir = temp_dir("blob-gc-fail");
+    let (mut store, _) = Store::<Docs>::open(&dir).unwrap();
+    let value = |i: usize| format!("{i:08} ").repeat(200_000);
+    for i in 0..10 {
+        store
+            .commit(vec![DocOp::Put(format!("k{i}"), Text::new(value(i)))])
+            .unwrap();
+    }
+    for i in 1..10 {
+        store.commit(vec![DocOp::Del(format!("k{i}"))]).unwrap();
+    }
+    let obstacle = dir.join("engine.snap.tmp");
+    fs::create_dir(&obstacle).unwrap();
+    assert!(store.compact().is_err());
+    // The rewritten file was made, then abandoned.
+    assert_eq!(blob_files(&dir), ["engine.blobs.0"]);
+    assert_eq!(store.blobs().epoch(), 0);
+    assert_eq!(text_of(&store, "k0"), value(0));
+    store
+        .commit(vec![DocOp::Put("during".into(), Text::new(value(7)))])
+        .unwrap();
+    fs::remove_dir(&obstacle).unwrap();
+    drop(store);
+    let (mut store, _) = Store::<Docs>::open(&dir).unwrap();
+    assert_eq!(text_of(&store, "k0"), value(0));
+    assert_eq!(text_of(&store, "during"), value(7));
+    store.compact().unwrap();
+    assert_eq!(blob_files(&dir), ["engine.blobs.1"]);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Values written before a crash that kept their journal record from being written
+/// are unreferenced bytes at the end of the blob file: nothing refers to them, and
+/// later values go after them.
+#[test]
+fn values_without_a_record_are_harmless_after_a_crash() {
+    let dir = temp_dir("blob-orphans");
+    let (mut store, _) = Store::<Docs>::open(&dir).unwrap();
+    store
+        .commit(vec![DocOp::Put("kept".into(), Text::new("x".repeat(5000)))])
+        .unwrap();
+    drop(store);
+    let blob = dir.join("engine.blobs.0");
+    let mut file = OpenOptions::new().append(true).open(&blob).unwrap();
+    file.write_all(&[0xAB; 777]).unwrap();
+    drop(file);
+    let (mut store, _) = Store::<Docs>::open(&dir).unwrap();
+    store
+        .commit(vec![DocOp::Put("next".into(), Text::new("y".repeat(5000)))])
+        .unwrap();
+    drop(store);
+    let (store, _) = Store::<Docs>::open(&dir).unwrap();
+    assert_eq!(text_of(&store, "kept"), "x".repeat(5000));
+    assert_eq!(text_of(&store, "next"), "y".repeat(5000));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A flipped bit in a stored value is reported when it is read, not returned.
+#[test]
+fn a_damaged_value_is_an_error_when_read() {
+    let dir = temp_dir("blob-damage");
+    let (mut store, _) = Store::<Docs>::open(&dir).unwrap();
+    store
+        .commit(vec![DocOp::Put("v".into(), Text::new("z".repeat(5000)))])
+        .unwrap();
+    drop(store);
+    let blob = dir.join("engine.blobs.0");
+    let mut bytes = fs::read(&blob).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 1;
+    fs::write(&blob, bytes).unwrap();
+    let (store, _) = Store::<Docs>::open(&dir).unwrap();
+    let err = store.read_text(&store.state().0["v"]).unwrap_err();
+    assert!(err.to_string().contains("damaged"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_quota_counts_the_blob_file() {
+    let dir = temp_dir("blob-quota");
+    let (mut store, _) = Store::<Docs>::open(&dir).unwrap();
+    store.set_quota(QUOTA_RESERVE + 20_000);
+    store
+        .commit(vec![DocOp::Put("a".into(), Text::new("a".repeat(10_000)))])
+        .unwrap();
+    let err = store
+        .commit(vec![DocOp::Put("b".into(), Text::new("b".repeat(10_000)))])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Full(_)), "{err}");
+    // The refused value's bytes were taken back.
+    let blob_len = fs::metadata(dir.join("engine.blobs.0")).unwrap().len();
+    assert!(blob_len < 10_100, "{blob_len}");
+    drop(store);
+    let (store, _) = Store::<Docs>::open(&dir).unwrap();
+    assert!(!store.state().0.contains_key("b"));
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -82,6 +82,20 @@ pub(super) fn settings(s: &Sources) -> Result<GuestConfig, ConfigError> {
             }
         },
         max_file_paths: s.positive("MAX_FILE_PATHS", "a positive number")?,
+        memory_limit_bytes: 0,
+        exact_vectors: match s
+            .string("LIGHTRAG_VECTOR_PRECISION")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "int8" => false,
+            "f32" => true,
+            other => {
+                return Err(ConfigError(format!(
+                    "invalid LIGHTRAG_VECTOR_PRECISION={other:?}: expected int8 or f32"
+                )));
+            }
+        },
     })
 }
 

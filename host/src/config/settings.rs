@@ -117,6 +117,7 @@ settings! {
     "MAX_SOURCE_IDS_PER_RELATION", "200", "Chunk ids kept in a relation's source_id.";
     "SOURCE_IDS_LIMIT_METHOD", "KEEP", "Which ids and file names are kept past the limits: KEEP (oldest) or FIFO (newest).";
     "MAX_FILE_PATHS", "75", "File names kept in an entity's or relation's file_path, then a marker.";
+    "LIGHTRAG_VECTOR_PRECISION", "int8", "Vectors in memory as 8-bit codes with exact re-ranking from disk (int8, a quarter of the memory), or exact (f32).";
     "RELATED_CHUNK_NUMBER", "5", "Chunks related to each entity or relation in a query.";
     "MAX_UPLOAD_SIZE", "104857600", "Largest accepted upload in bytes (0 = unlimited).";
     "LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.";

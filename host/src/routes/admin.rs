@@ -139,6 +139,9 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
                 "name": ws.as_str(),
                 "bytes": bytes,
                 "documents": record.map(|r| r.documents),
+                // As of the last unload: memory in use against the instance's limit.
+                "memory_bytes": record.map(|r| r.memory_bytes),
+                "memory_limit_bytes": state.limits.of(&ws).memory_bytes(),
                 "loaded": live.is_some(),
                 "last_used": last_used,
             })
@@ -206,6 +209,8 @@ async fn inspect(
         "relations": stats.relations,
         "cache_entries": stats.cache_entries,
         "engine_bytes": stats.disk_bytes,
+        "memory_bytes": stats.memory_bytes,
+        "memory_limit_bytes": state.limits.of(&workspace).memory_bytes(),
         "bytes": bytes,
         "limits": state.limits.of(&workspace),
         "limit_overrides": state.limits.overrides(&workspace),

@@ -203,6 +203,7 @@ impl Opener {
         let mut config = self.settings.guest_config.clone();
         config.workspace = workspace.to_string();
         config.disk_quota_bytes = limits.disk_bytes();
+        config.memory_limit_bytes = limits.memory_bytes() as u64;
         config.query_cache_bytes = limits.query_cache_bytes();
         let last_fault = self
             .health()
@@ -276,6 +277,7 @@ impl Opener {
                     entities: stats.entities,
                     relations: stats.relations,
                     engine_bytes: stats.disk_bytes,
+                    memory_bytes: stats.memory_bytes,
                     last_used: chrono::Utc::now().timestamp(),
                 };
                 crate::catalog::save(&catalog_dir, &name, &record);

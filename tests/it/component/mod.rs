@@ -63,6 +63,8 @@ fn config() -> EngineConfig {
         max_source_ids_per_relation: 200,
         source_ids_limit: SourceIdsLimit::Keep,
         max_file_paths: 75,
+        memory_limit_bytes: 0,
+        exact_vectors: false,
     }
 }
 

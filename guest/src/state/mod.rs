@@ -1,0 +1,290 @@
+//! The workspace's tables, and the operations that change them.
+//!
+//! These mirror LightRAG's storages (`full_docs`, `doc_status`, `text_chunks`,
+//! `chunks_vdb`, `llm_response_cache`), kept in memory and persisted by
+//! [`crate::store`]. Every change goes through an [`Op`], so the journal can replay it.
+//!
+//! * `tables` — the tables and the operations, as data.
+//! * `cache` — cached model answers, and the bound on those made at query time.
+//! * `legacy` — the layouts of earlier servers, read once and converted.
+//! * here — how each operation changes the tables, and what the store needs to know
+//!   (layouts, payloads, derived indexes).
+
+mod cache;
+mod legacy;
+mod tables;
+
+pub use cache::{CacheRecord, QueryCacheIndex, cache_entry_bytes};
+pub use tables::*;
+
+use crate::ids::{entity_vector_id, relation_vector_id};
+use crate::payload::{Kind, Visit};
+use crate::store::Journaled;
+use std::io;
+
+/// A relation's key in LightRAG's order.
+fn pair(a: String, b: String) -> (String, String) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+impl Journaled for State {
+    type Op = Op;
+
+    fn apply(&mut self, op: Op) {
+        match op {
+            Op::PutDoc(doc) => {
+                self.by_content_hash
+                    .insert(doc.content_hash.clone(), doc.id.clone());
+                self.docs.insert(doc.id.clone(), doc);
+            }
+            Op::DelDoc(id) => {
+                if let Some(doc) = self.docs.remove(&id)
+                    && self.by_content_hash.get(&doc.content_hash) == Some(&id)
+                {
+                    self.by_content_hash.remove(&doc.content_hash);
+                }
+            }
+            Op::PutStatus(status) => {
+                // A fault count matters only until the document is done, one way or
+                // the other.
+                if !matches!(status.state, DocState::Pending | DocState::Processing) {
+                    self.doc_faults.remove(&status.id);
+                }
+                self.status.insert(status.id.clone(), status);
+            }
+            Op::DelStatus(id) => {
+                self.doc_faults.remove(&id);
+                self.status.remove(&id);
+            }
+            Op::PutChunk(chunk, vector) => {
+                self.chunk_vectors.upsert(&chunk.id, vector);
+                self.chunks.insert(chunk.id.clone(), chunk);
+            }
+            Op::DelChunk(id) => {
+                self.chunk_vectors.remove(&id);
+                self.chunks.remove(&id);
+            }
+            Op::PutCache(key, record) => {
+                let replaced = self.cache.get(&key);
+                if record.is_query_time() {
+                    self.query_cache.added(&key, &record, replaced);
+                } else if let Some(old) = replaced.filter(|r| r.is_query_time()) {
+                    self.query_cache.removed(&key, old);
+                }
+                self.cache.insert(key, record);
+            }
+            Op::DelCache(key) => {
+                if let Some(old) = self.cache.remove(&key)
+                    && old.is_query_time()
+                {
+                    self.query_cache.removed(&key, &old);
+                }
+            }
+            Op::ClearCache => {
+                self.cache.clear();
+                self.query_cache = QueryCacheIndex::default();
+            }
+            Op::SetMeta(meta) => self.meta = meta,
+            Op::PutNode(node) => self.graph.upsert_node(node),
+            Op::DelNode(name) => {
+                self.graph.remove_node(&name);
+            }
+            Op::PutEdge(edge) => {
+                self.graph.upsert_edge(edge);
+            }
+            Op::DelEdge(a, b) => {
+                self.graph.remove_edge(&a, &b);
+            }
+            Op::PutEntityVector(name, vector) => {
+                let id = entity_vector_id(&name);
+                self.entity_vectors.upsert(&id, vector);
+                self.entity_of_vector.insert(id, name);
+            }
+            Op::DelEntityVector(name) => {
+                let id = entity_vector_id(&name);
+                self.entity_vectors.remove(&id);
+                self.entity_of_vector.remove(&id);
+            }
+            Op::PutRelationVector(a, b, vector) => {
+                let id = relation_vector_id(&a, &b);
+                self.relation_vectors.upsert(&id, vector);
+                self.relation_of_vector.insert(id, pair(a, b));
+            }
+            Op::DelRelationVector(a, b) => {
+                let id = relation_vector_id(&a, &b);
+                self.relation_vectors.remove(&id);
+                self.relation_of_vector.remove(&id);
+            }
+            Op::SetEntityChunks(name, chunks) => {
+                self.entity_chunks.insert(name, chunks);
+            }
+            Op::DelEntityChunks(name) => {
+                self.entity_chunks.remove(&name);
+            }
+            Op::SetRelationChunks(a, b, chunks) => {
+                self.relation_chunks.insert(pair(a, b), chunks);
+            }
+            Op::DelRelationChunks(a, b) => {
+                self.relation_chunks.remove(&pair(a, b));
+            }
+            Op::SetDocGraph(doc, graph) => {
+                self.doc_graph.insert(doc, graph);
+            }
+            Op::DelDocGraph(doc) => {
+                self.doc_graph.remove(&doc);
+            }
+            Op::ClearAll => {
+                let meta = std::mem::take(&mut self.meta);
+                *self = State {
+                    meta,
+                    ..State::default()
+                };
+            }
+            Op::SetDocFaults(id, 0) => {
+                self.doc_faults.remove(&id);
+            }
+            Op::SetDocFaults(id, faults) => {
+                self.doc_faults.insert(id, faults);
+            }
+            Op::AddEntityChunks(name, chunks) => {
+                self.entity_chunks.entry(name).or_default().extend(chunks);
+            }
+            Op::AddRelationChunks(a, b, chunks) => {
+                self.relation_chunks
+                    .entry(pair(a, b))
+                    .or_default()
+                    .extend(chunks);
+            }
+        }
+    }
+
+    /// Layout 2 added `doc_faults`; layout 3 moved document text, cached answers and
+    /// exact vectors to the blob file and quantised the vectors in memory.
+    const FORMAT: u8 = 3;
+
+    fn decode_older(format: u8, payload: &[u8]) -> Option<State> {
+        legacy::decode_state(format, payload)
+    }
+
+    fn decode_older_ops(layout: u8, payload: &[u8]) -> Option<Vec<Op>> {
+        (layout == 1).then(|| legacy::decode_ops(payload)).flatten()
+    }
+
+    fn payloads(&mut self, visit: &mut Visit<'_>) -> io::Result<()> {
+        for doc in self.docs.values_mut() {
+            visit(Kind::Text, doc.content.payload_mut())?;
+        }
+        for record in self.cache.values_mut() {
+            visit(Kind::Text, record.value.payload_mut())?;
+        }
+        self.chunk_vectors.payloads(visit)?;
+        self.entity_vectors.payloads(visit)?;
+        self.relation_vectors.payloads(visit)
+    }
+
+    fn op_payloads(op: &mut Op, visit: &mut Visit<'_>) -> io::Result<()> {
+        match op {
+            Op::PutDoc(doc) => visit(Kind::Text, doc.content.payload_mut()),
+            Op::PutCache(_, record) => visit(Kind::Text, record.value.payload_mut()),
+            Op::PutChunk(_, vector)
+            | Op::PutEntityVector(_, vector)
+            | Op::PutRelationVector(_, _, vector) => visit(Kind::Vector, &mut vector.exact),
+            _ => Ok(()),
+        }
+    }
+
+    fn after_load(&mut self) {
+        // Entries are stored unordered; their creation second orders them again (ties,
+        // within one second, by key).
+        let mut query_time: Vec<(&String, &CacheRecord)> = self
+            .cache
+            .iter()
+            .filter(|(_, r)| r.is_query_time())
+            .collect();
+        query_time.sort_by(|a, b| (a.1.created_at, a.0).cmp(&(b.1.created_at, b.0)));
+        self.query_cache = QueryCacheIndex::default();
+        for (key, record) in query_time {
+            self.query_cache.added(key, record, None);
+        }
+        self.by_content_hash = self
+            .docs
+            .values()
+            .map(|doc| (doc.content_hash.clone(), doc.id.clone()))
+            .collect();
+        self.entity_of_vector = self
+            .graph
+            .nodes()
+            .map(|n| (entity_vector_id(&n.entity_id), n.entity_id.clone()))
+            .collect();
+        self.relation_of_vector = self
+            .graph
+            .edges()
+            .map(|e| {
+                (
+                    relation_vector_id(&e.source, &e.target),
+                    (e.source.clone(), e.target.clone()),
+                )
+            })
+            .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Text;
+
+    fn record(value: &str, cache_type: &str) -> CacheRecord {
+        CacheRecord {
+            value: Text::new(value),
+            cache_type: cache_type.into(),
+            chunk_id: None,
+            created_at: 0,
+        }
+    }
+
+    /// Recomputes what the index tracks incrementally.
+    fn query_bytes(state: &State) -> usize {
+        state
+            .cache
+            .iter()
+            .filter(|(_, r)| r.is_query_time())
+            .map(|(k, r)| cache_entry_bytes(k, r))
+            .sum()
+    }
+
+    #[test]
+    fn the_query_cache_index_follows_puts_replacements_and_deletions() {
+        let mut state = State::default();
+        let put = |k: &str, v: &str, t: &str| Op::PutCache(k.into(), record(v, t));
+        for op in [
+            put("a", "first", "query"),
+            put("b", "second", "keywords"),
+            put("x", "an extraction", "extract"),
+            put("a", "first, replaced by a longer answer", "query"),
+            put("c", "third", "query"),
+            Op::DelCache("b".into()),
+            // A query-time key overwritten by an extraction entry leaves the index.
+            put("c", "now an extraction", "extract"),
+            put("d", "fourth", "query"),
+        ] {
+            state.apply(op);
+            assert_eq!(state.query_cache.bytes(), query_bytes(&state));
+        }
+        assert_eq!(state.query_cache.order, ["a", "d"]);
+        // Dropping for room takes the oldest first and never an extraction entry.
+        let need = state.query_cache.bytes() + 10;
+        let dropped = state
+            .query_cache
+            .evictions(&state.cache, "new", 10, need - 1);
+        assert_eq!(dropped, ["a"]);
+        let dropped = state.query_cache.evictions(&state.cache, "new", 10, 0);
+        assert_eq!(dropped, ["a", "d"]);
+        // Replacing an entry credits its old size and never drops it.
+        let dropped = state.query_cache.evictions(&state.cache, "d", 1, 0);
+        assert_eq!(dropped, ["a"]);
+        state.apply(Op::ClearCache);
+        assert_eq!(state.query_cache.bytes(), 0);
+        assert!(state.query_cache.order.is_empty());
+    }
+}

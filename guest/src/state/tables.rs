@@ -1,0 +1,171 @@
+//! The tables of a workspace and the operations that change them: their shapes
+//! only; how an operation changes the tables is in the parent module.
+
+use super::cache::{CacheRecord, QueryCacheIndex};
+use crate::graph::{Edge, Graph, Node};
+use crate::payload::Text;
+use crate::vectors::{Embedding, VectorIndex};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Processing states of a document (LightRAG's `DocStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DocState {
+    Pending,
+    Parsing,
+    Analyzing,
+    Processing,
+    Preprocessed,
+    Processed,
+    Failed,
+}
+
+impl DocState {
+    /// Every state, in LightRAG's order.
+    pub const ALL: [DocState; 7] = [
+        DocState::Pending,
+        DocState::Parsing,
+        DocState::Analyzing,
+        DocState::Processing,
+        DocState::Preprocessed,
+        DocState::Processed,
+        DocState::Failed,
+    ];
+}
+
+/// A document's content (LightRAG's `full_docs`). The text is read once, when the
+/// document is chunked, so it lives in the blob file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DocRecord {
+    pub id: String,
+    pub content: Text,
+    pub file_path: String,
+    pub content_hash: String,
+}
+
+/// A document's status (LightRAG's `doc_status`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatusRecord {
+    pub id: String,
+    pub state: DocState,
+    pub content_summary: String,
+    pub content_length: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    pub file_path: String,
+    pub track_id: String,
+    pub content_hash: Option<String>,
+    pub chunks_count: Option<u32>,
+    pub chunks_list: Vec<String>,
+    pub error_msg: Option<String>,
+    /// A JSON object, passed through to clients.
+    pub metadata: String,
+}
+
+/// A chunk of a document (LightRAG's `text_chunks`); its vector lives in
+/// [`State::chunk_vectors`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChunkRecord {
+    pub id: String,
+    pub tokens: u32,
+    pub content: String,
+    pub order: u32,
+    pub doc_id: String,
+    pub file_path: String,
+    /// Keys of the cached model answers computed from this chunk.
+    pub llm_cache_list: Vec<String>,
+}
+
+/// Facts about the workspace itself.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Meta {
+    /// The embedding model whose vectors are stored; empty until the first vector.
+    pub embedding_identity: String,
+    pub embedding_dim: u32,
+}
+
+/// What one document contributed to the graph (LightRAG's `full_entities` and
+/// `full_relations`): the starting point of its deletion.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct DocGraph {
+    pub entities: Vec<String>,
+    /// Sorted pairs.
+    pub relations: Vec<(String, String)>,
+}
+
+/// All tables of a workspace.
+#[derive(Default, Serialize, Deserialize)]
+pub struct State {
+    pub meta: Meta,
+    pub docs: HashMap<String, DocRecord>,
+    pub status: HashMap<String, StatusRecord>,
+    pub chunks: HashMap<String, ChunkRecord>,
+    pub chunk_vectors: VectorIndex,
+    pub cache: HashMap<String, CacheRecord>,
+    /// Query-time cache entries, oldest first. Derived.
+    #[serde(skip)]
+    pub query_cache: QueryCacheIndex,
+    /// The knowledge graph.
+    pub graph: Graph,
+    /// Entity vectors under LightRAG's ids (`ent-…`).
+    pub entity_vectors: VectorIndex,
+    /// Relation vectors under LightRAG's ids (`rel-…`).
+    pub relation_vectors: VectorIndex,
+    /// Every chunk an entity was extracted from (`source_id` keeps at most 200).
+    pub entity_chunks: HashMap<String, Vec<String>>,
+    /// Every chunk a relation (sorted pair) was extracted from.
+    pub relation_chunks: HashMap<(String, String), Vec<String>>,
+    /// Per document: the entities and relations it contributed.
+    pub doc_graph: HashMap<String, DocGraph>,
+    /// Per pending document: how many times the engine faulted while processing it.
+    /// Such documents are processed one at a time, and fail after a few faults.
+    pub doc_faults: HashMap<String, u32>,
+    /// Content hash → document id, for duplicate detection. Derived, not stored.
+    #[serde(skip)]
+    pub by_content_hash: HashMap<String, String>,
+    /// Entity vector id → entity name. Derived.
+    #[serde(skip)]
+    pub entity_of_vector: HashMap<String, String>,
+    /// Relation vector id → sorted pair. Derived.
+    #[serde(skip)]
+    pub relation_of_vector: HashMap<String, (String, String)>,
+}
+
+/// One change to the tables.
+#[derive(Serialize, Deserialize)]
+pub enum Op {
+    PutDoc(DocRecord),
+    DelDoc(String),
+    PutStatus(StatusRecord),
+    DelStatus(String),
+    PutChunk(ChunkRecord, Embedding),
+    DelChunk(String),
+    PutCache(String, CacheRecord),
+    DelCache(String),
+    ClearCache,
+    SetMeta(Meta),
+    PutNode(Node),
+    /// Removes a node and its incident edges (their vectors and tracking are removed
+    /// by their own operations).
+    DelNode(String),
+    PutEdge(Edge),
+    DelEdge(String, String),
+    PutEntityVector(String, Embedding),
+    DelEntityVector(String),
+    PutRelationVector(String, String, Embedding),
+    DelRelationVector(String, String),
+    SetEntityChunks(String, Vec<String>),
+    DelEntityChunks(String),
+    SetRelationChunks(String, String, Vec<String>),
+    DelRelationChunks(String, String),
+    SetDocGraph(String, DocGraph),
+    DelDocGraph(String),
+    /// Empties every table except `meta`.
+    ClearAll,
+    /// Sets a document's fault count (0 forgets it).
+    SetDocFaults(String, u32),
+    /// Appends chunk ids to an entity's full list.
+    AddEntityChunks(String, Vec<String>),
+    /// Appends chunk ids to a relation's full list.
+    AddRelationChunks(String, String, Vec<String>),
+}

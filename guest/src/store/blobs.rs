@@ -1,0 +1,232 @@
+//! The blob file: an append-only file of values moved out of memory (see
+//! [`crate::payload`]).
+//!
+//! `engine.blobs.<epoch>` starts with a header (magic and epoch) and then holds
+//! values back to back; each is addressed by a [`BlobRef`] (offset, length, CRC-32).
+//! Values are appended and synced *before* the journal record that refers to them, so
+//! a durable record never points at bytes that are not. A crash between the two only
+//! leaves unreferenced bytes at the end, which cost space until the next rewrite.
+//!
+//! Nothing in the file is ever overwritten. Space held by values no longer referenced
+//! is reclaimed by compaction, which copies the live values into the file of the next
+//! epoch; the snapshot names the epoch it refers to, so the old file is deleted only
+//! once that snapshot is durable.
+
+use crate::payload::{BlobRef, BlobSource};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"LRBLOB01";
+const HEADER: u64 = 16;
+const PREFIX: &str = "engine.blobs.";
+/// Values of this size or more are written without buffering.
+const DIRECT_WRITE: usize = 64 * 1024;
+
+/// One blob file, open for appending and reading.
+pub struct Blobs {
+    path: PathBuf,
+    epoch: u64,
+    writer: File,
+    reader: File,
+    /// Bytes in the file, plus those waiting in `pending`.
+    len: u64,
+    /// Appended values not yet written: a commit's values go out in one write.
+    pending: Vec<u8>,
+}
+
+impl Blobs {
+    /// Opens the blob file of `epoch` in `dir`, creating it if there is none.
+    pub fn open(dir: &Path, epoch: u64) -> io::Result<Blobs> {
+        let path = dir.join(format!("{PREFIX}{epoch}"));
+        if !path.exists() {
+            let tmp = dir.join(format!("{PREFIX}tmp"));
+            let mut file = File::create(&tmp)?;
+            file.write_all(MAGIC)?;
+            file.write_all(&epoch.to_le_bytes())?;
+            file.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            File::open(dir)?.sync_all()?;
+        }
+        let mut reader = File::open(&path)?;
+        let mut header = [0u8; HEADER as usize];
+        reader.read_exact(&mut header)?;
+        if &header[..8] != MAGIC || header[8..] != epoch.to_le_bytes() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not the blob file of epoch {epoch}", path.display()),
+            ));
+        }
+        let writer = OpenOptions::new().append(true).open(&path)?;
+        let len = writer.metadata()?.len();
+        Ok(Blobs {
+            path,
+            epoch,
+            writer,
+            reader,
+            len,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Deletes the blob files of every epoch but `keep` (left by a compaction that
+    /// crashed, or replaced by one that finished).
+    pub fn remove_others(dir: &Path, keep: u64) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        let current = format!("{PREFIX}{keep}");
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(PREFIX) && name != current {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// The epoch this file belongs to.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Bytes the file takes (or will, once pending values are written).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.len <= HEADER
+    }
+
+    /// Appends a value. Small values wait for [`Blobs::flush`], to go out in one
+    /// write; a large one is written at once rather than copied (a document may be
+    /// tens of megabytes).
+    pub fn put(&mut self, bytes: &[u8]) -> io::Result<BlobRef> {
+        let len = u32::try_from(bytes.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a value over 4 GiB"))?;
+        let blob = BlobRef {
+            offset: self.len,
+            len,
+            crc: crc32fast::hash(bytes),
+        };
+        if bytes.len() >= DIRECT_WRITE {
+            self.flush(false)?;
+            if let Err(err) = self.writer.write_all(bytes) {
+                self.len = self.writer.metadata().map_or(self.len, |m| m.len());
+                return Err(err);
+            }
+        } else {
+            self.pending.extend_from_slice(bytes);
+        }
+        self.len += u64::from(len);
+        Ok(blob)
+    }
+
+    /// Writes pending values, and makes them durable if `sync`.
+    pub fn flush(&mut self, sync: bool) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let written = self.writer.write_all(&self.pending);
+            if written.is_err() {
+                // Whatever part was written is unreferenced; count it, as it takes space.
+                self.len = self.writer.metadata().map_or(self.len, |m| m.len());
+            }
+            self.pending.clear();
+            written?;
+        }
+        if sync {
+            self.writer.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Drops values appended since the file was `len` bytes long (their commit failed
+    /// before anything referred to them).
+    pub fn truncate(&mut self, len: u64) {
+        self.pending.clear();
+        if self.writer.set_len(len).is_ok() {
+            self.len = len;
+        } else {
+            self.len = self.writer.metadata().map_or(self.len, |m| m.len());
+        }
+    }
+
+    /// Deletes this file (a rewrite that was abandoned, or one that was replaced).
+    pub fn delete(self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+impl BlobSource for Blobs {
+    fn read(&self, blob: BlobRef) -> io::Result<Vec<u8>> {
+        let damaged = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "a stored value ({} bytes at {} in {}) is damaged",
+                    blob.len,
+                    blob.offset,
+                    self.path.display()
+                ),
+            )
+        };
+        let end = blob.offset + u64::from(blob.len);
+        if blob.offset < HEADER || end > self.len - self.pending.len() as u64 {
+            return Err(damaged());
+        }
+        let mut bytes = vec![0; blob.len as usize];
+        let mut reader = &self.reader;
+        reader.seek(SeekFrom::Start(blob.offset))?;
+        reader.read_exact(&mut bytes).map_err(|_| damaged())?;
+        if crc32fast::hash(&bytes) != blob.crc {
+            return Err(damaged());
+        }
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_back_and_damage_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut blobs = Blobs::open(dir.path(), 3).unwrap();
+        let a = blobs.put(b"first value").unwrap();
+        let b = blobs.put(b"").unwrap();
+        let c = blobs.put(&[7u8; 5000]).unwrap();
+        blobs.flush(true).unwrap();
+        assert_eq!(blobs.read(a).unwrap(), b"first value");
+        assert_eq!(blobs.read(b).unwrap(), b"");
+        assert_eq!(blobs.read(c).unwrap(), vec![7u8; 5000]);
+        drop(blobs);
+        // Reopened: the same values, appends go after them.
+        let mut blobs = Blobs::open(dir.path(), 3).unwrap();
+        assert_eq!(blobs.read(a).unwrap(), b"first value");
+        let d = blobs.put(b"later").unwrap();
+        blobs.flush(false).unwrap();
+        assert!(d.offset > c.offset);
+        assert_eq!(blobs.read(d).unwrap(), b"later");
+        // A reference past the end, or to altered bytes, is an error, not garbage.
+        let beyond = BlobRef {
+            offset: blobs.len(),
+            len: 1,
+            crc: 0,
+        };
+        assert!(blobs.read(beyond).is_err());
+        let wrong = BlobRef {
+            crc: a.crc ^ 1,
+            ..a
+        };
+        assert!(blobs.read(wrong).is_err());
+        // Another epoch's file is not this one.
+        let path = dir.path().join("engine.blobs.3");
+        fs::copy(&path, dir.path().join("engine.blobs.4")).unwrap();
+        assert!(Blobs::open(dir.path(), 4).is_err());
+        Blobs::remove_others(dir.path(), 3);
+        assert!(!dir.path().join("engine.blobs.4").exists());
+        assert!(path.exists());
+    }
+}

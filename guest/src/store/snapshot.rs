@@ -1,0 +1,265 @@
+//! The snapshot's file format, written and read as a stream.
+//!
+//! Layout: magic (`LRSNP2` and the state's layout version in two ASCII digits),
+//! generation, blob epoch, payload length, CRC-32, postcard payload. Snapshots of
+//! the first header (`LRSNAP`, without the epoch) are still read.
+//!
+//! Neither direction holds an encoded copy of the state: writing encodes straight into
+//! the file, reading decodes straight from it while the checksum is computed on the
+//! way, so opening a workspace needs the memory of its state and little more. (A
+//! snapshot of an earlier state layout is read whole, once, before it is converted.)
+
+use super::journaled::{Journaled, StoreError};
+use postcard::de_flavors::Flavor;
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// Header with the blob epoch.
+const PREFIX: &[u8; 6] = b"LRSNP2";
+const HEADER: u64 = 36;
+/// The first header: magic, generation, length, CRC.
+const PREFIX_V1: &[u8; 6] = b"LRSNAP";
+const HEADER_V1: u64 = 28;
+
+/// A snapshot as read.
+pub struct Loaded<S> {
+    pub state: S,
+    pub generation: u64,
+    pub epoch: u64,
+    /// Bytes of the file.
+    pub len: u64,
+    /// Whether it was written in an earlier layout (header or state), so the state
+    /// must be written again in today's.
+    pub older: bool,
+}
+
+/// Writes the snapshot of `state` to `engine.snap.tmp` and renames it over
+/// `engine.snap`; returns its size. The caller makes the rename durable.
+pub fn write<S: Journaled>(
+    dir: &Path,
+    generation: u64,
+    epoch: u64,
+    state: &S,
+) -> Result<u64, StoreError> {
+    let tmp = dir.join("engine.snap.tmp");
+    let mut file = File::create(&tmp)?;
+    file.write_all(PREFIX)?;
+    file.write_all(format!("{:02}", S::FORMAT).as_bytes())?;
+    file.write_all(&generation.to_le_bytes())?;
+    file.write_all(&epoch.to_le_bytes())?;
+    file.write_all(&[0; 12])?;
+    let mut out = BufWriter::with_capacity(
+        1 << 16,
+        Checksummed {
+            file,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+            failure: None,
+        },
+    );
+    let encoded = postcard::to_io(state, &mut out).map(|_| ());
+    let flushed = out.into_inner().map_err(|e| e.into_error());
+    let mut payload = match (encoded, flushed) {
+        (Ok(()), Ok(payload)) => payload,
+        // The encoder reports a failed write only as "buffer full"; the writer kept
+        // the real error, which tells a full disk from other failures.
+        (_, Err(err)) => return Err(err.into()),
+        (Err(err), Ok(payload)) => {
+            return Err(match payload.failure {
+                Some(kind) => io::Error::from(kind).into(),
+                None => StoreError::Io(format!("cannot encode the snapshot: {err}")),
+            });
+        }
+    };
+    payload.file.seek(SeekFrom::Start(24))?;
+    payload.file.write_all(&payload.len.to_le_bytes())?;
+    payload
+        .file
+        .write_all(&payload.crc.finalize().to_le_bytes())?;
+    payload.file.sync_all()?;
+    drop(payload.file);
+    // Nothing after the rename may fail here: once it happened the caller must know.
+    fs::rename(&tmp, dir.join("engine.snap"))?;
+    Ok(HEADER + payload.len)
+}
+
+/// The snapshot file behind its header: checksums and counts what is written, and
+/// keeps the kind of the first failed write.
+struct Checksummed {
+    file: File,
+    crc: crc32fast::Hasher,
+    len: u64,
+    failure: Option<io::ErrorKind>,
+}
+
+impl Write for Checksummed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf).inspect_err(|err| {
+            self.failure.get_or_insert(err.kind());
+        })?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Reads the snapshot at `path`; `None` when there is none. A damaged snapshot is an
+/// error, not an empty workspace: silently starting empty would look like data loss.
+pub fn read<S: Journaled>(path: &Path) -> Result<Option<Loaded<S>>, StoreError> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    let damaged = || StoreError::Io(format!("snapshot {} is damaged", path.display()));
+    let mut header = [0u8; HEADER as usize];
+    let file_len = file.metadata()?.len();
+    file.read_exact(&mut header[..HEADER_V1 as usize])
+        .map_err(|_| damaged())?;
+    let word = |header: &[u8], at: usize| {
+        u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or_default())
+    };
+    let format = std::str::from_utf8(&header[6..8])
+        .ok()
+        .and_then(|digits| digits.parse::<u8>().ok())
+        .ok_or_else(damaged)?;
+    let (generation, epoch, len, crc, header_len) = match &header[..6] {
+        prefix if prefix == PREFIX => {
+            file.read_exact(&mut header[HEADER_V1 as usize..])
+                .map_err(|_| damaged())?;
+            let crc = u32::from_le_bytes(header[32..36].try_into().unwrap_or_default());
+            (
+                word(&header, 8),
+                word(&header, 16),
+                word(&header, 24),
+                crc,
+                HEADER,
+            )
+        }
+        prefix if prefix == PREFIX_V1 => {
+            let crc = u32::from_le_bytes(header[24..28].try_into().unwrap_or_default());
+            (word(&header, 8), 0, word(&header, 16), crc, HEADER_V1)
+        }
+        _ => return Err(damaged()),
+    };
+    if format > S::FORMAT {
+        return Err(StoreError::Io(format!(
+            "snapshot {} was written by a newer server (layout {format}, this one reads up \
+             to {}); upgrade the server",
+            path.display(),
+            S::FORMAT
+        )));
+    }
+    if file_len != header_len + len {
+        return Err(damaged());
+    }
+    // The checksum is computed under the buffer, on whole blocks.
+    let mut reader = BufReader::with_capacity(
+        1 << 16,
+        CrcReader {
+            inner: file,
+            crc: crc32fast::Hasher::new(),
+        },
+    );
+    let state = if format == S::FORMAT {
+        let flavor = Stream {
+            reader: &mut reader,
+            remaining: len,
+            temp: Vec::new(),
+        };
+        let mut deserializer = postcard::Deserializer::from_flavor(flavor);
+        let state = S::deserialize(&mut deserializer).ok();
+        let left = deserializer.finalize().map_err(|_| damaged())?;
+        state.filter(|_| left == 0)
+    } else {
+        let mut payload = Vec::new();
+        reader.read_to_end(&mut payload)?;
+        S::decode_older(format, &payload)
+    };
+    // Whatever the decoder left unread still counts towards the checksum.
+    io::copy(&mut reader, &mut io::sink())?;
+    if reader.into_inner().crc.finalize() != crc {
+        return Err(damaged());
+    }
+    Ok(Some(Loaded {
+        state: state.ok_or_else(damaged)?,
+        generation,
+        epoch,
+        len: file_len,
+        older: header_len != HEADER || format != S::FORMAT,
+    }))
+}
+
+/// Computes the CRC of everything read through it.
+struct CrcReader<R> {
+    inner: R,
+    crc: crc32fast::Hasher,
+}
+
+impl<R: Read> Read for CrcReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// A postcard input that reads the payload as it goes. Every value the state holds
+/// is owned (copied out of the input), so only one value's bytes are held at a time;
+/// a length that runs past the payload is an error before anything is allocated.
+struct Stream<'r, R> {
+    reader: &'r mut R,
+    remaining: u64,
+    temp: Vec<u8>,
+}
+
+impl<'de, 'r: 'de, R: Read + 'de> Flavor<'de> for Stream<'r, R> {
+    type Remainder = u64;
+    type Source = ();
+
+    fn pop(&mut self) -> postcard::Result<u8> {
+        if self.remaining == 0 {
+            return Err(postcard::Error::DeserializeUnexpectedEnd);
+        }
+        let mut byte = [0u8];
+        self.reader
+            .read_exact(&mut byte)
+            .map_err(|_| postcard::Error::DeserializeUnexpectedEnd)?;
+        self.remaining -= 1;
+        Ok(byte[0])
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        usize::try_from(self.remaining).ok()
+    }
+
+    fn try_take_n(&mut self, _: usize) -> postcard::Result<&'de [u8]> {
+        // Borrowing from the input is impossible when reading a stream, and the
+        // state's types never ask for it.
+        Err(postcard::Error::DeserializeBadEncoding)
+    }
+
+    fn try_take_n_temp<'a>(&'a mut self, ct: usize) -> postcard::Result<&'a [u8]>
+    where
+        'de: 'a,
+    {
+        if ct as u64 > self.remaining {
+            return Err(postcard::Error::DeserializeUnexpectedEnd);
+        }
+        self.temp.resize(ct, 0);
+        self.reader
+            .read_exact(&mut self.temp)
+            .map_err(|_| postcard::Error::DeserializeUnexpectedEnd)?;
+        self.remaining -= ct as u64;
+        Ok(&self.temp)
+    }
+
+    fn finalize(self) -> postcard::Result<u64> {
+        Ok(self.remaining)
+    }
+}
