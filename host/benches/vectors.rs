@@ -4,7 +4,13 @@
 //! ```text
 //! cargo bench -p lightrag-server --bench vectors
 //! BENCH_N=100000 BENCH_DIM=1024 BENCH_QUERIES=50 BENCH_REPEATS=3 cargo bench -p lightrag-server --bench vectors
+//! BENCH_BLOBS=file BENCH_TOP_K=20 cargo bench -p lightrag-server --bench vectors
 //! ```
+//!
+//! The search scans 8-bit codes and re-ranks its candidates with their exact values;
+//! by default those are in memory, with `BENCH_BLOBS=file` they are in a blob file
+//! (a preopened directory for the wasm side, as in the server), so the figures include
+//! reading them back. `BENCH_PRECISION=f32` scans exact values instead.
 //!
 //! Builds `guest/examples/vector_bench.rs` twice with a nested cargo (release
 //! profile, natively and for `wasm32-wasip2`, which gets `+simd128` from
@@ -25,7 +31,7 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::Command as WasiCommand;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 const EXAMPLE: &str = "vector_bench";
 
@@ -173,16 +179,25 @@ impl Guest {
         }
     }
 
-    async fn run(&self, args: &[String]) -> Run {
+    async fn run(&self, args: &[String], blobs: Option<&Path>) -> Run {
         let stdout = MemoryOutputPipe::new(1 << 16);
         let stderr = MemoryOutputPipe::new(1 << 16);
         let mut argv = vec![EXAMPLE.to_string()];
         argv.extend_from_slice(args);
-        let wasi = WasiCtxBuilder::new()
-            .args(&argv)
+        if blobs.is_some() {
+            argv.push("blobs=/blobs".into());
+        }
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.args(&argv)
             .stdout(stdout.clone())
             .stderr(stderr.clone())
-            .build();
+            // As the server does: file reads on the calling thread.
+            .allow_blocking_current_thread(true);
+        if let Some(dir) = blobs {
+            wasi.preopened_dir(dir, "/blobs", FsPerms::ReadWrite)
+                .expect("preopen the blob directory");
+        }
+        let wasi = wasi.build();
         let mut store = Store::new(
             &self.engine,
             State {
@@ -212,11 +227,22 @@ async fn main() {
     let dim = env_usize("BENCH_DIM", 1024);
     let queries = env_usize("BENCH_QUERIES", 50);
     let repeats = env_usize("BENCH_REPEATS", 3).max(1);
-    let args = vec![
+    let mut args = vec![
         format!("n={n}"),
         format!("dim={dim}"),
         format!("queries={queries}"),
+        format!("top_k={}", env_usize("BENCH_TOP_K", 40)),
     ];
+    if let Ok(precision) = std::env::var("BENCH_PRECISION") {
+        args.push(format!("precision={precision}"));
+    }
+    let blob_dir = (std::env::var("BENCH_BLOBS").as_deref() == Ok("file"))
+        .then(|| tempfile::tempdir().expect("a temporary directory"));
+    let blobs = blob_dir.as_ref().map(|d| d.path());
+    let mut native_args = args.clone();
+    if let Some(dir) = blobs {
+        native_args.push(format!("blobs={}", dir.display()));
+    }
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -235,7 +261,10 @@ async fn main() {
     let server_like = Guest::new(&wasm, true);
     let no_epochs = Guest::new(&wasm, false);
 
-    println!("n={n} dim={dim} queries={queries} top_k=40 threshold=0.2, best of {repeats}");
+    println!(
+        "{}, threshold=0.2, best of {repeats}",
+        native_args.join(" ")
+    );
     // Per side (native, wasm as the server runs it, wasm without epoch checks): the
     // best mean per query of a run, and the fastest single query of all runs.
     let mut best = [(f64::INFINITY, f64::INFINITY); 3];
@@ -243,9 +272,9 @@ async fn main() {
     let mut reference: Option<(String, String)> = None;
     for repeat in 1..=repeats {
         let runs = [
-            run_native(&native, &args),
-            server_like.run(&args).await,
-            no_epochs.run(&args).await,
+            run_native(&native, &native_args),
+            server_like.run(&args, blobs).await,
+            no_epochs.run(&args, blobs).await,
         ];
         assert!(
             runs[1].simd128 && runs[2].simd128,

@@ -142,8 +142,8 @@ fn dots_match_a_plain_loop_for_odd_lengths() {
     let bytes: Vec<u8> = b.iter().flat_map(|v| v.to_le_bytes()).collect();
     assert!((dot_bytes(&a, &bytes) - plain).abs() < 1e-3);
     let x: Vec<u8> = (0..37).map(|i| (i as i8 - 18) as u8).collect();
-    let y: Vec<u8> = (0..37)
-        .map(|i| (127 - 7 * i as i32).clamp(-127, 127) as i8 as u8)
+    let y: Vec<u8> = (0..37i32)
+        .map(|i| (127 - 7 * i).clamp(-127, 127) as i8 as u8)
         .collect();
     let plain: i32 = x
         .iter()
