@@ -8,7 +8,10 @@
 //! * instantiation: `InstancePre::instantiate_async` for a fresh store;
 //! * pool-miss open: lease of a never-seen workspace (instantiate + guest `open`);
 //! * idle RSS per workspace with N workspaces open;
-//! * naive `/query` latency over HTTP with the mock model answering at 0 ms.
+//! * naive `/query` latency over HTTP with the mock model answering at 0 ms;
+//! * idle cost of N workspaces holding one document each: RSS and PSS per workspace
+//!   and the engine's own heap, right after ingestion and again after a restart
+//!   (every workspace opened from disk).
 
 #[path = "../../tests/it/mock_llm/mod.rs"]
 #[allow(dead_code)]
@@ -30,10 +33,15 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// A `kB` field of `/proc/self/status`.
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -207,4 +215,108 @@ async fn main() {
         samples.push(started.elapsed());
     }
     report("/query naive, answer cached", &mut samples);
+
+    one_document_each(dir.path(), mock.env(), workspaces).await;
+}
+
+/// Proportional set size of this process: RSS with pages mapped several times (the
+/// engine's code and data images shared by every instance) counted once.
+fn pss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/smaps_rollup")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// RSS, its anonymous (private) part, and PSS, in KiB.
+fn memory_kib() -> [u64; 3] {
+    [rss_kib(), status_kib("RssAnon:"), pss_kib()]
+}
+
+/// Prints the memory `n` workspaces added since `before`. RSS counts a page of the
+/// engine's shared memory image once per instance that touched it; PSS counts it
+/// once, which is what the machine spends.
+fn report_idle(label: &str, n: usize, before: [u64; 3], heap: u64) {
+    let after = memory_kib();
+    let per = |i: usize| after[i].saturating_sub(before[i]) as f64 / n as f64;
+    println!(
+        "{label:<34} n={n:<5} per workspace: RSS {:.0} KiB (anon {:.0}), PSS {:.0} KiB, \
+         engine heap {:.0} KiB",
+        per(0),
+        per(1),
+        per(2),
+        heap as f64 / 1024.0 / n as f64,
+    );
+}
+
+/// The engine heaps of `names`, summed.
+async fn heap_of(state: &lightrag_server::routes::AppState, names: &[Workspace]) -> u64 {
+    let mut heap = 0;
+    for ws in names {
+        let lease = state.workspaces.lease(ws).await.unwrap();
+        heap += lease.stats().await.unwrap().memory_bytes;
+    }
+    heap
+}
+
+/// Idle cost of workspaces that hold one document: `n` workspaces ingest one each,
+/// then the server restarts and opens every one from disk.
+async fn one_document_each(root: &std::path::Path, env: &[(String, String)], n: usize) {
+    let root = root.join("one-each");
+    let names: Vec<Workspace> = (0..n)
+        .map(|i| Workspace::new(&format!("one-{i}")).unwrap())
+        .collect();
+    let text = |i: usize| {
+        format!(
+            "Note {i}. The ferry of island {i} leaves at dawn for the harbour of town {}, \
+             and its captain, Mariner{i}, logs every crossing. {}",
+            i + 1,
+            "Gulls follow the wake while the engine hums. ".repeat(12)
+        )
+    };
+    let state = build(config(&root, env, n + 1)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(serve(state.clone(), listener, std::future::pending()));
+    let client = reqwest::Client::new();
+    let before = memory_kib();
+    for (i, ws) in names.iter().enumerate() {
+        let response = client
+            .post(format!("{base}/documents/text"))
+            .header("LIGHTRAG-WORKSPACE", ws.as_str())
+            .json(&json!({"text": text(i), "file_source": format!("note-{i}.txt")}))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+    for ws in &names {
+        while state.workspaces.pipeline_busy(ws) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let heap = heap_of(&state, &names).await;
+    report_idle("one document each, after ingest", n, before, heap);
+    state
+        .workspaces
+        .shutdown(tokio::time::Instant::now() + Duration::from_secs(60))
+        .await;
+    server.abort();
+    let _ = server.await;
+    drop(state);
+
+    let state = build(config(&root, env, n + 1)).unwrap();
+    let before = memory_kib();
+    let mut leases = Vec::new();
+    for ws in &names {
+        leases.push(state.workspaces.lease(ws).await.unwrap());
+    }
+    let mut heap = 0;
+    for lease in &leases {
+        heap += lease.stats().await.unwrap().memory_bytes;
+    }
+    drop(leases);
+    report_idle("one document each, reopened", n, before, heap);
 }
