@@ -80,8 +80,12 @@ pub struct VectorIndex {
     /// `dim` codes per row, rows back to back.
     codes: Vec<u8>,
     exact: Vec<Payload>,
-    rows: HashMap<String, usize>,
+    /// Row of each id. Looked up for every candidate chunk of a graph query (thousands
+    /// per query in a large workspace), so hashed with foldhash rather than SipHash.
+    rows: Rows,
 }
+
+type Rows = HashMap<String, usize, foldhash::fast::RandomState>;
 
 /// The persisted form (the in-memory one is written by reference, not copied).
 #[derive(Deserialize)]
@@ -199,10 +203,24 @@ impl VectorIndex {
         self.rows.contains_key(id)
     }
 
+    /// The row of `id`'s vector: a handle valid until the index next changes.
+    pub fn row(&self, id: &str) -> Option<usize> {
+        self.rows.get(id).copied()
+    }
+
+    /// The id of `row`.
+    pub fn id(&self, row: usize) -> &str {
+        &self.ids[row]
+    }
+
     /// Similarity of `id`'s vector to `query`: from the codes, or exact when the exact
     /// values are in memory.
     pub fn score(&self, id: &str, query: &Query) -> Option<f32> {
-        let &row = self.rows.get(id)?;
+        self.score_row(self.row(id)?, query)
+    }
+
+    /// [`VectorIndex::score`] of a row (`None` when `query` has another dimension).
+    pub fn score_row(&self, row: usize, query: &Query) -> Option<f32> {
         (query.unit.len() == self.dim).then(|| self.scan_score(row, query))
     }
 

@@ -103,43 +103,50 @@ pub fn related_chunks(
     query: &[f32],
     related_chunk_number: usize,
 ) -> Vec<String> {
-    // Popular entities share most of their (up to 200) chunks: de-duplicate first,
-    // on borrowed ids, so each chunk is looked up once.
-    let mut seen: HashSet<&str> = HashSet::new();
-    // A chunk without a vector has no row: chunks and their vectors are stored and
-    // deleted together, so the vector index alone says which chunks exist.
-    let candidates: Vec<&str> = sources
+    // Popular entities share most of their chunks: each id is looked up once, and
+    // de-duplicated by its row, so the work is one hash per listed id plus one dot
+    // product per distinct chunk. A chunk without a vector has no row: chunks and
+    // their vectors are stored and deleted together, so the vector index alone says
+    // which chunks exist.
+    let index = &state.chunk_vectors;
+    let mut seen = vec![false; index.len()];
+    for row in exclude.iter().filter_map(|id| index.row(id)) {
+        seen[row] = true;
+    }
+    let candidates: Vec<usize> = sources
         .iter()
         .flat_map(|s| s.split(SEP).map(str::trim))
-        .filter(|id| !id.is_empty() && seen.insert(id))
-        .filter(|id| !exclude.contains(*id) && state.chunk_vectors.contains(id))
+        .filter(|id| !id.is_empty())
+        .filter_map(|id| index.row(id))
+        .filter(|&row| !std::mem::replace(&mut seen[row], true))
         .collect();
     let limit = (related_chunk_number * sources.len() / 2).max(1);
     let query = Query::new(query);
     // Scored by the vectors' codes: ranking hundreds of candidates by their exact
-    // values would read them all from disk, for a pick this coarse.
-    let mut scored: Vec<(f32, usize, &str)> = candidates
+    // values would read them all from disk, for a pick this coarse. Ties keep the
+    // order in which the sources list them.
+    let mut scored: Vec<(f32, usize, usize)> = candidates
         .iter()
         .enumerate()
-        .filter_map(|(i, &id)| {
-            state
-                .chunk_vectors
-                .score(id, &query)
-                .map(|score| (score, i, id))
-        })
+        .filter_map(|(i, &row)| index.score_row(row, &query).map(|score| (score, i, row)))
         .collect();
     if scored.is_empty() {
         return candidates
             .into_iter()
             .take(limit)
-            .map(str::to_string)
+            .map(|row| index.id(row).to_string())
             .collect();
     }
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let order =
+        |a: &(f32, usize, usize), b: &(f32, usize, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if scored.len() > limit {
+        scored.select_nth_unstable_by(limit - 1, order);
+        scored.truncate(limit);
+    }
+    scored.sort_unstable_by(order);
     scored
         .into_iter()
-        .take(limit)
-        .map(|(_, _, id)| id.to_string())
+        .map(|(_, _, row)| index.id(row).to_string())
         .collect()
 }
 
@@ -159,6 +166,65 @@ pub fn chunks_by_id(state: &State, ids: &[String]) -> Vec<Retrieved> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A state whose chunk `c<i>` has a vector at angle `i` (in tenths of a radian)
+    /// from the query's.
+    fn state_with_chunks(n: usize) -> State {
+        let mut state = State::default();
+        for i in 0..n {
+            let angle = i as f32 / 10.0;
+            let vector = [angle.cos(), angle.sin(), 0.0, 0.0];
+            state
+                .chunk_vectors
+                .upsert(&format!("c{i}"), crate::vectors::Embedding::new(&vector));
+        }
+        state
+    }
+
+    #[test]
+    fn related_chunks_are_distinct_ranked_by_similarity_and_limited() {
+        let state = state_with_chunks(8);
+        let query = [1.0, 0.0, 0.0, 0.0];
+        // Repeated ids, an unknown id and an empty piece are skipped; the best
+        // `related × sources / 2` remain, most similar first.
+        let sources = [
+            "c5<SEP>c1<SEP>missing",
+            "c1<SEP> c3 <SEP><SEP>c7",
+            "c0<SEP>c5",
+        ];
+        let picked = related_chunks(&state, &sources, &HashSet::new(), &query, 2);
+        assert_eq!(picked, ["c0", "c1", "c3"]);
+        // Excluded chunks (already chosen) are never picked again.
+        let exclude: HashSet<String> = ["c0".to_string(), "c1".to_string()].into();
+        let picked = related_chunks(&state, &sources, &exclude, &query, 2);
+        assert_eq!(picked, ["c3", "c5", "c7"]);
+    }
+
+    #[test]
+    fn related_chunks_of_equal_similarity_keep_the_order_sources_list_them() {
+        let mut state = State::default();
+        for id in ["a", "b", "c", "d"] {
+            state
+                .chunk_vectors
+                .upsert(id, crate::vectors::Embedding::new(&[1.0, 1.0]));
+        }
+        let picked = related_chunks(
+            &state,
+            &["d<SEP>b", "a<SEP>c"],
+            &HashSet::new(),
+            &[1.0, 1.0],
+            1,
+        );
+        assert_eq!(picked, ["d"]);
+        let picked = related_chunks(
+            &state,
+            &["d<SEP>b", "a<SEP>c"],
+            &HashSet::new(),
+            &[1.0, 1.0],
+            4,
+        );
+        assert_eq!(picked, ["d", "b", "a", "c"]);
+    }
 
     #[test]
     fn round_robin_interleaves_and_deduplicates() {
