@@ -3,7 +3,7 @@
 
 use super::context::Retrieved;
 use crate::graph::{Edge, Node};
-use crate::ids::SEP;
+use crate::ids::sep_parts;
 use crate::payload::BlobSource;
 use crate::state::State;
 use crate::vectors::Query;
@@ -115,8 +115,7 @@ pub fn related_chunks(
     }
     let candidates: Vec<usize> = sources
         .iter()
-        .flat_map(|s| s.split(SEP).map(str::trim))
-        .filter(|id| !id.is_empty())
+        .flat_map(|s| sep_parts(s))
         .filter_map(|id| index.row(id))
         .filter(|&row| !std::mem::replace(&mut seen[row], true))
         .collect();

@@ -187,3 +187,47 @@ fn recall_at_ten_matches_exact_search() {
     }
     assert!(found * 100 >= total * 99, "recall@10 {found}/{total}");
 }
+
+#[test]
+fn rows_stay_findable_through_random_upserts_and_removes() {
+    // Ids of every length around the 8-byte words `same` compares, with shared
+    // prefixes, against a plain map of what should be there.
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let mut index = VectorIndex::default();
+    let mut model: std::collections::HashMap<String, usize> = Default::default();
+    for step in 0..3000 {
+        let id = format!("chunk-{}", "x".repeat(next(20) as usize)) + &next(40).to_string();
+        if next(3) == 0 {
+            index.remove(&id);
+            model.remove(&id);
+        } else {
+            let axis = next(4) as usize;
+            let mut v = vec![0.1; 4];
+            v[axis] = 1.0;
+            put(&mut index, &id, &v);
+            model.insert(id, axis);
+        }
+        if step % 100 == 0 || step == 2999 {
+            assert_eq!(index.len(), model.len());
+            for (id, &axis) in &model {
+                let row = index.row(id).unwrap_or_else(|| panic!("{id} lost"));
+                assert_eq!(index.id(row), id);
+                let mut v = vec![0.1; 4];
+                v[axis] = 1.0;
+                assert!(index.score_row(row, &Query::new(&v)).unwrap() > 0.99);
+            }
+        }
+    }
+    let restored: VectorIndex =
+        postcard::from_bytes(&postcard::to_stdvec(&index).unwrap()).unwrap();
+    for id in model.keys() {
+        assert_eq!(restored.id(restored.row(id).unwrap()), id);
+    }
+    assert!(restored.row("chunk-").is_none());
+}
