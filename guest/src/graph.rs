@@ -26,6 +26,10 @@ use serde::{Deserialize, Serialize, Serializer};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
+/// The graph's maps. Every query looks up hundreds of nodes and edges, so they hash
+/// with foldhash (seeded per instance, like std's) instead of SipHash.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// An entity: LightRAG's node attributes. `entity_id` is the node's name and key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -66,7 +70,7 @@ pub struct Subgraph {
 #[derive(Debug, Clone)]
 struct NodeSlot {
     node: Node,
-    adjacent: HashMap<u32, u32>,
+    adjacent: Map<u32, u32>,
 }
 
 /// An undirected knowledge graph with O(1) lookups by name and O(1) degrees.
@@ -75,7 +79,7 @@ struct NodeSlot {
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     /// Entity name → node slot.
-    index: HashMap<String, u32>,
+    index: Map<String, u32>,
     /// Node slots; `None` marks a free slot listed in `free_nodes`.
     nodes: Vec<Option<NodeSlot>>,
     free_nodes: Vec<u32>,
@@ -157,7 +161,7 @@ impl Graph {
             &mut self.free_nodes,
             NodeSlot {
                 node,
-                adjacent: HashMap::new(),
+                adjacent: Map::default(),
             },
         );
         self.index.insert(name, slot);
@@ -514,7 +518,7 @@ impl From<StoredGraph> for Graph {
     /// index and keeps the invariants even for a snapshot written by other code.
     fn from(stored: StoredGraph) -> Self {
         let mut graph = Graph {
-            index: HashMap::with_capacity(stored.nodes.len()),
+            index: Map::with_capacity_and_hasher(stored.nodes.len(), Default::default()),
             nodes: Vec::with_capacity(stored.nodes.len()),
             edges: Vec::with_capacity(stored.edges.len()),
             ..Graph::default()

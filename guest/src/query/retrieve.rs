@@ -27,7 +27,7 @@ pub fn local<'s>(
         .filter_map(|(id, _)| state.entity_of_vector.get(&id))
         .filter_map(|name| state.graph.node(name))
         .collect();
-    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    let mut seen: HashSet<(&str, &str), foldhash::fast::RandomState> = HashSet::default();
     let mut edges: Vec<(usize, f64, &Edge)> = Vec::new();
     for node in &nodes {
         for edge in state.graph.edges_of(&node.entity_id) {
