@@ -232,24 +232,24 @@ fn finish(shared: &Shared, message: &str) {
 /// in flight (`idle`), the oldest with one.
 fn next_document(shared: &Shared, idle: bool) -> Option<String> {
     let store = shared.store.borrow();
-    let faults = &store.state().doc_faults;
-    let pending = pending_ids(shared);
-    let clean = pending.iter().find(|id| !faults.contains_key(*id)).cloned();
-    clean.or_else(|| idle.then(|| pending.into_iter().next()).flatten())
+    let state = store.state();
+    let mut pending = state.pending.iter().map(|(_, id)| id);
+    let oldest = pending.next()?;
+    let clean = std::iter::once(oldest)
+        .chain(pending)
+        .find(|id| !state.doc_faults.contains_key(*id));
+    clean.or(idle.then_some(oldest)).cloned()
 }
 
 /// Pending documents, oldest first.
 fn pending_ids(shared: &Shared) -> Vec<String> {
     let store = shared.store.borrow();
-    let mut pending: Vec<(&String, &String)> = store
+    store
         .state()
-        .status
-        .values()
-        .filter(|s| s.state == DocState::Pending)
-        .map(|s| (&s.created_at, &s.id))
-        .collect();
-    pending.sort();
-    pending.into_iter().map(|(_, id)| id.clone()).collect()
+        .pending
+        .iter()
+        .map(|(_, id)| id.clone())
+        .collect()
 }
 
 /// LightRAG's job name: the first document's path (20 characters) and the count.

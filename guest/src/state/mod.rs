@@ -27,6 +27,24 @@ fn pair(a: String, b: String) -> (String, String) {
     if a <= b { (a, b) } else { (b, a) }
 }
 
+impl State {
+    /// Takes a replaced or deleted status out of the pending queue, unless the status
+    /// that replaced it is pending under the same key.
+    fn unqueue(&mut self, old: StatusRecord) {
+        if old.state != DocState::Pending {
+            return;
+        }
+        let key = (old.created_at, old.id);
+        let still = self
+            .status
+            .get(&key.1)
+            .is_some_and(|s| s.state == DocState::Pending && s.created_at == key.0);
+        if !still {
+            self.pending.remove(&key);
+        }
+    }
+}
+
 impl Journaled for State {
     type Op = Op;
 
@@ -50,11 +68,19 @@ impl Journaled for State {
                 if !matches!(status.state, DocState::Pending | DocState::Processing) {
                     self.doc_faults.remove(&status.id);
                 }
-                self.status.insert(status.id.clone(), status);
+                if status.state == DocState::Pending {
+                    self.pending
+                        .insert((status.created_at.clone(), status.id.clone()));
+                }
+                if let Some(old) = self.status.insert(status.id.clone(), status) {
+                    self.unqueue(old);
+                }
             }
             Op::DelStatus(id) => {
                 self.doc_faults.remove(&id);
-                self.status.remove(&id);
+                if let Some(old) = self.status.remove(&id) {
+                    self.unqueue(old);
+                }
             }
             Op::PutChunk(chunk, vector) => {
                 self.chunk_vectors.upsert(&chunk.id, vector);
@@ -206,6 +232,12 @@ impl Journaled for State {
         for (key, record) in query_time {
             self.query_cache.added(key, record, None);
         }
+        self.pending = self
+            .status
+            .values()
+            .filter(|s| s.state == DocState::Pending)
+            .map(|s| (s.created_at.clone(), s.id.clone()))
+            .collect();
         self.by_content_hash = self
             .docs
             .values()
@@ -286,5 +318,65 @@ mod tests {
         state.apply(Op::ClearCache);
         assert_eq!(state.query_cache.bytes(), 0);
         assert!(state.query_cache.order.is_empty());
+    }
+
+    fn status(id: &str, state: DocState, created_at: &str) -> Op {
+        Op::PutStatus(StatusRecord {
+            id: id.into(),
+            state,
+            content_summary: String::new(),
+            content_length: 0,
+            created_at: created_at.into(),
+            updated_at: created_at.into(),
+            file_path: format!("{id}.txt"),
+            track_id: String::new(),
+            content_hash: None,
+            chunks_count: None,
+            chunks_list: Vec::new(),
+            error_msg: None,
+            metadata: "{}".into(),
+        })
+    }
+
+    /// The queue as the statuses say it should be: pending, by (created_at, id).
+    fn pending_by_scan(state: &State) -> Vec<String> {
+        let mut pending: Vec<(&String, &String)> = state
+            .status
+            .values()
+            .filter(|s| s.state == DocState::Pending)
+            .map(|s| (&s.created_at, &s.id))
+            .collect();
+        pending.sort();
+        pending.into_iter().map(|(_, id)| id.clone()).collect()
+    }
+
+    #[test]
+    fn the_pending_queue_follows_every_status_change() {
+        let mut state = State::default();
+        for op in [
+            status("b", DocState::Pending, "2026-01-02"),
+            status("a", DocState::Pending, "2026-01-02"),
+            status("c", DocState::Pending, "2026-01-01"),
+            status("a", DocState::Processing, "2026-01-02"),
+            status("d", DocState::Pending, "2026-01-03"),
+            // Pending again, re-stamped: queued under its new time only.
+            status("a", DocState::Pending, "2026-01-04"),
+            // Pending again with the same stamp: still queued once.
+            status("d", DocState::Pending, "2026-01-03"),
+            status("c", DocState::Processed, "2026-01-01"),
+            Op::DelStatus("b".into()),
+            Op::DelStatus("missing".into()),
+            status("e", DocState::Failed, "2026-01-00"),
+        ] {
+            state.apply(op);
+            let queued: Vec<String> = state.pending.iter().map(|(_, id)| id.clone()).collect();
+            assert_eq!(queued, pending_by_scan(&state));
+        }
+        assert_eq!(state.pending.len(), 2);
+        // Rebuilt from the statuses when a snapshot is loaded.
+        let mut loaded = State::default();
+        loaded.status = state.status.clone();
+        loaded.after_load();
+        assert_eq!(loaded.pending, state.pending);
     }
 }

@@ -6,7 +6,7 @@ use crate::graph::{Edge, Graph, Node};
 use crate::payload::Text;
 use crate::vectors::{Embedding, VectorIndex};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Processing states of a document (LightRAG's `DocStatus`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,6 +120,10 @@ pub struct State {
     /// Per pending document: how many times the engine faulted while processing it.
     /// Such documents are processed one at a time, and fail after a few faults.
     pub doc_faults: HashMap<String, u32>,
+    /// Pending documents as (created_at, id): the pipeline's queue, oldest first.
+    /// Derived, so picking the next document does not scan every status.
+    #[serde(skip)]
+    pub pending: BTreeSet<(String, String)>,
     /// Content hash → document id, for duplicate detection. Derived, not stored.
     #[serde(skip)]
     pub by_content_hash: HashMap<String, String>,
