@@ -87,6 +87,8 @@ async fn main() {
         ("MAX_ASYNC", "16"),
         ("MAX_GLEANING", "0"),
         ("LIGHTRAG_ADMIN_API_KEY", ADMIN),
+        // The default 256 MiB refuses new documents near 12,000 chunks.
+        ("LIGHTRAG_WORKSPACE_MEMORY_MB", "512"),
     ] {
         env.push((key.into(), value.into()));
     }

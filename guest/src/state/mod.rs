@@ -374,8 +374,10 @@ mod tests {
         }
         assert_eq!(state.pending.len(), 2);
         // Rebuilt from the statuses when a snapshot is loaded.
-        let mut loaded = State::default();
-        loaded.status = state.status.clone();
+        let mut loaded = State {
+            status: state.status.clone(),
+            ..State::default()
+        };
         loaded.after_load();
         assert_eq!(loaded.pending, state.pending);
     }
