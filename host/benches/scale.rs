@@ -87,7 +87,7 @@ async fn main() {
         ("MAX_ASYNC", "16"),
         ("MAX_GLEANING", "0"),
         ("LIGHTRAG_ADMIN_API_KEY", ADMIN),
-        // The default 256 MiB refuses new documents near 12,000 chunks.
+        // Past 5,000 chunks a workspace needs more than the default 256 MiB.
         ("LIGHTRAG_WORKSPACE_MEMORY_MB", "512"),
     ] {
         env.push((key.into(), value.into()));
