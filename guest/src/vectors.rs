@@ -237,13 +237,8 @@ impl VectorIndex {
         &self.ids[row]
     }
 
-    /// Similarity of `id`'s vector to `query`: from the codes, or exact when the exact
-    /// values are in memory.
-    pub fn score(&self, id: &str, query: &Query) -> Option<f32> {
-        self.score_row(self.row(id)?, query)
-    }
-
-    /// [`VectorIndex::score`] of a row (`None` when `query` has another dimension).
+    /// Similarity of `row`'s vector to `query`: from the codes, or exact when the exact
+    /// values are in memory (`None` when `query` has another dimension).
     pub fn score_row(&self, row: usize, query: &Query) -> Option<f32> {
         (query.unit.len() == self.dim).then(|| self.scan_score(row, query))
     }

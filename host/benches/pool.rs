@@ -313,10 +313,7 @@ async fn one_document_each(root: &std::path::Path, env: &[(String, String)], n: 
     for ws in &names {
         leases.push(state.workspaces.lease(ws).await.unwrap());
     }
-    let mut heap = 0;
-    for lease in &leases {
-        heap += lease.stats().await.unwrap().memory_bytes;
-    }
+    let heap = heap_of(&state, &names).await;
     drop(leases);
     report_idle("one document each, reopened", n, before, heap);
 }

@@ -28,19 +28,12 @@ fn pair(a: String, b: String) -> (String, String) {
 }
 
 impl State {
-    /// Takes a replaced or deleted status out of the pending queue, unless the status
-    /// that replaced it is pending under the same key.
-    fn unqueue(&mut self, old: StatusRecord) {
-        if old.state != DocState::Pending {
-            return;
-        }
-        let key = (old.created_at, old.id);
-        let still = self
-            .status
-            .get(&key.1)
-            .is_some_and(|s| s.state == DocState::Pending && s.created_at == key.0);
-        if !still {
-            self.pending.remove(&key);
+    /// Takes `id`'s current status out of the pending queue, before it is replaced or
+    /// deleted.
+    fn unqueue(&mut self, id: &str) {
+        if let Some(old) = self.status.get(id).filter(|s| s.state == DocState::Pending) {
+            self.pending
+                .remove(&(old.created_at.clone(), old.id.clone()));
         }
     }
 }
@@ -68,19 +61,17 @@ impl Journaled for State {
                 if !matches!(status.state, DocState::Pending | DocState::Processing) {
                     self.doc_faults.remove(&status.id);
                 }
+                self.unqueue(&status.id);
                 if status.state == DocState::Pending {
                     self.pending
                         .insert((status.created_at.clone(), status.id.clone()));
                 }
-                if let Some(old) = self.status.insert(status.id.clone(), status) {
-                    self.unqueue(old);
-                }
+                self.status.insert(status.id.clone(), status);
             }
             Op::DelStatus(id) => {
                 self.doc_faults.remove(&id);
-                if let Some(old) = self.status.remove(&id) {
-                    self.unqueue(old);
-                }
+                self.unqueue(&id);
+                self.status.remove(&id);
             }
             Op::PutChunk(chunk, vector) => {
                 self.chunk_vectors.upsert(&chunk.id, vector);

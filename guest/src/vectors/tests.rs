@@ -102,7 +102,12 @@ fn remove_keeps_other_rows_addressable_and_the_index_round_trips() {
         v[i] = 1.0;
         let hits = index.search(&v, 1, 0.5, &blobs);
         assert_eq!(hits[0].0, format!("v{i}"));
-        assert!(index.score(&format!("v{i}"), &Query::new(&v)).unwrap() > 0.99);
+        assert!(
+            index
+                .score_row(index.row(&format!("v{i}")).unwrap(), &Query::new(&v))
+                .unwrap()
+                > 0.99
+        );
     }
     assert!(!index.contains("v1"));
     let restored: VectorIndex =
