@@ -76,7 +76,9 @@ pub fn check_headroom(live: usize, sizes: &[usize], limit: u64) -> Result<(), Er
     let working = largest.saturating_mul(WORKING_COPIES);
     if live.saturating_add(working) > limit as usize {
         return Err(Error::StorageFull(format!(
-            "a document of {} MiB is too large to process within the workspace's {limit_mib}              MiB memory limit (processing needs about {} MiB); split it, or raise              LIGHTRAG_WORKSPACE_MEMORY_MB (or the workspace's memory_mb limit)",
+            "a document of {} MiB is too large to process within the workspace's {limit_mib} \
+             MiB memory limit (processing needs about {} MiB); split it, or raise \
+             LIGHTRAG_WORKSPACE_MEMORY_MB (or the workspace's memory_mb limit)",
             mib(largest),
             mib(working)
         )));
@@ -131,6 +133,10 @@ mod tests {
             panic!()
         };
         assert!(message.contains("too large to process"), "{message}");
+        assert!(
+            !message.contains("  "),
+            "one space between words: {message}"
+        );
         // No limit known, or nothing new: nothing refused.
         assert!(check_headroom(usize::MAX / 2, &[usize::MAX / 4], 0).is_ok());
         assert!(check_headroom(usize::MAX / 2, &[], limit).is_ok());

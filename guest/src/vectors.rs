@@ -13,6 +13,11 @@
 //! (`LIGHTRAG_VECTOR_PRECISION=f32`) are scored exactly in the scan itself.
 //!
 //! Vectors are normalised once, on insert, so cosine similarity is a dot product.
+//!
+//! The codes live in pages of about 1 MiB, never in one array: an index of 200,000
+//! relations holds 200 MB of codes, and one array of that size needs twice as much
+//! while it grows (and a decoder's copy on top when it is read back), which is what
+//! made large workspaces impossible to reopen under their memory limit.
 
 use crate::payload::{AsBytes, BlobSource, ByteBuf, Kind, Payload, Visit};
 use hashbrown::HashTable;
@@ -28,6 +33,8 @@ const OVERSAMPLING: usize = 2;
 /// The scan keeps candidates whose approximate score is at most this far below the
 /// threshold (the codes' error on a unit vector's dot product is far smaller).
 const THRESHOLD_MARGIN: f32 = 0.02;
+/// Bytes of codes per page (rounded down to whole rows, at least one row).
+const PAGE_BYTES: usize = 1 << 20;
 
 /// A vector as operations carry it: normalised, quantised, with its exact values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -80,8 +87,9 @@ pub struct VectorIndex {
     dim: usize,
     ids: Vec<String>,
     scales: Vec<f32>,
-    /// `dim` codes per row, rows back to back.
-    codes: Vec<u8>,
+    /// `dim` codes per row, rows back to back, [`VectorIndex::page_rows`] rows per
+    /// page; only the last page is partly filled.
+    pages: Vec<Vec<u8>>,
     exact: Vec<Payload>,
     /// The row of each id, found through `ids` (so no id is stored twice). Looked up
     /// for every candidate chunk of a graph query — thousands per query in a large
@@ -90,14 +98,24 @@ pub struct VectorIndex {
     hasher: foldhash::fast::RandomState,
 }
 
-/// The persisted form (the in-memory one is written by reference, not copied).
+/// The persisted form (the in-memory one is written by reference, not copied): the
+/// codes as one byte string per page, so a streaming decoder holds one page at a time.
 #[derive(Deserialize)]
 struct StoredIndex {
     dim: usize,
     ids: Vec<String>,
     scales: Vec<f32>,
-    codes: ByteBuf,
+    pages: Vec<ByteBuf>,
     exact: Vec<Payload>,
+}
+
+/// Serialises pages as a sequence of byte strings.
+struct Pages<'a>(&'a [Vec<u8>]);
+
+impl Serialize for Pages<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|page| AsBytes(page)))
+    }
 }
 
 impl Serialize for VectorIndex {
@@ -106,7 +124,7 @@ impl Serialize for VectorIndex {
         s.serialize_field("dim", &self.dim)?;
         s.serialize_field("ids", &self.ids)?;
         s.serialize_field("scales", &self.scales)?;
-        s.serialize_field("codes", &AsBytes(&self.codes))?;
+        s.serialize_field("pages", &Pages(&self.pages))?;
         s.serialize_field("exact", &self.exact)?;
         s.end()
     }
@@ -115,30 +133,105 @@ impl Serialize for VectorIndex {
 impl<'de> Deserialize<'de> for VectorIndex {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let stored = StoredIndex::deserialize(deserializer)?;
-        let n = stored.ids.len();
-        if stored.scales.len() != n
-            || stored.exact.len() != n
-            || stored.codes.0.len() != n * stored.dim
-        {
-            return Err(serde::de::Error::custom("vector index rows disagree"));
-        }
-        let mut index = VectorIndex {
-            dim: stored.dim,
-            ids: stored.ids,
-            scales: stored.scales,
-            codes: stored.codes.0,
-            exact: stored.exact,
-            rows: HashTable::with_capacity(n),
-            hasher: Default::default(),
-        };
-        for row in 0..n {
-            index.index_row(row);
-        }
-        Ok(index)
+        let pages = stored.pages.into_iter().map(|page| page.0).collect();
+        VectorIndex::from_parts(stored.dim, stored.ids, stored.scales, pages, stored.exact)
+            .ok_or_else(|| serde::de::Error::custom("vector index rows disagree"))
     }
 }
 
 impl VectorIndex {
+    /// An index of stored rows, the codes in pages of any size (they are re-paged if
+    /// need be); `None` if the parts disagree in length.
+    pub(crate) fn from_parts(
+        dim: usize,
+        ids: Vec<String>,
+        scales: Vec<f32>,
+        pages: Vec<Vec<u8>>,
+        exact: Vec<Payload>,
+    ) -> Option<VectorIndex> {
+        let n = ids.len();
+        let total: usize = pages.iter().map(Vec::len).sum();
+        if scales.len() != n || exact.len() != n || total != n.checked_mul(dim)? {
+            return None;
+        }
+        let mut index = VectorIndex {
+            dim,
+            ids,
+            scales,
+            pages,
+            exact,
+            rows: HashTable::with_capacity(n),
+            hasher: Default::default(),
+        };
+        let page_bytes = index.page_rows() * dim;
+        let (full, last) = index.pages.split_at(index.pages.len().saturating_sub(1));
+        let paged = full.iter().all(|page| page.len() == page_bytes)
+            && last
+                .iter()
+                .all(|page| !page.is_empty() && page.len() <= page_bytes);
+        if !paged {
+            index.repage();
+        }
+        for row in 0..n {
+            index.index_row(row);
+        }
+        Some(index)
+    }
+
+    /// Rows per page.
+    fn page_rows(&self) -> usize {
+        (PAGE_BYTES / self.dim.max(1)).max(1)
+    }
+
+    /// Puts the codes into pages of the standard size, one page at a time.
+    fn repage(&mut self) {
+        let page_bytes = self.page_rows() * self.dim;
+        let mut pages: Vec<Vec<u8>> = Vec::new();
+        for old in std::mem::take(&mut self.pages) {
+            let mut rest = &old[..];
+            while !rest.is_empty() {
+                if pages.last().is_none_or(|page| page.len() == page_bytes) {
+                    pages.push(Vec::with_capacity(page_bytes.min(rest.len())));
+                }
+                let Some(page) = pages.last_mut() else { break };
+                let take = (page_bytes - page.len()).min(rest.len());
+                page.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+            }
+        }
+        self.pages = pages;
+    }
+
+    /// The codes of `row`.
+    fn codes(&self, row: usize) -> &[u8] {
+        let per_page = self.page_rows();
+        let at = (row % per_page) * self.dim;
+        &self.pages[row / per_page][at..at + self.dim]
+    }
+
+    /// The codes of `row`, to overwrite.
+    fn codes_mut(&mut self, row: usize) -> &mut [u8] {
+        let (per_page, dim) = (self.page_rows(), self.dim);
+        let at = (row % per_page) * dim;
+        &mut self.pages[row / per_page][at..at + dim]
+    }
+
+    /// Appends the codes of a new last row.
+    fn push_codes(&mut self, codes: &[u8]) {
+        let page_bytes = self.page_rows() * self.dim;
+        match self.pages.last_mut() {
+            Some(page) if page.len() < page_bytes => {
+                page.extend_from_slice(codes);
+                if page.len() == page_bytes {
+                    // Growth by doubling may have left spare room that no row will use.
+                    page.shrink_to_fit();
+                }
+            }
+            // A page grows like any vector, so a small index stays small.
+            _ => self.pages.push(codes.to_vec()),
+        }
+    }
+
     /// Number of vectors.
     pub fn len(&self) -> usize {
         self.ids.len()
@@ -165,14 +258,13 @@ impl VectorIndex {
         }
         match self.row(id) {
             Some(row) => {
-                self.codes[row * self.dim..(row + 1) * self.dim]
-                    .copy_from_slice(&embedding.codes.0);
+                self.codes_mut(row).copy_from_slice(&embedding.codes.0);
                 self.scales[row] = embedding.scale;
                 self.exact[row] = embedding.exact;
             }
             None => {
                 self.ids.push(id.to_string());
-                self.codes.extend_from_slice(&embedding.codes.0);
+                self.push_codes(&embedding.codes.0);
                 self.scales.push(embedding.scale);
                 self.exact.push(embedding.exact);
                 self.index_row(self.ids.len() - 1);
@@ -193,8 +285,8 @@ impl VectorIndex {
             if let Some(moved) = self.rows.find_mut(last_hash, |&r| r == last) {
                 *moved = row;
             }
-            let (head, tail) = self.codes.split_at_mut(last * self.dim);
-            head[row * self.dim..(row + 1) * self.dim].copy_from_slice(&tail[..self.dim]);
+            let moved = self.codes(last).to_vec();
+            self.codes_mut(row).copy_from_slice(&moved);
             self.ids.swap(row, last);
             self.scales.swap(row, last);
             self.exact.swap(row, last);
@@ -202,7 +294,12 @@ impl VectorIndex {
         self.ids.pop();
         self.scales.pop();
         self.exact.pop();
-        self.codes.truncate(last * self.dim);
+        if let Some(page) = self.pages.last_mut() {
+            page.truncate(page.len() - self.dim);
+            if page.is_empty() {
+                self.pages.pop();
+            }
+        }
     }
 
     /// Whether `id` has a vector.
@@ -246,10 +343,7 @@ impl VectorIndex {
     fn scan_score(&self, row: usize, query: &Query) -> f32 {
         match &self.exact[row] {
             Payload::Inline(bytes) if bytes.len() == self.dim * 4 => dot_bytes(&query.unit, bytes),
-            _ => {
-                let codes = &self.codes[row * self.dim..(row + 1) * self.dim];
-                dot_i8(&query.codes, codes) as f32 * query.scale * self.scales[row]
-            }
+            _ => dot_i8(&query.codes, self.codes(row)) as f32 * query.scale * self.scales[row],
         }
     }
 
@@ -266,7 +360,8 @@ impl VectorIndex {
         let ids: usize = self.ids.iter().map(|id| id.capacity() + 24 + 9).sum();
         let exact: usize = self.exact.iter().map(Payload::heap_bytes).sum();
         ids + exact
-            + self.codes.capacity()
+            + self.pages.iter().map(Vec::capacity).sum::<usize>()
+            + self.pages.capacity() * 24
             + self.exact.capacity() * 24
             + self.scales.capacity() * 4
     }

@@ -111,7 +111,7 @@ async fn a_workspace_in_the_previous_layout_opens_and_is_rewritten_in_todays() {
         names.iter().any(|n| n.starts_with("engine.blobs.")),
         "{names:?}"
     );
-    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP203");
+    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP204");
     assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL02");
     // It goes on working: a new document, a deletion, a restart.
     server
@@ -149,6 +149,48 @@ async fn a_workspace_in_the_previous_layout_opens_and_is_rewritten_in_todays() {
         .await;
     assert!(context.contains("Charles Babbage"), "{context}");
     assert!(!context.contains("Bletchley"), "{context}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_in_storage_layout_3_opens_and_its_vectors_are_rewritten_in_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws_dir = dir.path().join("data").join("legacy");
+    std::fs::create_dir_all(&ws_dir).unwrap();
+    for file in ["engine.snap", "engine.jrnl", "engine.blobs.0"] {
+        std::fs::copy(fixture("workspace-layout-3").join(file), ws_dir.join(file)).unwrap();
+    }
+    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP203");
+    let server = Server::start_in(dir.path(), &[]);
+    let ws = Some("legacy");
+    let all = [
+        "hopper.txt",
+        "johnson.txt",
+        "lovelace.txt",
+        "noether.txt",
+        "turing.txt",
+    ];
+    assert_eq!(processed_files(&server, "legacy").await, all);
+    // Naive retrieval reads the chunk vectors alone, so their codes came through.
+    let naive = server
+        .post(
+            "/query",
+            ws,
+            json!({"query": "Who built the first compiler?", "mode": "naive", "only_need_context": true}),
+        )
+        .await;
+    assert_eq!(naive.status, 200, "{}", naive.text);
+    assert!(naive.text.contains("Grace Hopper"), "{}", naive.text);
+    let context = server.context(ws, "Who proved the symmetry theorem?").await;
+    assert!(context.contains("Emmy Noether"), "{context}");
+    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP204");
+    // The rewritten workspace reopens as it was.
+    server.terminate();
+    let server = Server::start_in(dir.path(), &[]);
+    assert_eq!(processed_files(&server, "legacy").await, all);
+    let context = server
+        .context(ws, "Who computed the Apollo 11 trajectory?")
+        .await;
+    assert!(context.contains("Katherine Johnson"), "{context}");
 }
 
 /// Document text, the cached answers and exact vectors are in the blob file, not in

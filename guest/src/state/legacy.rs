@@ -1,12 +1,13 @@
 //! The layouts of earlier servers, read once and converted: snapshots of layouts 1
-//! (before `doc_faults`) and 2 (documents, cached answers and exact vectors held in
-//! memory), and journals of operations in that layout. The store rewrites a workspace
+//! (before `doc_faults`), 2 (documents, cached answers and exact vectors held in
+//! memory) and 3 (each vector index's codes in one byte string), and journals of
+//! operations in the first operation layout. The store rewrites a workspace
 //! in today's layout right after opening it, so these types are only ever decoded.
 
 use super::cache::CacheRecord;
 use super::tables::{ChunkRecord, DocGraph, DocRecord, Meta, Op, State, StatusRecord};
 use crate::graph::{Edge, Graph, Node};
-use crate::payload::Text;
+use crate::payload::{ByteBuf, Payload, Text};
 use crate::vectors::{Embedding, VectorIndex};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -86,9 +87,70 @@ struct StateV1 {
     doc_graph: HashMap<String, DocGraph>,
 }
 
-/// Decodes a snapshot payload of layout 1 or 2.
+/// Snapshot layout 3: today's tables, with each vector index's codes in one piece.
+#[derive(Deserialize)]
+struct StateV3 {
+    meta: Meta,
+    docs: HashMap<String, DocRecord>,
+    status: HashMap<String, StatusRecord>,
+    chunks: HashMap<String, ChunkRecord>,
+    chunk_vectors: VectorIndexV3,
+    cache: HashMap<String, CacheRecord>,
+    graph: Graph,
+    entity_vectors: VectorIndexV3,
+    relation_vectors: VectorIndexV3,
+    entity_chunks: HashMap<String, Vec<String>>,
+    relation_chunks: HashMap<(String, String), Vec<String>>,
+    doc_graph: HashMap<String, DocGraph>,
+    doc_faults: HashMap<String, u32>,
+}
+
+#[derive(Deserialize)]
+struct VectorIndexV3 {
+    dim: usize,
+    ids: Vec<String>,
+    scales: Vec<f32>,
+    codes: ByteBuf,
+    exact: Vec<Payload>,
+}
+
+impl VectorIndexV3 {
+    fn convert(self) -> Option<VectorIndex> {
+        VectorIndex::from_parts(
+            self.dim,
+            self.ids,
+            self.scales,
+            vec![self.codes.0],
+            self.exact,
+        )
+    }
+}
+
+fn convert_v3(v3: StateV3) -> Option<State> {
+    Some(State {
+        meta: v3.meta,
+        docs: v3.docs,
+        status: v3.status,
+        chunks: v3.chunks,
+        chunk_vectors: v3.chunk_vectors.convert()?,
+        cache: v3.cache,
+        graph: v3.graph,
+        entity_vectors: v3.entity_vectors.convert()?,
+        relation_vectors: v3.relation_vectors.convert()?,
+        entity_chunks: v3.entity_chunks,
+        relation_chunks: v3.relation_chunks,
+        doc_graph: v3.doc_graph,
+        doc_faults: v3.doc_faults,
+        ..State::default()
+    })
+}
+
+/// Decodes a snapshot payload of layout 1, 2 or 3.
 pub fn decode_state(format: u8, payload: &[u8]) -> Option<State> {
     match format {
+        3 => postcard::from_bytes::<StateV3>(payload)
+            .ok()
+            .and_then(convert_v3),
         1 => postcard::from_bytes::<StateV1>(payload)
             .ok()
             .map(|v1| convert(v1, HashMap::new())),

@@ -176,8 +176,9 @@ impl Journaled for State {
     }
 
     /// Layout 2 added `doc_faults`; layout 3 moved document text, cached answers and
-    /// exact vectors to the blob file and quantised the vectors in memory.
-    const FORMAT: u8 = 3;
+    /// exact vectors to the blob file and quantised the vectors in memory; layout 4
+    /// stores the vectors' codes in pages rather than one byte string per index.
+    const FORMAT: u8 = 4;
 
     fn decode_older(format: u8, payload: &[u8]) -> Option<State> {
         legacy::decode_state(format, payload)

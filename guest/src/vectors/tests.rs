@@ -236,3 +236,57 @@ fn rows_stay_findable_through_random_upserts_and_removes() {
     }
     assert!(restored.row("chunk-").is_none());
 }
+
+#[test]
+fn codes_are_kept_in_bounded_pages_through_growth_removal_and_reopening() {
+    // 128 Ki dimensions make a page hold eight rows, so thirty rows span four pages.
+    let dim = 1 << 17;
+    let per_page = PAGE_BYTES / dim;
+    assert_eq!(per_page, 8);
+    let mut index = VectorIndex::default();
+    let mut kept: Vec<(String, Vec<f32>)> = Vec::new();
+    for i in 0..30 {
+        let v = vector(i * 7919, dim);
+        put(&mut index, &format!("r{i}"), &v);
+        kept.push((format!("r{i}"), v));
+    }
+    let check = |index: &VectorIndex, kept: &[(String, Vec<f32>)]| {
+        assert_eq!(index.len(), kept.len());
+        assert_eq!(index.pages.len(), kept.len().div_ceil(per_page));
+        for page in &index.pages {
+            assert!(page.len() <= PAGE_BYTES && page.len() % dim == 0);
+        }
+        for (id, v) in kept {
+            let row = index.row(id).unwrap_or_else(|| panic!("{id} lost"));
+            assert!(index.score_row(row, &Query::new(v)).unwrap() > 0.99, "{id}");
+        }
+    };
+    check(&index, &kept);
+    // Remove from the first page, the middle and the end: the last row moves into
+    // each hole and the last page shrinks, dropping when it empties.
+    for id in ["r0", "r12", "r29", "r3", "r28", "r27", "r26", "r25", "r24"] {
+        index.remove(id);
+        kept.retain(|(k, _)| k != id);
+        check(&index, &kept);
+    }
+    let restored: VectorIndex =
+        postcard::from_bytes(&postcard::to_stdvec(&index).unwrap()).unwrap();
+    check(&restored, &kept);
+
+    // Codes arriving as one run (the older layout) are cut into pages on opening.
+    let one_run: Vec<u8> = index.pages.concat();
+    let joined = VectorIndex::from_parts(
+        dim,
+        index.ids.clone(),
+        index.scales.clone(),
+        vec![one_run.clone()],
+        index.exact.clone(),
+    )
+    .unwrap();
+    check(&joined, &kept);
+    assert_eq!(joined.pages, index.pages);
+    // Parts that disagree are refused rather than misread.
+    let short = one_run[..one_run.len() - 1].to_vec();
+    let (ids, scales, exact) = (index.ids.clone(), index.scales.clone(), index.exact.clone());
+    assert!(VectorIndex::from_parts(dim, ids, scales, vec![short], exact).is_none());
+}
