@@ -46,14 +46,10 @@ fn main() {
         .args(["--target", "wasm32-wasip2", "--profile", "component"])
         .arg("--target-dir")
         .arg(&target_dir)
-        .env(
-            "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
-            "-C target-feature=+simd128",
-        );
+        .env("CARGO_ENCODED_RUSTFLAGS", guest_rustflags(&root));
     // Settings meant for the outer (native) build must not leak into the guest's.
     for var in [
         "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
         "CARGO_BUILD_RUSTFLAGS",
         "CARGO_TARGET_DIR",
         "RUSTC_WORKSPACE_WRAPPER",
@@ -77,4 +73,22 @@ fn main() {
         .join("lightrag_engine.wasm");
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets this")).join("engine.wasm");
     std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
+}
+
+/// SIMD for the vector scan, and the source tree's and cargo's paths remapped so that
+/// the component's bytes do not depend on where the checkout or cargo's registry
+/// lives: the same commit and compiler build the same file (`guest/release.sh`
+/// passes the same flags). Encoded (0x1f-separated) so that paths may hold spaces;
+/// with `--target` they reach only the guest, not build scripts.
+fn guest_rustflags(root: &Path) -> String {
+    let cargo_home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .unwrap_or_default();
+    [
+        "-Ctarget-feature=+simd128".to_string(),
+        format!("--remap-path-prefix={}=/lightrag", root.display()),
+        format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
+    ]
+    .join("\u{1f}")
 }
