@@ -16,6 +16,7 @@ mod layers;
 mod lifecycle;
 mod mock_llm;
 mod modes;
+mod node;
 mod offline;
 mod ollama;
 mod pool;
