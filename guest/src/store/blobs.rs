@@ -22,6 +22,11 @@ const HEADER: u64 = 16;
 const PREFIX: &str = "engine.blobs.";
 /// Values of this size or more are written without buffering.
 const DIRECT_WRITE: usize = 64 * 1024;
+/// Buffered values go out once they reach this size. Compaction copies every live
+/// value through [`Blobs::put`] before one final flush; unbounded, the buffer grew
+/// to the size of all of them, and a single allocation of hundreds of megabytes
+/// trapped workspaces of ~13,000 chunks under a 512 MiB limit.
+const PENDING_LIMIT: usize = 1 << 20;
 
 /// One blob file, open for appending and reading.
 pub struct Blobs {
@@ -121,6 +126,9 @@ impl Blobs {
             self.pending.extend_from_slice(bytes);
         }
         self.len += u64::from(len);
+        if self.pending.len() >= PENDING_LIMIT {
+            self.flush(false)?;
+        }
         Ok(blob)
     }
 
@@ -228,5 +236,36 @@ mod tests {
         Blobs::remove_others(dir.path(), 3);
         assert!(!dir.path().join("engine.blobs.4").exists());
         assert!(path.exists());
+    }
+
+    #[test]
+    fn compaction_sized_runs_of_small_values_never_buffer_more_than_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut blobs = Blobs::open(dir.path(), 1).unwrap();
+        let value = [5u8; 4096];
+        let refs: Vec<BlobRef> = (0..2000).map(|_| blobs.put(&value).unwrap()).collect();
+        // Eight MiB went in without a flush; at most the limit waited in memory.
+        assert!(
+            blobs.pending.capacity() <= 2 * PENDING_LIMIT,
+            "{}",
+            blobs.pending.capacity()
+        );
+        blobs.flush(true).unwrap();
+        assert_eq!(blobs.len(), HEADER + 2000 * 4096);
+        for blob in [refs[0], refs[999], refs[1999]] {
+            assert_eq!(blobs.read(blob).unwrap(), value);
+        }
+        // A failed commit still drops everything it appended, flushed early or not.
+        let before = blobs.len();
+        for _ in 0..600 {
+            blobs.put(&value).unwrap();
+        }
+        blobs.truncate(before);
+        assert_eq!(
+            fs::metadata(dir.path().join("engine.blobs.1"))
+                .unwrap()
+                .len(),
+            before
+        );
     }
 }
