@@ -5,7 +5,7 @@ use crate::executor::{Io, TaskResult};
 use crate::extract;
 use crate::ids::{sorted, split_sep};
 use crate::kg;
-use crate::shared::Shared;
+use crate::shared::{Shared, store_error};
 use crate::state::{DocState, Op, State, StatusRecord};
 use crate::wit::{Error, TaskOutput};
 use std::collections::HashSet;
@@ -184,13 +184,19 @@ async fn rebuild_inputs(
         .collect();
     let mut results = Vec::new();
     for chunk_id in chunk_ids {
-        let chunk = shared.store.borrow().state().chunks.get(&chunk_id).cloned();
-        let Some(chunk) = chunk else { continue };
+        let read = {
+            let store = shared.store.borrow();
+            let chunk = store.state().chunks.get(&chunk_id).cloned();
+            chunk.map(|chunk| store.read_text(&chunk.content).map(|text| (chunk, text)))
+        };
+        let Some((chunk, content)) = read.transpose().map_err(store_error)? else {
+            continue;
+        };
         let extracted = extract::extraction_of(
             shared,
             io,
             &chunk.id,
-            &chunk.content,
+            &content,
             &chunk.file_path,
             &chunk.llm_cache_list,
         )

@@ -9,6 +9,7 @@
 
 use crate::chunking::{Chunk, chunk_by_tokens};
 use crate::executor::{Io, TaskResult};
+use crate::payload::Text;
 use crate::progress::progress;
 use crate::shared::Shared;
 use crate::state::{ChunkRecord, DocState, Meta, Op};
@@ -414,7 +415,7 @@ async fn merge_documents(
                     ChunkRecord {
                         id: id.clone(),
                         tokens: chunk.tokens,
-                        content: chunk.content.clone(),
+                        content: Text::new(chunk.content.clone()),
                         order: chunk.order,
                         doc_id: doc.doc_id.clone(),
                         file_path: doc.file_path.clone(),

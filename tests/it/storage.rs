@@ -111,8 +111,8 @@ async fn a_workspace_in_the_previous_layout_opens_and_is_rewritten_in_todays() {
         names.iter().any(|n| n.starts_with("engine.blobs.")),
         "{names:?}"
     );
-    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP204");
-    assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL02");
+    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP205");
+    assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL03");
     // It goes on working: a new document, a deletion, a restart.
     server
         .insert(ws, "noether.txt", "Emmy Noether proved the theorem linking symmetries and conservation laws at Göttingen.")
@@ -182,11 +182,72 @@ async fn a_workspace_in_storage_layout_3_opens_and_its_vectors_are_rewritten_in_
     assert!(naive.text.contains("Grace Hopper"), "{}", naive.text);
     let context = server.context(ws, "Who proved the symmetry theorem?").await;
     assert!(context.contains("Emmy Noether"), "{context}");
-    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP204");
+    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP205");
     // The rewritten workspace reopens as it was.
     server.terminate();
     let server = Server::start_in(dir.path(), &[]);
     assert_eq!(processed_files(&server, "legacy").await, all);
+    let context = server
+        .context(ws, "Who computed the Apollo 11 trajectory?")
+        .await;
+    assert!(context.contains("Katherine Johnson"), "{context}");
+}
+
+/// Layout 4 kept chunk text in memory and in the journal's operations; both are
+/// converted, and the text ends up in the blob file only.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_in_storage_layout_4_opens_and_its_chunk_text_moves_to_the_blob_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws_dir = dir.path().join("data").join("legacy");
+    std::fs::create_dir_all(&ws_dir).unwrap();
+    for file in ["engine.snap", "engine.jrnl", "engine.blobs.0"] {
+        std::fs::copy(fixture("workspace-layout-4").join(file), ws_dir.join(file)).unwrap();
+    }
+    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP204");
+    assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL02");
+    // The sentence is also in the document's status and in descriptions; the chunk
+    // held one more copy.
+    let needle = b"Grace Hopper built the first compiler";
+    let count = |bytes: &[u8]| bytes.windows(needle.len()).filter(|w| w == needle).count();
+    let before = count(&std::fs::read(ws_dir.join("engine.snap")).unwrap());
+    let server = Server::start_in(dir.path(), &[]);
+    let ws = Some("legacy");
+    let all = [
+        "franklin.txt",
+        "hopper.txt",
+        "johnson.txt",
+        "lovelace.txt",
+        "noether.txt",
+        "turing.txt",
+    ];
+    assert_eq!(processed_files(&server, "legacy").await, all);
+    // Chunk text from the snapshot and from the journal's operations both answer.
+    let context = server.context(ws, "Who built the first compiler?").await;
+    assert!(
+        context.contains("Grace Hopper built the first compiler"),
+        "{context}"
+    );
+    let context = server.context(ws, "Who photographed DNA?").await;
+    assert!(context.contains("X-ray diffraction"), "{context}");
+    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP205");
+    assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL03");
+    let snapshot = std::fs::read(ws_dir.join("engine.snap")).unwrap();
+    assert_eq!(count(&snapshot), before - 1, "chunk text left in the snapshot");
+    // Deleting a document rebuilds what it shared from the other chunks' text.
+    let franklin = doc_id(&server, "legacy", "franklin.txt").await;
+    let deleted = server
+        .request(
+            Method::DELETE,
+            "/documents/delete_document",
+            ws,
+            Some(json!({"doc_ids": [franklin]})),
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    server.wait_idle(ws).await;
+    server.terminate();
+    let server = Server::start_in(dir.path(), &[]);
+    assert_eq!(processed_files(&server, "legacy").await, all[1..]);
     let context = server
         .context(ws, "Who computed the Apollo 11 trajectory?")
         .await;
@@ -212,23 +273,21 @@ async fn bulky_values_live_in_the_blob_file_across_restarts_and_kills() {
         .await;
     server.wait_idle(ws).await;
     server.terminate();
-    // The text is in the snapshot once, as the chunks' text, not a second time as
-    // the document's; the document's copy is in the blob file.
+    // Neither the document's text nor its chunks' is in the snapshot (only the few
+    // descriptions quoting the sentence): both are in the blob file.
     let needle = b"Zanzibar spice merchants traded cloves";
     let count = |bytes: &[u8]| bytes.windows(needle.len()).filter(|w| w == needle).count();
     let snapshot = std::fs::read(dir.path().join("data/blobs/engine.snap")).unwrap();
     let in_snapshot = count(&snapshot);
-    assert!(
-        (200..400).contains(&in_snapshot),
-        "{in_snapshot} copies in the snapshot"
-    );
+    assert!(in_snapshot < 20, "{in_snapshot} copies in the snapshot");
     let blob_file = std::fs::read_dir(dir.path().join("data/blobs"))
         .unwrap()
         .flatten()
         .find(|e| e.file_name().to_string_lossy().starts_with("engine.blobs."))
         .expect("a blob file")
         .path();
-    assert!(count(&std::fs::read(blob_file).unwrap()) >= 200);
+    let in_blobs = count(&std::fs::read(blob_file).unwrap());
+    assert!(in_blobs >= 400, "{in_blobs} copies in the blob file");
     let server = Server::start_in(dir.path(), &[]);
     let context = server.context(ws, "Who traded cloves?").await;
     assert!(context.contains("Stone Town"), "{context}");

@@ -100,7 +100,7 @@ async fn naive(
             .into_iter()
             .map(|(id, _)| id)
             .collect();
-        retrieve::chunks_by_id(state, &ids)
+        retrieve::chunks_by_id(state, store.blobs(), &ids)?
     };
     let total_found = found.len() as u32;
     let found = rerank(
@@ -208,7 +208,7 @@ async fn graph_query(
         };
         select(shared, state, blobs, memo, params, found)
     };
-    let Some(selected) = retrieved else {
+    let Some(selected) = retrieved? else {
         return Ok(no_context(&keywords));
     };
     let merged_count = selected.merged_count;
@@ -289,7 +289,7 @@ fn select(
     memo: &mut TokenMemo,
     params: &QueryParams,
     found: Found<'_, '_>,
-) -> Option<Selected> {
+) -> Result<Option<Selected>, Error> {
     let config = &shared.config;
     let mode = params.mode;
     let chunk_top_k = params.chunk_top_k.unwrap_or(config.chunk_top_k) as usize;
@@ -315,7 +315,7 @@ fn select(
         Vec::new()
     };
     if nodes.is_empty() && edges.is_empty() && vector_chunk_ids.is_empty() {
-        return None;
+        return Ok(None);
     }
     let (total_entities, total_relations) = (nodes.len() as u32, edges.len() as u32);
 
@@ -372,7 +372,7 @@ fn select(
         data.entities = nodes.iter().map(|n| entity_data(n)).collect();
         data.relationships = edges.iter().map(|e| relation_data(e)).collect();
     }
-    Some(Selected {
+    Ok(Some(Selected {
         merged_count,
         entity_text: nodes
             .iter()
@@ -384,9 +384,9 @@ fn select(
             .collect(),
         entity_lines,
         relation_lines,
-        chunks: retrieve::chunks_by_id(state, &chunk_ids),
+        chunks: retrieve::chunks_by_id(state, blobs, &chunk_ids)?,
         data,
-    })
+    }))
 }
 
 fn entity_data(n: &Node) -> EntityData {

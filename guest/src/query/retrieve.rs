@@ -7,6 +7,7 @@ use crate::ids::sep_parts;
 use crate::payload::BlobSource;
 use crate::state::State;
 use crate::vectors::Query;
+use crate::wit::Error;
 use std::collections::HashSet;
 
 /// Entities found through the entity vectors (`local`), with the relations around
@@ -149,17 +150,27 @@ pub fn related_chunks(
         .collect()
 }
 
-/// The stored chunk of each id, in order.
-pub fn chunks_by_id(state: &State, ids: &[String]) -> Vec<Retrieved> {
-    ids.iter()
-        .filter_map(|id| {
-            state.chunks.get(id).map(|c| Retrieved {
-                id: id.clone(),
-                content: c.content.clone(),
-                file_path: c.file_path.clone(),
-            })
-        })
-        .collect()
+/// The stored chunk of each id, in order, with its text read from the blob file.
+pub fn chunks_by_id(
+    state: &State,
+    blobs: &dyn BlobSource,
+    ids: &[String],
+) -> Result<Vec<Retrieved>, Error> {
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(chunk) = state.chunks.get(id) else {
+            continue;
+        };
+        let content = chunk.content.read(blobs).map_err(|err| {
+            Error::Internal(format!("the text of chunk {id} cannot be read: {err}"))
+        })?;
+        found.push(Retrieved {
+            id: id.clone(),
+            content,
+            file_path: chunk.file_path.clone(),
+        });
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
 //! The layouts of earlier servers, read once and converted: snapshots of layouts 1
 //! (before `doc_faults`), 2 (documents, cached answers and exact vectors held in
-//! memory) and 3 (each vector index's codes in one byte string), and journals of
-//! operations in the first operation layout. The store rewrites a workspace
-//! in today's layout right after opening it, so these types are only ever decoded.
+//! memory), 3 (each vector index's codes in one byte string) and 4 (chunk text held
+//! in memory), and journals of operations in the first two operation layouts. The
+//! store rewrites a workspace in today's layout right after opening it, so these
+//! types are only ever decoded.
 
 use super::cache::CacheRecord;
 use super::tables::{ChunkRecord, DocGraph, DocRecord, Meta, Op, State, StatusRecord};
 use crate::graph::{Edge, Graph, Node};
 use crate::payload::{ByteBuf, Payload, Text};
 use crate::vectors::{Embedding, VectorIndex};
+use postcard::de_flavors::Flavor;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -29,6 +31,36 @@ impl From<DocRecordV2> for DocRecord {
             content_hash: doc.content_hash,
         }
     }
+}
+
+/// A chunk with its text in memory (layouts 1-4).
+#[derive(Deserialize)]
+struct ChunkRecordV4 {
+    id: String,
+    tokens: u32,
+    content: String,
+    order: u32,
+    doc_id: String,
+    file_path: String,
+    llm_cache_list: Vec<String>,
+}
+
+impl From<ChunkRecordV4> for ChunkRecord {
+    fn from(chunk: ChunkRecordV4) -> ChunkRecord {
+        ChunkRecord {
+            id: chunk.id,
+            tokens: chunk.tokens,
+            content: Text::new(chunk.content),
+            order: chunk.order,
+            doc_id: chunk.doc_id,
+            file_path: chunk.file_path,
+            llm_cache_list: chunk.llm_cache_list,
+        }
+    }
+}
+
+fn convert_chunks(chunks: HashMap<String, ChunkRecordV4>) -> HashMap<String, ChunkRecord> {
+    chunks.into_iter().map(|(k, c)| (k, c.into())).collect()
 }
 
 #[derive(Deserialize)]
@@ -76,7 +108,7 @@ struct StateV1 {
     meta: Meta,
     docs: HashMap<String, DocRecordV2>,
     status: HashMap<String, StatusRecord>,
-    chunks: HashMap<String, ChunkRecord>,
+    chunks: HashMap<String, ChunkRecordV4>,
     chunk_vectors: VectorIndexV2,
     cache: HashMap<String, CacheRecordV2>,
     graph: Graph,
@@ -93,7 +125,7 @@ struct StateV3 {
     meta: Meta,
     docs: HashMap<String, DocRecord>,
     status: HashMap<String, StatusRecord>,
-    chunks: HashMap<String, ChunkRecord>,
+    chunks: HashMap<String, ChunkRecordV4>,
     chunk_vectors: VectorIndexV3,
     cache: HashMap<String, CacheRecord>,
     graph: Graph,
@@ -131,7 +163,7 @@ fn convert_v3(v3: StateV3) -> Option<State> {
         meta: v3.meta,
         docs: v3.docs,
         status: v3.status,
-        chunks: v3.chunks,
+        chunks: convert_chunks(v3.chunks),
         chunk_vectors: v3.chunk_vectors.convert()?,
         cache: v3.cache,
         graph: v3.graph,
@@ -145,17 +177,56 @@ fn convert_v3(v3: StateV3) -> Option<State> {
     })
 }
 
-/// Decodes a snapshot payload of layout 1, 2 or 3.
-pub fn decode_state(format: u8, payload: &[u8]) -> Option<State> {
+/// Snapshot layout 4: today's tables, with chunk text in memory.
+#[derive(Deserialize)]
+struct StateV4 {
+    meta: Meta,
+    docs: HashMap<String, DocRecord>,
+    status: HashMap<String, StatusRecord>,
+    chunks: HashMap<String, ChunkRecordV4>,
+    chunk_vectors: VectorIndex,
+    cache: HashMap<String, CacheRecord>,
+    graph: Graph,
+    entity_vectors: VectorIndex,
+    relation_vectors: VectorIndex,
+    entity_chunks: HashMap<String, Vec<String>>,
+    relation_chunks: HashMap<(String, String), Vec<String>>,
+    doc_graph: HashMap<String, DocGraph>,
+    doc_faults: HashMap<String, u32>,
+}
+
+fn convert_v4(v4: StateV4) -> State {
+    State {
+        meta: v4.meta,
+        docs: v4.docs,
+        status: v4.status,
+        chunks: convert_chunks(v4.chunks),
+        chunk_vectors: v4.chunk_vectors,
+        cache: v4.cache,
+        graph: v4.graph,
+        entity_vectors: v4.entity_vectors,
+        relation_vectors: v4.relation_vectors,
+        entity_chunks: v4.entity_chunks,
+        relation_chunks: v4.relation_chunks,
+        doc_graph: v4.doc_graph,
+        doc_faults: v4.doc_faults,
+        ..State::default()
+    }
+}
+
+/// Decodes a snapshot payload of layout 1 to 4.
+pub fn decode_state<'de, F: Flavor<'de>>(
+    format: u8,
+    input: &mut postcard::Deserializer<'de, F>,
+) -> Option<State> {
     match format {
-        3 => postcard::from_bytes::<StateV3>(payload)
-            .ok()
-            .and_then(convert_v3),
-        1 => postcard::from_bytes::<StateV1>(payload)
+        4 => StateV4::deserialize(input).ok().map(convert_v4),
+        3 => StateV3::deserialize(input).ok().and_then(convert_v3),
+        1 => StateV1::deserialize(input)
             .ok()
             .map(|v1| convert(v1, HashMap::new())),
         // Layout 2 is layout 1's fields followed by `doc_faults`.
-        2 => postcard::from_bytes::<(StateV1, HashMap<String, u32>)>(payload)
+        2 => <(StateV1, HashMap<String, u32>)>::deserialize(input)
             .ok()
             .map(|(v1, faults)| convert(v1, faults)),
         _ => None,
@@ -167,7 +238,7 @@ fn convert(v1: StateV1, doc_faults: HashMap<String, u32>) -> State {
         meta: v1.meta,
         docs: v1.docs.into_iter().map(|(k, d)| (k, d.into())).collect(),
         status: v1.status,
-        chunks: v1.chunks,
+        chunks: convert_chunks(v1.chunks),
         chunk_vectors: v1.chunk_vectors.into(),
         cache: v1.cache.into_iter().map(|(k, c)| (k, c.into())).collect(),
         graph: v1.graph,
@@ -188,7 +259,7 @@ enum OpV1 {
     DelDoc(String),
     PutStatus(StatusRecord),
     DelStatus(String),
-    PutChunk(ChunkRecord, Vec<f32>),
+    PutChunk(ChunkRecordV4, Vec<f32>),
     DelChunk(String),
     PutCache(String, CacheRecordV2),
     DelCache(String),
@@ -214,10 +285,88 @@ enum OpV1 {
     AddRelationChunks(String, String, Vec<String>),
 }
 
-/// Decodes a journal record of the first operation layout.
-pub fn decode_ops(payload: &[u8]) -> Option<Vec<Op>> {
-    let ops: Vec<OpV1> = postcard::from_bytes(payload).ok()?;
-    Some(ops.into_iter().map(Op::from).collect())
+/// Operations as journals of the second layout hold them: today's, with chunk text
+/// in memory.
+#[derive(Deserialize)]
+enum OpV2 {
+    PutDoc(DocRecord),
+    DelDoc(String),
+    PutStatus(StatusRecord),
+    DelStatus(String),
+    PutChunk(ChunkRecordV4, Embedding),
+    DelChunk(String),
+    PutCache(String, CacheRecord),
+    DelCache(String),
+    ClearCache,
+    SetMeta(Meta),
+    PutNode(Node),
+    DelNode(String),
+    PutEdge(Edge),
+    DelEdge(String, String),
+    PutEntityVector(String, Embedding),
+    DelEntityVector(String),
+    PutRelationVector(String, String, Embedding),
+    DelRelationVector(String, String),
+    SetEntityChunks(String, Vec<String>),
+    DelEntityChunks(String),
+    SetRelationChunks(String, String, Vec<String>),
+    DelRelationChunks(String, String),
+    SetDocGraph(String, DocGraph),
+    DelDocGraph(String),
+    ClearAll,
+    SetDocFaults(String, u32),
+    AddEntityChunks(String, Vec<String>),
+    AddRelationChunks(String, String, Vec<String>),
+}
+
+/// Decodes a journal record of operation layout 1 or 2.
+pub fn decode_ops(layout: u8, payload: &[u8]) -> Option<Vec<Op>> {
+    match layout {
+        1 => {
+            let ops: Vec<OpV1> = postcard::from_bytes(payload).ok()?;
+            Some(ops.into_iter().map(Op::from).collect())
+        }
+        2 => {
+            let ops: Vec<OpV2> = postcard::from_bytes(payload).ok()?;
+            Some(ops.into_iter().map(Op::from).collect())
+        }
+        _ => None,
+    }
+}
+
+impl From<OpV2> for Op {
+    fn from(op: OpV2) -> Op {
+        match op {
+            OpV2::PutDoc(doc) => Op::PutDoc(doc),
+            OpV2::DelDoc(id) => Op::DelDoc(id),
+            OpV2::PutStatus(status) => Op::PutStatus(status),
+            OpV2::DelStatus(id) => Op::DelStatus(id),
+            OpV2::PutChunk(chunk, vector) => Op::PutChunk(chunk.into(), vector),
+            OpV2::DelChunk(id) => Op::DelChunk(id),
+            OpV2::PutCache(key, record) => Op::PutCache(key, record),
+            OpV2::DelCache(key) => Op::DelCache(key),
+            OpV2::ClearCache => Op::ClearCache,
+            OpV2::SetMeta(meta) => Op::SetMeta(meta),
+            OpV2::PutNode(node) => Op::PutNode(node),
+            OpV2::DelNode(name) => Op::DelNode(name),
+            OpV2::PutEdge(edge) => Op::PutEdge(edge),
+            OpV2::DelEdge(a, b) => Op::DelEdge(a, b),
+            OpV2::PutEntityVector(name, v) => Op::PutEntityVector(name, v),
+            OpV2::DelEntityVector(name) => Op::DelEntityVector(name),
+            OpV2::PutRelationVector(a, b, v) => Op::PutRelationVector(a, b, v),
+            OpV2::DelRelationVector(a, b) => Op::DelRelationVector(a, b),
+            OpV2::SetEntityChunks(name, chunks) => Op::SetEntityChunks(name, chunks),
+            OpV2::DelEntityChunks(name) => Op::DelEntityChunks(name),
+            OpV2::SetRelationChunks(a, b, chunks) => Op::SetRelationChunks(a, b, chunks),
+            OpV2::DelRelationChunks(a, b) => Op::DelRelationChunks(a, b),
+            OpV2::SetDocGraph(doc, graph) => Op::SetDocGraph(doc, graph),
+            OpV2::DelDocGraph(doc) => Op::DelDocGraph(doc),
+            OpV2::ClearAll => Op::ClearAll,
+            OpV2::SetDocFaults(id, faults) => Op::SetDocFaults(id, faults),
+            OpV2::AddEntityChunks(name, chunks) => Op::AddEntityChunks(name, chunks),
+            OpV2::AddRelationChunks(a, b, chunks) => Op::AddRelationChunks(a, b, chunks),
+        }
+    }
 }
 
 impl From<OpV1> for Op {
@@ -227,7 +376,7 @@ impl From<OpV1> for Op {
             OpV1::DelDoc(id) => Op::DelDoc(id),
             OpV1::PutStatus(status) => Op::PutStatus(status),
             OpV1::DelStatus(id) => Op::DelStatus(id),
-            OpV1::PutChunk(chunk, vector) => Op::PutChunk(chunk, Embedding::new(&vector)),
+            OpV1::PutChunk(chunk, vector) => Op::PutChunk(chunk.into(), Embedding::new(&vector)),
             OpV1::DelChunk(id) => Op::DelChunk(id),
             OpV1::PutCache(key, record) => Op::PutCache(key, record.into()),
             OpV1::DelCache(key) => Op::DelCache(key),

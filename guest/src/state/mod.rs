@@ -177,15 +177,19 @@ impl Journaled for State {
 
     /// Layout 2 added `doc_faults`; layout 3 moved document text, cached answers and
     /// exact vectors to the blob file and quantised the vectors in memory; layout 4
-    /// stores the vectors' codes in pages rather than one byte string per index.
-    const FORMAT: u8 = 4;
+    /// stores the vectors' codes in pages rather than one byte string per index;
+    /// layout 5 moved chunk text to the blob file.
+    const FORMAT: u8 = 5;
 
-    fn decode_older(format: u8, payload: &[u8]) -> Option<State> {
-        legacy::decode_state(format, payload)
+    fn decode_older<'de, F: postcard::de_flavors::Flavor<'de>>(
+        format: u8,
+        input: &mut postcard::Deserializer<'de, F>,
+    ) -> Option<State> {
+        legacy::decode_state(format, input)
     }
 
     fn decode_older_ops(layout: u8, payload: &[u8]) -> Option<Vec<Op>> {
-        (layout == 1).then(|| legacy::decode_ops(payload)).flatten()
+        legacy::decode_ops(layout, payload)
     }
 
     fn payloads(&mut self, visit: &mut Visit<'_>) -> io::Result<()> {
@@ -194,6 +198,9 @@ impl Journaled for State {
         }
         for record in self.cache.values_mut() {
             visit(Kind::Text, record.value.payload_mut())?;
+        }
+        for chunk in self.chunks.values_mut() {
+            visit(Kind::Text, chunk.content.payload_mut())?;
         }
         self.chunk_vectors.payloads(visit)?;
         self.entity_vectors.payloads(visit)?;
@@ -204,9 +211,13 @@ impl Journaled for State {
         match op {
             Op::PutDoc(doc) => visit(Kind::Text, doc.content.payload_mut()),
             Op::PutCache(_, record) => visit(Kind::Text, record.value.payload_mut()),
-            Op::PutChunk(_, vector)
-            | Op::PutEntityVector(_, vector)
-            | Op::PutRelationVector(_, _, vector) => visit(Kind::Vector, &mut vector.exact),
+            Op::PutChunk(chunk, vector) => {
+                visit(Kind::Text, chunk.content.payload_mut())?;
+                visit(Kind::Vector, &mut vector.exact)
+            }
+            Op::PutEntityVector(_, vector) | Op::PutRelationVector(_, _, vector) => {
+                visit(Kind::Vector, &mut vector.exact)
+            }
             _ => Ok(()),
         }
     }

@@ -63,12 +63,13 @@ pub struct StatusRecord {
 }
 
 /// A chunk of a document (LightRAG's `text_chunks`); its vector lives in
-/// [`State::chunk_vectors`].
+/// [`State::chunk_vectors`]. Its text lives in the blob file: a query reads the text
+/// of the few chunks it picks, and held in memory it was the largest table.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ChunkRecord {
     pub id: String,
     pub tokens: u32,
-    pub content: String,
+    pub content: Text,
     pub order: u32,
     pub doc_id: String,
     pub file_path: String,

@@ -8,9 +8,11 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 /// Journals whose operations have the layout the state writes today.
-pub const MAGIC: &[u8; 8] = b"LRJRNL02";
-/// Journals of an earlier operation layout, which the state converts on replay.
-pub const MAGIC_V1: &[u8; 8] = b"LRJRNL01";
+pub const MAGIC: &[u8; 8] = b"LRJRNL03";
+/// The layout of today's operations.
+pub const LAYOUT: u8 = 3;
+/// Journals of earlier operation layouts, which the state converts on replay.
+const OLDER: [(&[u8; 8], u8); 2] = [(b"LRJRNL01", 1), (b"LRJRNL02", 2)];
 /// Magic + generation.
 pub const HEADER: u64 = 16;
 /// Length + CRC-32 before each record's payload.
@@ -21,7 +23,7 @@ pub const MAX_RECORD: u32 = 1 << 30;
 /// What a journal's header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
-    /// 1 for [`MAGIC_V1`], 2 for [`MAGIC`].
+    /// [`LAYOUT`] for [`MAGIC`], or an earlier layout's number.
     pub layout: u8,
     pub generation: u64,
 }
@@ -37,10 +39,12 @@ pub fn read_header(path: &Path) -> io::Result<Option<Header>> {
     if file.read_exact(&mut header).is_err() {
         return Ok(None);
     }
-    let layout = match &header[..8] {
-        magic if magic == MAGIC => 2,
-        magic if magic == MAGIC_V1 => 1,
-        _ => return Ok(None),
+    let layout = if &header[..8] == MAGIC {
+        LAYOUT
+    } else if let Some((_, layout)) = OLDER.iter().find(|(magic, _)| header[..8] == magic[..]) {
+        *layout
+    } else {
+        return Ok(None);
     };
     let generation = u64::from_le_bytes(header[8..].try_into().unwrap_or_default());
     Ok(Some(Header { layout, generation }))

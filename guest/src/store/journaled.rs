@@ -1,6 +1,7 @@
 //! What a state must provide to be stored, and how storage fails.
 
 use crate::payload::Visit;
+use postcard::de_flavors::Flavor;
 use serde::{Serialize, de::DeserializeOwned};
 use std::io;
 
@@ -15,10 +16,14 @@ pub trait Journaled: Serialize + DeserializeOwned + Default {
     fn apply(&mut self, op: Self::Op);
     /// Rebuilds derived indexes after a snapshot was loaded.
     fn after_load(&mut self) {}
-    /// Decodes a snapshot payload of an earlier layout; `None` if it is not one this
-    /// type still reads.
-    fn decode_older(format: u8, payload: &[u8]) -> Option<Self> {
-        let _ = (format, payload);
+    /// Decodes a snapshot payload of an earlier layout, from the same stream as
+    /// today's (so converting a large workspace does not first read it whole); `None`
+    /// if it is not one this type still reads.
+    fn decode_older<'de, F: Flavor<'de>>(
+        format: u8,
+        input: &mut postcard::Deserializer<'de, F>,
+    ) -> Option<Self> {
+        let _ = (format, input);
         None
     }
     /// Decodes a journal record of operations in an earlier layout (the journal's

@@ -118,7 +118,7 @@ impl<S: Journaled> Store<S> {
             fs::rename(&tmp, &path)?;
             sync_dir(dir)?;
         }
-        let layout = header.map_or(2, |h| h.layout);
+        let layout = header.map_or(journal::LAYOUT, |h| h.layout);
         let mut store = Store {
             dir: dir.to_path_buf(),
             journal: OpenOptions::new().append(true).open(&path)?,
@@ -129,7 +129,7 @@ impl<S: Journaled> Store<S> {
             state,
             poisoned: false,
             stale_journal: false,
-            older_layout: older || layout != 2,
+            older_layout: older || layout != journal::LAYOUT,
             inline_vectors: false,
             quota: None,
         };
@@ -436,7 +436,7 @@ impl<S: Journaled> Store<S> {
         let mut records = journal::Records::open(&path)?;
         let mut recovery = Recovery::default();
         while let Some(payload) = records.next_payload() {
-            let ops = if layout == 2 {
+            let ops = if layout == journal::LAYOUT {
                 postcard::from_bytes::<Vec<S::Op>>(payload).ok()
             } else {
                 S::decode_older_ops(layout, payload)

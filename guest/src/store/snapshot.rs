@@ -6,8 +6,8 @@
 //!
 //! Neither direction holds an encoded copy of the state: writing encodes straight into
 //! the file, reading decodes straight from it while the checksum is computed on the
-//! way, so opening a workspace needs the memory of its state and little more. (A
-//! snapshot of an earlier state layout is read whole, once, before it is converted.)
+//! way, so opening a workspace needs the memory of its state and little more. A
+//! snapshot of an earlier state layout is decoded from the same stream and converted.
 
 use super::journaled::{Journaled, StoreError};
 use postcard::de_flavors::Flavor;
@@ -166,20 +166,20 @@ pub fn read<S: Journaled>(path: &Path) -> Result<Option<Loaded<S>>, StoreError> 
             crc: crc32fast::Hasher::new(),
         },
     );
-    let state = if format == S::FORMAT {
+    let state = {
         let flavor = Stream {
             reader: &mut reader,
             remaining: len,
             temp: Vec::new(),
         };
         let mut deserializer = postcard::Deserializer::from_flavor(flavor);
-        let state = S::deserialize(&mut deserializer).ok();
+        let state = if format == S::FORMAT {
+            S::deserialize(&mut deserializer).ok()
+        } else {
+            S::decode_older(format, &mut deserializer)
+        };
         let left = deserializer.finalize().map_err(|_| damaged())?;
         state.filter(|_| left == 0)
-    } else {
-        let mut payload = Vec::new();
-        reader.read_to_end(&mut payload)?;
-        S::decode_older(format, &payload)
     };
     // Whatever the decoder left unread still counts towards the checksum.
     io::copy(&mut reader, &mut io::sink())?;

@@ -243,8 +243,11 @@ impl Journaled for KvWithCount {
             }
         }
     }
-    fn decode_older(format: u8, payload: &[u8]) -> Option<Self> {
-        let old: Kv = (format == 1).then(|| postcard::from_bytes(payload).ok())??;
+    fn decode_older<'de, F: postcard::de_flavors::Flavor<'de>>(
+        format: u8,
+        input: &mut postcard::Deserializer<'de, F>,
+    ) -> Option<Self> {
+        let old: Kv = (format == 1).then(|| Kv::deserialize(input).ok())??;
         Some(KvWithCount {
             map: old.0,
             writes: 0,
