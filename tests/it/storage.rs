@@ -232,7 +232,11 @@ async fn a_workspace_in_storage_layout_4_opens_and_its_chunk_text_moves_to_the_b
     assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP205");
     assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL03");
     let snapshot = std::fs::read(ws_dir.join("engine.snap")).unwrap();
-    assert_eq!(count(&snapshot), before - 1, "chunk text left in the snapshot");
+    assert_eq!(
+        count(&snapshot),
+        before - 1,
+        "chunk text left in the snapshot"
+    );
     // Deleting a document rebuilds what it shared from the other chunks' text.
     let franklin = doc_id(&server, "legacy", "franklin.txt").await;
     let deleted = server
