@@ -84,7 +84,7 @@ fn deletion_plan(
     let mut rebuild_entities = Vec::new();
     let mut rebuild_relations = Vec::new();
     let contributed = state.doc_graph.get(doc_id).cloned().unwrap_or_default();
-    for name in &contributed.entities {
+    for name in contributed.entities() {
         let Some(node) = state.graph.node(name) else {
             continue;
         };
@@ -113,11 +113,12 @@ fn deletion_plan(
             rebuild_entities.push((name.clone(), left));
         }
     }
-    for (a, b) in &contributed.relations {
-        if removed_nodes.contains(a) || removed_nodes.contains(b) {
+    for (a, b) in contributed.relations() {
+        let (a, b) = (a.to_string(), b.to_string());
+        if removed_nodes.contains(&a) || removed_nodes.contains(&b) {
             continue; // gone with its endpoint
         }
-        let Some(edge) = state.graph.edge(a, b) else {
+        let Some(edge) = state.graph.edge(&a, &b) else {
             continue;
         };
         let tracked = state

@@ -442,40 +442,21 @@ fn repoint_documents(state: &State, merged: &BTreeSet<&str>, target: &str) -> Ve
     };
     let mut ops = Vec::new();
     for (doc, graph) in &state.doc_graph {
-        let touches = graph.entities.iter().any(|e| merged.contains(e.as_str()))
-            || graph
-                .relations
-                .iter()
-                .any(|(a, b)| merged.contains(a.as_str()) || merged.contains(b.as_str()));
-        if !touches {
+        // Every relation endpoint is among the entities.
+        if !graph.entities().iter().any(|e| merged.contains(e.as_str())) {
             continue;
         }
-        let mut entities: Vec<String> = Vec::new();
-        for e in &graph.entities {
-            let e = rename(e);
-            if !entities.contains(&e) {
-                entities.push(e);
-            }
+        let mut renamed = DocGraph::default();
+        for e in graph.entities() {
+            renamed.add_entity(&rename(e));
         }
-        let mut relations: Vec<(String, String)> = Vec::new();
-        for (a, b) in &graph.relations {
+        for (a, b) in graph.relations() {
             let (a, b) = (rename(a), rename(b));
-            if a == b {
-                continue;
-            }
-            let (a, b) = sorted(&a, &b);
-            let pair = (a.to_string(), b.to_string());
-            if !relations.contains(&pair) {
-                relations.push(pair);
+            if a != b {
+                renamed.add_relation(&a, &b);
             }
         }
-        ops.push(Op::SetDocGraph(
-            doc.clone(),
-            DocGraph {
-                entities,
-                relations,
-            },
-        ));
+        ops.push(Op::SetDocGraph(doc.clone(), renamed));
     }
     ops
 }

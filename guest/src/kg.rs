@@ -103,11 +103,9 @@ enum ChunkList {
     Replace(Vec<String>),
 }
 
-/// Everything a document adds to the graph: the operations to commit and the
-/// per-document record used to delete it later.
+/// Everything a merge changes in the graph: the operations to commit.
 pub struct Merged {
     pub ops: Vec<Op>,
-    pub doc_graph: DocGraph,
 }
 
 /// What a document's chunk results contribute, for its deletion later: every entity
@@ -128,16 +126,10 @@ pub fn doc_graph_of(results: &[ChunkResult]) -> DocGraph {
                     .flat_map(|r| [r.source.as_str(), r.target.as_str()]),
             );
         for name in names {
-            if !graph.entities.iter().any(|e| e == name) {
-                graph.entities.push(name.to_string());
-            }
+            graph.add_entity(name);
         }
         for relation in &result.extraction.relations {
-            let (a, b) = sorted(&relation.source, &relation.target);
-            let pair = (a.to_string(), b.to_string());
-            if !graph.relations.contains(&pair) {
-                graph.relations.push(pair);
-            }
+            graph.add_relation(&relation.source, &relation.target);
         }
     }
     graph
@@ -215,10 +207,8 @@ pub async fn merge(
         .map_err(|e| Error::Internal(format!("embedding entities and relations failed: {e}")))?
         .into_iter();
     let mut ops = Vec::with_capacity(nodes.len() * 3 + edges.len() * 3);
-    let mut doc_graph = DocGraph::default();
     for (node, plan) in nodes.into_iter().zip(&entities) {
         let vector = vectors.next().unwrap_or_default();
-        doc_graph.entities.push(node.entity_id.clone());
         ops.push(match &plan.sources.chunks {
             ChunkList::Append(new) => Op::AddEntityChunks(plan.name.clone(), new.clone()),
             ChunkList::Replace(all) => Op::SetEntityChunks(plan.name.clone(), all.clone()),
@@ -231,9 +221,6 @@ pub async fn merge(
     }
     for (edge, plan) in edges.into_iter().zip(&relations) {
         let vector = vectors.next().unwrap_or_default();
-        doc_graph
-            .relations
-            .push((edge.source.clone(), edge.target.clone()));
         let (a, b) = (plan.source.clone(), plan.target.clone());
         ops.push(match &plan.sources.chunks {
             ChunkList::Append(new) => Op::AddRelationChunks(a, b, new.clone()),
@@ -246,7 +233,7 @@ pub async fn merge(
         ));
         ops.push(Op::PutEdge(edge));
     }
-    Ok(Merged { ops, doc_graph })
+    Ok(Merged { ops })
 }
 
 /// Groups the records and combines them with the stored graph (without any model

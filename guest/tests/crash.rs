@@ -206,7 +206,7 @@ fn assert_all_or_nothing(workspace: &Workspace, stop: usize) {
                 status.chunks_count.unwrap() as usize,
                 "stop {stop}"
             );
-            for name in &graph.entities {
+            for name in graph.entities() {
                 assert!(
                     state.graph.node(name).is_some(),
                     "stop {stop}: {name} missing"

@@ -1,7 +1,7 @@
 //! The layouts of earlier servers, read once and converted: snapshots of layouts 1
 //! (before `doc_faults`), 2 (documents, cached answers and exact vectors held in
 //! memory), 3 (each vector index's codes in one byte string) and 4 (chunk text held
-//! in memory), and journals of operations in the first two operation layouts. The
+//! in memory, and each document's relations as pairs of names), and journals of operations in the first two operation layouts. The
 //! store rewrites a workspace in today's layout right after opening it, so these
 //! types are only ever decoded.
 
@@ -57,6 +57,30 @@ impl From<ChunkRecordV4> for ChunkRecord {
             llm_cache_list: chunk.llm_cache_list,
         }
     }
+}
+
+/// A document's graph contribution with relations as pairs of names (layouts 1-4).
+#[derive(Deserialize)]
+struct DocGraphV4 {
+    entities: Vec<String>,
+    relations: Vec<(String, String)>,
+}
+
+impl From<DocGraphV4> for DocGraph {
+    fn from(old: DocGraphV4) -> DocGraph {
+        let mut graph = DocGraph::default();
+        for name in &old.entities {
+            graph.add_entity(name);
+        }
+        for (a, b) in &old.relations {
+            graph.add_relation(a, b);
+        }
+        graph
+    }
+}
+
+fn convert_doc_graphs(graphs: HashMap<String, DocGraphV4>) -> HashMap<String, DocGraph> {
+    graphs.into_iter().map(|(k, g)| (k, g.into())).collect()
 }
 
 fn convert_chunks(chunks: HashMap<String, ChunkRecordV4>) -> HashMap<String, ChunkRecord> {
@@ -116,7 +140,7 @@ struct StateV1 {
     relation_vectors: VectorIndexV2,
     entity_chunks: HashMap<String, Vec<String>>,
     relation_chunks: HashMap<(String, String), Vec<String>>,
-    doc_graph: HashMap<String, DocGraph>,
+    doc_graph: HashMap<String, DocGraphV4>,
 }
 
 /// Snapshot layout 3: today's tables, with each vector index's codes in one piece.
@@ -133,7 +157,7 @@ struct StateV3 {
     relation_vectors: VectorIndexV3,
     entity_chunks: HashMap<String, Vec<String>>,
     relation_chunks: HashMap<(String, String), Vec<String>>,
-    doc_graph: HashMap<String, DocGraph>,
+    doc_graph: HashMap<String, DocGraphV4>,
     doc_faults: HashMap<String, u32>,
 }
 
@@ -171,7 +195,7 @@ fn convert_v3(v3: StateV3) -> Option<State> {
         relation_vectors: v3.relation_vectors.convert()?,
         entity_chunks: v3.entity_chunks,
         relation_chunks: v3.relation_chunks,
-        doc_graph: v3.doc_graph,
+        doc_graph: convert_doc_graphs(v3.doc_graph),
         doc_faults: v3.doc_faults,
         ..State::default()
     })
@@ -191,7 +215,7 @@ struct StateV4 {
     relation_vectors: VectorIndex,
     entity_chunks: HashMap<String, Vec<String>>,
     relation_chunks: HashMap<(String, String), Vec<String>>,
-    doc_graph: HashMap<String, DocGraph>,
+    doc_graph: HashMap<String, DocGraphV4>,
     doc_faults: HashMap<String, u32>,
 }
 
@@ -208,7 +232,7 @@ fn convert_v4(v4: StateV4) -> State {
         relation_vectors: v4.relation_vectors,
         entity_chunks: v4.entity_chunks,
         relation_chunks: v4.relation_chunks,
-        doc_graph: v4.doc_graph,
+        doc_graph: convert_doc_graphs(v4.doc_graph),
         doc_faults: v4.doc_faults,
         ..State::default()
     }
@@ -246,7 +270,7 @@ fn convert(v1: StateV1, doc_faults: HashMap<String, u32>) -> State {
         relation_vectors: v1.relation_vectors.into(),
         entity_chunks: v1.entity_chunks,
         relation_chunks: v1.relation_chunks,
-        doc_graph: v1.doc_graph,
+        doc_graph: convert_doc_graphs(v1.doc_graph),
         doc_faults,
         ..State::default()
     }
@@ -277,7 +301,7 @@ enum OpV1 {
     DelEntityChunks(String),
     SetRelationChunks(String, String, Vec<String>),
     DelRelationChunks(String, String),
-    SetDocGraph(String, DocGraph),
+    SetDocGraph(String, DocGraphV4),
     DelDocGraph(String),
     ClearAll,
     SetDocFaults(String, u32),
@@ -311,7 +335,7 @@ enum OpV2 {
     DelEntityChunks(String),
     SetRelationChunks(String, String, Vec<String>),
     DelRelationChunks(String, String),
-    SetDocGraph(String, DocGraph),
+    SetDocGraph(String, DocGraphV4),
     DelDocGraph(String),
     ClearAll,
     SetDocFaults(String, u32),
@@ -359,7 +383,7 @@ impl From<OpV2> for Op {
             OpV2::DelEntityChunks(name) => Op::DelEntityChunks(name),
             OpV2::SetRelationChunks(a, b, chunks) => Op::SetRelationChunks(a, b, chunks),
             OpV2::DelRelationChunks(a, b) => Op::DelRelationChunks(a, b),
-            OpV2::SetDocGraph(doc, graph) => Op::SetDocGraph(doc, graph),
+            OpV2::SetDocGraph(doc, graph) => Op::SetDocGraph(doc, graph.into()),
             OpV2::DelDocGraph(doc) => Op::DelDocGraph(doc),
             OpV2::ClearAll => Op::ClearAll,
             OpV2::SetDocFaults(id, faults) => Op::SetDocFaults(id, faults),
@@ -394,7 +418,7 @@ impl From<OpV1> for Op {
             OpV1::DelEntityChunks(name) => Op::DelEntityChunks(name),
             OpV1::SetRelationChunks(a, b, chunks) => Op::SetRelationChunks(a, b, chunks),
             OpV1::DelRelationChunks(a, b) => Op::DelRelationChunks(a, b),
-            OpV1::SetDocGraph(doc, graph) => Op::SetDocGraph(doc, graph),
+            OpV1::SetDocGraph(doc, graph) => Op::SetDocGraph(doc, graph.into()),
             OpV1::DelDocGraph(doc) => Op::DelDocGraph(doc),
             OpV1::ClearAll => Op::ClearAll,
             OpV1::SetDocFaults(id, faults) => Op::SetDocFaults(id, faults),

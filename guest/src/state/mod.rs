@@ -178,7 +178,8 @@ impl Journaled for State {
     /// Layout 2 added `doc_faults`; layout 3 moved document text, cached answers and
     /// exact vectors to the blob file and quantised the vectors in memory; layout 4
     /// stores the vectors' codes in pages rather than one byte string per index;
-    /// layout 5 moved chunk text to the blob file.
+    /// layout 5 moved chunk text to the blob file and names a document's relations
+    /// by the positions of their endpoints among its entities.
     const FORMAT: u8 = 5;
 
     fn decode_older<'de, F: postcard::de_flavors::Flavor<'de>>(
@@ -351,6 +352,35 @@ mod tests {
             .collect();
         pending.sort();
         pending.into_iter().map(|(_, id)| id.clone()).collect()
+    }
+
+    #[test]
+    fn a_documents_graph_holds_each_name_once_and_gives_relations_back_sorted() {
+        let mut graph = DocGraph::default();
+        graph.add_entity("Turing");
+        graph.add_relation("Turing", "Bletchley Park");
+        graph.add_relation("Bletchley Park", "Turing");
+        graph.add_relation("Turing", "Cambridge");
+        graph.add_relation("Cambridge", "Bletchley Park");
+        assert_eq!(graph.add_entity("Cambridge"), 2);
+        assert_eq!(
+            graph.entities(),
+            ["Turing", "Bletchley Park", "Cambridge"].map(String::from)
+        );
+        let relations: Vec<(&str, &str)> = graph.relations().collect();
+        assert_eq!(
+            relations,
+            [
+                ("Bletchley Park", "Turing"),
+                ("Cambridge", "Turing"),
+                ("Bletchley Park", "Cambridge"),
+            ]
+        );
+        // Names are stored once: three relations add a few bytes, not six names.
+        let bytes = postcard::to_allocvec(&graph).unwrap();
+        assert!(bytes.len() < 45, "{} bytes", bytes.len());
+        let back: DocGraph = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, graph);
     }
 
     #[test]

@@ -87,11 +87,51 @@ pub struct Meta {
 
 /// What one document contributed to the graph (LightRAG's `full_entities` and
 /// `full_relations`): the starting point of its deletion.
+///
+/// A relation names its endpoints by their position in `entities`, which lists every
+/// endpoint: a document of a dozen entities has dozens of relations among them, and
+/// holding two names per relation made this table as large as the graph itself.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct DocGraph {
-    pub entities: Vec<String>,
-    /// Sorted pairs.
-    pub relations: Vec<(String, String)>,
+    entities: Vec<String>,
+    /// Sorted pairs (by name), as positions in `entities`.
+    relations: Vec<(u32, u32)>,
+}
+
+impl DocGraph {
+    /// Every entity the document names, relation endpoints included, in first-seen
+    /// order.
+    pub fn entities(&self) -> &[String] {
+        &self.entities
+    }
+
+    /// Every relation, as a sorted pair of names.
+    pub fn relations(&self) -> impl Iterator<Item = (&str, &str)> {
+        let name = |at: u32| self.entities.get(at as usize).map(String::as_str);
+        self.relations
+            .iter()
+            .filter_map(move |&(a, b)| Some((name(a)?, name(b)?)))
+    }
+
+    /// Adds an entity unless listed; its position.
+    pub fn add_entity(&mut self, name: &str) -> u32 {
+        match self.entities.iter().position(|e| e == name) {
+            Some(at) => at as u32,
+            None => {
+                self.entities.push(name.to_string());
+                (self.entities.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Adds a relation (and its endpoints) unless listed.
+    pub fn add_relation(&mut self, a: &str, b: &str) {
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        let pair = (self.add_entity(a), self.add_entity(b));
+        if !self.relations.contains(&pair) {
+            self.relations.push(pair);
+        }
+    }
 }
 
 /// All tables of a workspace.
