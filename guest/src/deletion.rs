@@ -6,7 +6,7 @@ use crate::extract;
 use crate::ids::{sorted, split_sep};
 use crate::kg;
 use crate::shared::{Shared, store_error};
-use crate::state::{DocState, Op, State, StatusRecord};
+use crate::state::{ChunkIds, DocState, Op, State, StatusRecord};
 use crate::wit::{Error, TaskOutput};
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -91,7 +91,7 @@ fn deletion_plan(
         let tracked = state
             .entity_chunks
             .get(name)
-            .cloned()
+            .map(ChunkIds::to_vec)
             .unwrap_or_else(|| split_sep(&node.source_id));
         let left = remaining(&tracked);
         if left.is_empty() {
@@ -124,7 +124,7 @@ fn deletion_plan(
         let tracked = state
             .relation_chunks
             .get(&(a.clone(), b.clone()))
-            .cloned()
+            .map(ChunkIds::to_vec)
             .unwrap_or_else(|| split_sep(&edge.source_id));
         let left = remaining(&tracked);
         if left.is_empty() {

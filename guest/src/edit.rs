@@ -115,7 +115,7 @@ fn entity_list(state: &State, node: &Node) -> Vec<String> {
         state.graph.node(&node.entity_id),
         state.entity_chunks.get(&node.entity_id),
     ) {
-        (Some(stored), Some(list)) if stored.source_id == node.source_id => list.clone(),
+        (Some(stored), Some(list)) if stored.source_id == node.source_id => list.to_vec(),
         _ => split_sep(&node.source_id),
     }
 }
@@ -124,7 +124,7 @@ fn entity_list(state: &State, node: &Node) -> Vec<String> {
 fn relation_list(state: &State, a: &str, b: &str, edge: &Edge) -> Vec<String> {
     let key = (a.to_string(), b.to_string());
     match (state.graph.edge(a, b), state.relation_chunks.get(&key)) {
-        (Some(stored), Some(list)) if stored.source_id == edge.source_id => list.clone(),
+        (Some(stored), Some(list)) if stored.source_id == edge.source_id => list.to_vec(),
         _ => split_sep(&edge.source_id),
     }
 }

@@ -17,7 +17,7 @@ use crate::ids::{sorted, split_sep};
 use crate::provenance::{self, extend_source_id, file_path, shown_paths};
 use crate::records::{EntityRecord, Extraction, RelationRecord};
 use crate::shared::Shared;
-use crate::state::{DocGraph, Op, State};
+use crate::state::{ChunkIds, DocGraph, Op, State};
 use crate::summary::summarize;
 use crate::util::unix_now;
 use crate::vectors::Embedding;
@@ -377,7 +377,7 @@ struct Stored<'a> {
     truncate: &'a str,
     file_path: &'a str,
     /// Its full list of chunk ids, if it has one.
-    chunks: Option<&'a Vec<String>>,
+    chunks: Option<&'a ChunkIds>,
 }
 
 #[derive(Clone, Copy)]
@@ -479,15 +479,16 @@ fn plan_relation(
     for (record, _) in records {
         weight += record.weight;
     }
-    let real = |ids: &mut dyn Iterator<Item = &String>| {
-        ids.filter(|id| !NOT_REAL_SOURCES.contains(&id.as_str()))
+    let real = |ids: &[String]| {
+        ids.iter()
+            .filter(|id| !NOT_REAL_SOURCES.contains(&id.as_str()))
             .count()
     };
     let real_sources = match &sources.chunks {
         ChunkList::Append(new) => {
-            real(&mut old_chunks.into_iter().flatten()) + real(&mut new.iter())
+            old_chunks.map_or(0, |old| old.count_not_in(&NOT_REAL_SOURCES)) + real(new)
         }
-        ChunkList::Replace(all) => real(&mut all.iter()),
+        ChunkList::Replace(all) => real(all),
     };
     let weight = weight.max(real_sources as f64);
     let mut keywords: BTreeSet<String> = BTreeSet::new();

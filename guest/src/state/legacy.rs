@@ -1,11 +1,13 @@
 //! The layouts of earlier servers, read once and converted: snapshots of layouts 1
 //! (before `doc_faults`), 2 (documents, cached answers and exact vectors held in
 //! memory), 3 (each vector index's codes in one byte string) and 4 (chunk text held
-//! in memory, and each document's relations as pairs of names), and journals of operations in the first two operation layouts. The
+//! in memory, each document's relations as pairs of names, and chunk id lists as
+//! strings), and journals of operations in the first two operation layouts. The
 //! store rewrites a workspace in today's layout right after opening it, so these
 //! types are only ever decoded.
 
 use super::cache::CacheRecord;
+use super::chunk_ids::ChunkIds;
 use super::tables::{ChunkRecord, DocGraph, DocRecord, Meta, Op, State, StatusRecord};
 use crate::graph::{Edge, Graph, Node};
 use crate::payload::{ByteBuf, Payload, Text};
@@ -81,6 +83,13 @@ impl From<DocGraphV4> for DocGraph {
 
 fn convert_doc_graphs(graphs: HashMap<String, DocGraphV4>) -> HashMap<String, DocGraph> {
     graphs.into_iter().map(|(k, g)| (k, g.into())).collect()
+}
+
+fn convert_lists<K: Eq + std::hash::Hash>(lists: HashMap<K, Vec<String>>) -> HashMap<K, ChunkIds> {
+    lists
+        .into_iter()
+        .map(|(k, ids)| (k, ids.into_iter().collect()))
+        .collect()
 }
 
 fn convert_chunks(chunks: HashMap<String, ChunkRecordV4>) -> HashMap<String, ChunkRecord> {
@@ -193,8 +202,8 @@ fn convert_v3(v3: StateV3) -> Option<State> {
         graph: v3.graph,
         entity_vectors: v3.entity_vectors.convert()?,
         relation_vectors: v3.relation_vectors.convert()?,
-        entity_chunks: v3.entity_chunks,
-        relation_chunks: v3.relation_chunks,
+        entity_chunks: convert_lists(v3.entity_chunks),
+        relation_chunks: convert_lists(v3.relation_chunks),
         doc_graph: convert_doc_graphs(v3.doc_graph),
         doc_faults: v3.doc_faults,
         ..State::default()
@@ -230,8 +239,8 @@ fn convert_v4(v4: StateV4) -> State {
         graph: v4.graph,
         entity_vectors: v4.entity_vectors,
         relation_vectors: v4.relation_vectors,
-        entity_chunks: v4.entity_chunks,
-        relation_chunks: v4.relation_chunks,
+        entity_chunks: convert_lists(v4.entity_chunks),
+        relation_chunks: convert_lists(v4.relation_chunks),
         doc_graph: convert_doc_graphs(v4.doc_graph),
         doc_faults: v4.doc_faults,
         ..State::default()
@@ -268,8 +277,8 @@ fn convert(v1: StateV1, doc_faults: HashMap<String, u32>) -> State {
         graph: v1.graph,
         entity_vectors: v1.entity_vectors.into(),
         relation_vectors: v1.relation_vectors.into(),
-        entity_chunks: v1.entity_chunks,
-        relation_chunks: v1.relation_chunks,
+        entity_chunks: convert_lists(v1.entity_chunks),
+        relation_chunks: convert_lists(v1.relation_chunks),
         doc_graph: convert_doc_graphs(v1.doc_graph),
         doc_faults,
         ..State::default()

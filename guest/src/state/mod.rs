@@ -11,10 +11,12 @@
 //!   (layouts, payloads, derived indexes).
 
 mod cache;
+mod chunk_ids;
 mod legacy;
 mod tables;
 
 pub use cache::{CacheRecord, QueryCacheIndex, cache_entry_bytes};
+pub use chunk_ids::ChunkIds;
 pub use tables::*;
 
 use crate::ids::{entity_vector_id, relation_vector_id};
@@ -133,13 +135,15 @@ impl Journaled for State {
                 self.relation_of_vector.remove(&id);
             }
             Op::SetEntityChunks(name, chunks) => {
-                self.entity_chunks.insert(name, chunks);
+                self.entity_chunks
+                    .insert(name, chunks.into_iter().collect());
             }
             Op::DelEntityChunks(name) => {
                 self.entity_chunks.remove(&name);
             }
             Op::SetRelationChunks(a, b, chunks) => {
-                self.relation_chunks.insert(pair(a, b), chunks);
+                self.relation_chunks
+                    .insert(pair(a, b), chunks.into_iter().collect());
             }
             Op::DelRelationChunks(a, b) => {
                 self.relation_chunks.remove(&pair(a, b));
@@ -178,8 +182,9 @@ impl Journaled for State {
     /// Layout 2 added `doc_faults`; layout 3 moved document text, cached answers and
     /// exact vectors to the blob file and quantised the vectors in memory; layout 4
     /// stores the vectors' codes in pages rather than one byte string per index;
-    /// layout 5 moved chunk text to the blob file and names a document's relations
-    /// by the positions of their endpoints among its entities.
+    /// layout 5 moved chunk text to the blob file, names a document's relations by
+    /// the positions of their endpoints among its entities, and encodes chunk id
+    /// lists ([`ChunkIds`]).
     const FORMAT: u8 = 5;
 
     fn decode_older<'de, F: postcard::de_flavors::Flavor<'de>>(

@@ -2,6 +2,7 @@
 //! only; how an operation changes the tables is in the parent module.
 
 use super::cache::{CacheRecord, QueryCacheIndex};
+use super::chunk_ids::ChunkIds;
 use crate::graph::{Edge, Graph, Node};
 use crate::payload::Text;
 use crate::vectors::{Embedding, VectorIndex};
@@ -153,9 +154,9 @@ pub struct State {
     /// Relation vectors under LightRAG's ids (`rel-…`).
     pub relation_vectors: VectorIndex,
     /// Every chunk an entity was extracted from (`source_id` keeps at most 200).
-    pub entity_chunks: HashMap<String, Vec<String>>,
+    pub entity_chunks: HashMap<String, ChunkIds>,
     /// Every chunk a relation (sorted pair) was extracted from.
-    pub relation_chunks: HashMap<(String, String), Vec<String>>,
+    pub relation_chunks: HashMap<(String, String), ChunkIds>,
     /// Per document: the entities and relations it contributed.
     pub doc_graph: HashMap<String, DocGraph>,
     /// Per pending document: how many times the engine faulted while processing it.
