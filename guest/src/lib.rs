@@ -19,8 +19,8 @@
 //! * `tokenizer` — tiktoken `o200k_base`, with its tables built at compile time.
 //! * `chunking` — LightRAG's token chunker.
 //! * `token_memo` — remembers the token counts of context lines between queries.
-//! * `payload` — bulky values (document text, cached answers, exact vectors) that
-//!   live in the blob file, with a reference in memory.
+//! * `payload` — bulky values (document and chunk text, cached answers, exact
+//!   vectors) that live in the blob file, with a reference in memory.
 //! * `vectors` — cosine search over 8-bit codes, re-ranked with exact values.
 //! * `graph` — the knowledge graph and its reads (labels, search, subgraphs).
 //! * `records` — parses the model's extraction records (entities, relations).

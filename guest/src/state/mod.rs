@@ -6,6 +6,7 @@
 //!
 //! * `tables` — the tables and the operations, as data.
 //! * `cache` — cached model answers, and the bound on those made at query time.
+//! * `chunk_ids` — lists of chunk ids, encoded in one byte string each.
 //! * `legacy` — the layouts of earlier servers, read once and converted.
 //! * here — how each operation changes the tables, and what the store needs to know
 //!   (layouts, payloads, derived indexes).
