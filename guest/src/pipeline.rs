@@ -274,7 +274,9 @@ fn mark_processing(shared: &Shared, doc_id: &str) -> Result<(), Error> {
     status.state = DocState::Processing;
     status.updated_at = iso_now();
     status.error_msg = None;
-    shared.commit_reserved(vec![Op::PutStatus(status)])
+    // Not worth a wait for the disk per document: if a crash loses the mark, the
+    // document is pending, which is what opening makes of `processing` anyway.
+    shared.commit_unsynced(vec![Op::PutStatus(status)])
 }
 
 /// Chunks, embeds and extracts one document. `Ok(None)` when the document failed

@@ -61,6 +61,15 @@ impl Shared {
         store.read_text(&record.value).ok()
     }
 
+    /// Commits bookkeeping that a crash may lose without harm, without waiting for
+    /// the disk (it may use the quota's reserve, like [`Shared::commit_reserved`]).
+    pub fn commit_unsynced(&self, ops: Vec<Op>) -> Result<(), Error> {
+        self.store
+            .borrow_mut()
+            .commit_unsynced(ops)
+            .map_err(store_error)
+    }
+
     /// Commits bookkeeping that must succeed even at the storage quota.
     pub fn commit_reserved(&self, ops: Vec<Op>) -> Result<(), Error> {
         self.store

@@ -195,6 +195,13 @@ impl<S: Journaled> Store<S> {
         self.write(ops, true, 0)
     }
 
+    /// Like [`Store::commit_reserved`] but without waiting for the disk, reporting
+    /// failure: for bookkeeping a crash may lose without harm. The record becomes
+    /// durable with the next commit that waits.
+    pub fn commit_unsynced(&mut self, ops: Vec<S::Op>) -> Result<(), StoreError> {
+        self.write(ops, false, 0)
+    }
+
     /// Like [`Store::commit`] but without waiting for the disk: for data that may be
     /// lost in a crash (cached answers). The record becomes durable with the next
     /// commit; if the machine stops first it is at worst a torn tail, cut off on open.
