@@ -6,6 +6,10 @@
 //! CHUNKS=20000 cargo run --release -p lightrag-engine --example scale_profile
 //! ```
 //!
+//! `BREAKDOWN=1` prints each table's share of the heap; `PROFILE_QUERIES=<mode>` or
+//! `PROFILE_OPEN=1` repeat that mode's queries, or reopening, at the last step, for a
+//! profiler.
+//!
 //! Replies are what the benchmarks' mock model server answers — capitalised runs are
 //! entities, names in one sentence are related; embeddings are a hashed bag of words
 //! of 1024 dimensions — so the numbers line up with `host/benches/scale.rs`, minus the
@@ -287,6 +291,14 @@ fn main() {
         }
         workspace.finalize().unwrap();
         drop(workspace);
+        if std::env::var("PROFILE_OPEN").is_ok() && step >= chunks {
+            // Reopen the grown workspace over and over, for a profiler.
+            eprintln!("profiling opens");
+            for _ in 0..300 {
+                drop(Workspace::open(config(), dir.path(), None).unwrap());
+            }
+            return;
+        }
         let heap_before = LIVE.load(Ordering::Relaxed);
         let started = Instant::now();
         workspace = Workspace::open(config(), dir.path(), None).unwrap().0;

@@ -12,7 +12,7 @@
 use super::journaled::{Journaled, StoreError};
 use postcard::de_flavors::Flavor;
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 /// Header with the blob epoch.
@@ -158,20 +158,14 @@ pub fn read<S: Journaled>(path: &Path) -> Result<Option<Loaded<S>>, StoreError> 
     if file_len != header_len + len {
         return Err(damaged());
     }
-    // The checksum is computed under the buffer, on whole blocks.
-    let mut reader = BufReader::with_capacity(
-        1 << 16,
-        CrcReader {
-            inner: file,
-            crc: crc32fast::Hasher::new(),
-        },
-    );
+    // The checksum is computed under the stream's buffer, on whole blocks, so the
+    // bytes buffered but not decoded are counted already.
+    let mut reader = CrcReader {
+        inner: file,
+        crc: crc32fast::Hasher::new(),
+    };
     let state = {
-        let flavor = Stream {
-            reader: &mut reader,
-            remaining: len,
-            temp: Vec::new(),
-        };
+        let flavor = Stream::new(&mut reader, len);
         let mut deserializer = postcard::Deserializer::from_flavor(flavor);
         let state = if format == S::FORMAT {
             S::deserialize(&mut deserializer).ok()
@@ -183,7 +177,7 @@ pub fn read<S: Journaled>(path: &Path) -> Result<Option<Loaded<S>>, StoreError> 
     };
     // Whatever the decoder left unread still counts towards the checksum.
     io::copy(&mut reader, &mut io::sink())?;
-    if reader.into_inner().crc.finalize() != crc {
+    if reader.crc.finalize() != crc {
         return Err(damaged());
     }
     Ok(Some(Loaded {
@@ -209,13 +203,45 @@ impl<R: Read> Read for CrcReader<R> {
     }
 }
 
-/// A postcard input that reads the payload as it goes. Every value the state holds
-/// is owned (copied out of the input), so only one value's bytes are held at a time;
-/// a length that runs past the payload is an error before anything is allocated.
+/// A postcard input that reads the payload as it goes, through its own buffer. Every
+/// value the state holds is owned (copied out of the input), so only one value's bytes
+/// are held at a time; a length that runs past the payload is an error before anything
+/// is allocated. Varints are read a byte at a time, millions of them in a large
+/// workspace, so a byte is taken straight from the buffer rather than through a
+/// `read` call each.
 struct Stream<'r, R> {
     reader: &'r mut R,
+    buf: Vec<u8>,
+    /// Unread bytes are `buf[pos..end]`.
+    pos: usize,
+    end: usize,
+    /// Payload bytes not yet handed to the decoder.
     remaining: u64,
     temp: Vec<u8>,
+}
+
+impl<'r, R: Read> Stream<'r, R> {
+    fn new(reader: &'r mut R, len: u64) -> Self {
+        Stream {
+            reader,
+            buf: vec![0; 1 << 16],
+            pos: 0,
+            end: 0,
+            remaining: len,
+            temp: Vec::new(),
+        }
+    }
+
+    /// Refills the empty buffer; false at the end of the file or on an error.
+    fn refill(&mut self) -> bool {
+        match self.reader.read(&mut self.buf) {
+            Ok(n) if n > 0 => {
+                (self.pos, self.end) = (0, n);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 impl<'de, 'r: 'de, R: Read + 'de> Flavor<'de> for Stream<'r, R> {
@@ -223,15 +249,13 @@ impl<'de, 'r: 'de, R: Read + 'de> Flavor<'de> for Stream<'r, R> {
     type Source = ();
 
     fn pop(&mut self) -> postcard::Result<u8> {
-        if self.remaining == 0 {
+        if self.remaining == 0 || (self.pos == self.end && !self.refill()) {
             return Err(postcard::Error::DeserializeUnexpectedEnd);
         }
-        let mut byte = [0u8];
-        self.reader
-            .read_exact(&mut byte)
-            .map_err(|_| postcard::Error::DeserializeUnexpectedEnd)?;
+        let byte = self.buf[self.pos];
+        self.pos += 1;
         self.remaining -= 1;
-        Ok(byte[0])
+        Ok(byte)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -251,11 +275,21 @@ impl<'de, 'r: 'de, R: Read + 'de> Flavor<'de> for Stream<'r, R> {
         if ct as u64 > self.remaining {
             return Err(postcard::Error::DeserializeUnexpectedEnd);
         }
+        self.remaining -= ct as u64;
+        if self.end - self.pos >= ct {
+            let at = self.pos;
+            self.pos += ct;
+            return Ok(&self.buf[at..at + ct]);
+        }
+        // Longer than what is buffered: what is, then the rest straight from the file.
+        self.temp.clear();
+        self.temp.extend_from_slice(&self.buf[self.pos..self.end]);
+        self.pos = self.end;
+        let buffered = self.temp.len();
         self.temp.resize(ct, 0);
         self.reader
-            .read_exact(&mut self.temp)
+            .read_exact(&mut self.temp[buffered..])
             .map_err(|_| postcard::Error::DeserializeUnexpectedEnd)?;
-        self.remaining -= ct as u64;
         Ok(&self.temp)
     }
 
