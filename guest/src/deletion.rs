@@ -85,17 +85,18 @@ fn deletion_plan(
     let mut rebuild_relations = Vec::new();
     let contributed = state.doc_graph.get(doc_id).cloned().unwrap_or_default();
     for name in contributed.entities() {
-        let Some(node) = state.graph.node(name) else {
+        let name = name.to_string();
+        let Some(node) = state.graph.node(&name) else {
             continue;
         };
         let tracked = state
             .entity_chunks
-            .get(name)
+            .get(&name)
             .map(ChunkIds::to_vec)
             .unwrap_or_else(|| split_sep(&node.source_id));
         let left = remaining(&tracked);
         if left.is_empty() {
-            for edge in state.graph.edges_of(name) {
+            for edge in state.graph.edges_of(&name) {
                 ops.push(Op::DelRelationVector(
                     edge.source.clone(),
                     edge.target.clone(),

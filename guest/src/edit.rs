@@ -443,7 +443,7 @@ fn repoint_documents(state: &State, merged: &BTreeSet<&str>, target: &str) -> Ve
     let mut ops = Vec::new();
     for (doc, graph) in &state.doc_graph {
         // Every relation endpoint is among the entities.
-        if !graph.entities().iter().any(|e| merged.contains(e.as_str())) {
+        if !graph.entities().any(|e| merged.contains(e)) {
             continue;
         }
         let mut renamed = DocGraph::default();

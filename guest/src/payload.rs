@@ -161,6 +161,21 @@ impl Serialize for AsBytes<'_> {
     }
 }
 
+/// `#[serde(with = "crate::payload::bytes")]`: a `Vec<u8>` field as one byte string
+/// (serde's default is a sequence of numbers, decoded one element at a time).
+pub mod bytes {
+    use super::{AsBytes, ByteBuf};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        AsBytes(bytes).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        ByteBuf::deserialize(deserializer).map(|b| b.0)
+    }
+}
+
 /// Deserialises a byte string into owned bytes.
 pub struct ByteBuf(pub Vec<u8>);
 

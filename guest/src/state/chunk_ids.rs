@@ -21,7 +21,7 @@ const TEXT: u8 = 1;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChunkIds {
     count: u32,
-    #[serde(with = "serde_bytes_compat")]
+    #[serde(with = "crate::payload::bytes")]
     bytes: Vec<u8>,
 }
 
@@ -188,20 +188,6 @@ fn get_varint(bytes: &[u8], mut at: usize) -> Option<(u64, usize)> {
         }
     }
     None
-}
-
-/// Serialises the encoded ids as one byte string, so a decoder takes them in one read.
-mod serde_bytes_compat {
-    use crate::payload::{AsBytes, ByteBuf};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        AsBytes(bytes).serialize(serializer)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        ByteBuf::deserialize(deserializer).map(|b| b.0)
-    }
 }
 
 #[cfg(test)]

@@ -183,9 +183,8 @@ impl Journaled for State {
     /// Layout 2 added `doc_faults`; layout 3 moved document text, cached answers and
     /// exact vectors to the blob file and quantised the vectors in memory; layout 4
     /// stores the vectors' codes in pages rather than one byte string per index;
-    /// layout 5 moved chunk text to the blob file, names a document's relations by
-    /// the positions of their endpoints among its entities, and encodes chunk id
-    /// lists ([`ChunkIds`]).
+    /// layout 5 moved chunk text to the blob file, packs a document's graph record
+    /// ([`DocGraph`]), and encodes chunk id lists ([`ChunkIds`]).
     const FORMAT: u8 = 5;
 
     fn decode_older<'de, F: postcard::de_flavors::Flavor<'de>>(
@@ -370,8 +369,8 @@ mod tests {
         graph.add_relation("Cambridge", "Bletchley Park");
         assert_eq!(graph.add_entity("Cambridge"), 2);
         assert_eq!(
-            graph.entities(),
-            ["Turing", "Bletchley Park", "Cambridge"].map(String::from)
+            graph.entities().collect::<Vec<_>>(),
+            ["Turing", "Bletchley Park", "Cambridge"]
         );
         let relations: Vec<(&str, &str)> = graph.relations().collect();
         assert_eq!(
@@ -387,6 +386,15 @@ mod tests {
         assert!(bytes.len() < 45, "{} bytes", bytes.len());
         let back: DocGraph = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, graph);
+        // A name too long for a one-byte length, and one that is empty.
+        let long = "L".repeat(300);
+        assert_eq!(graph.add_entity(&long), 3);
+        assert_eq!(graph.add_entity(""), 4);
+        assert_eq!(graph.add_entity(&long), 3);
+        assert_eq!(graph.entities().nth(3), Some(long.as_str()));
+        assert_eq!(graph.entities().count(), 5);
+        assert_eq!(graph.relations().count(), 3);
+
     }
 
     #[test]

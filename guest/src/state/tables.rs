@@ -89,40 +89,66 @@ pub struct Meta {
 /// What one document contributed to the graph (LightRAG's `full_entities` and
 /// `full_relations`): the starting point of its deletion.
 ///
-/// A relation names its endpoints by their position in `entities`, which lists every
-/// endpoint: a document of a dozen entities has dozens of relations among them, and
-/// holding two names per relation made this table as large as the graph itself.
+/// Every document has one, and it is read only when the document is deleted or an
+/// entity merged, so it is packed: the entity names (relation endpoints included)
+/// are one byte string of length-prefixed names, and a relation names its endpoints
+/// by their positions. Kept as strings and pairs of strings, it was as large as the
+/// graph itself and a dozen allocations per document on every open.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct DocGraph {
-    entities: Vec<String>,
-    /// Sorted pairs (by name), as positions in `entities`.
+    #[serde(with = "crate::payload::bytes")]
+    names: Vec<u8>,
+    /// Sorted pairs (by name), as positions among the names.
     relations: Vec<(u32, u32)>,
 }
 
 impl DocGraph {
     /// Every entity the document names, relation endpoints included, in first-seen
     /// order.
-    pub fn entities(&self) -> &[String] {
-        &self.entities
+    pub fn entities(&self) -> impl Iterator<Item = &str> {
+        let mut rest = self.names.as_slice();
+        std::iter::from_fn(move || {
+            let (&len, tail) = rest.split_first()?;
+            let (len, tail) = if len < 0xff {
+                (usize::from(len), tail)
+            } else {
+                let (wide, tail) = tail.split_first_chunk::<4>()?;
+                (u32::from_le_bytes(*wide) as usize, tail)
+            };
+            let (name, tail) = tail.split_at_checked(len)?;
+            rest = tail;
+            std::str::from_utf8(name).ok()
+        })
     }
 
     /// Every relation, as a sorted pair of names.
     pub fn relations(&self) -> impl Iterator<Item = (&str, &str)> {
-        let name = |at: u32| self.entities.get(at as usize).map(String::as_str);
+        let names: Vec<&str> = self.entities().collect();
         self.relations
             .iter()
-            .filter_map(move |&(a, b)| Some((name(a)?, name(b)?)))
+            .filter_map(move |&(a, b)| Some((*names.get(a as usize)?, *names.get(b as usize)?)))
     }
 
     /// Adds an entity unless listed; its position.
     pub fn add_entity(&mut self, name: &str) -> u32 {
-        match self.entities.iter().position(|e| e == name) {
-            Some(at) => at as u32,
-            None => {
-                self.entities.push(name.to_string());
-                (self.entities.len() - 1) as u32
+        let mut count = 0;
+        for (at, listed) in self.entities().enumerate() {
+            if listed == name {
+                return at as u32;
+            }
+            count += 1;
+        }
+        // Names under 255 bytes (nearly all) cost one byte of length.
+        match u8::try_from(name.len()) {
+            Ok(len) if len < 0xff => self.names.push(len),
+            _ => {
+                self.names.push(0xff);
+                self.names
+                    .extend_from_slice(&(name.len() as u32).to_le_bytes());
             }
         }
+        self.names.extend_from_slice(name.as_bytes());
+        count
     }
 
     /// Adds a relation (and its endpoints) unless listed.
