@@ -394,7 +394,6 @@ mod tests {
         assert_eq!(graph.entities().nth(3), Some(long.as_str()));
         assert_eq!(graph.entities().count(), 5);
         assert_eq!(graph.relations().count(), 3);
-
     }
 
     #[test]
