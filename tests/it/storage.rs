@@ -151,14 +151,21 @@ async fn a_workspace_in_the_previous_layout_opens_and_is_rewritten_in_todays() {
     assert!(!context.contains("Bletchley"), "{context}");
 }
 
+/// Copies a fixture workspace with a blob file into the workspace `legacy` under
+/// `working_dir`; its directory.
+fn copy_fixture(working_dir: &Path, name: &str) -> std::path::PathBuf {
+    let ws_dir = working_dir.join("data").join("legacy");
+    std::fs::create_dir_all(&ws_dir).unwrap();
+    for file in ["engine.snap", "engine.jrnl", "engine.blobs.0"] {
+        std::fs::copy(fixture(name).join(file), ws_dir.join(file)).unwrap();
+    }
+    ws_dir
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_workspace_in_storage_layout_3_opens_and_its_vectors_are_rewritten_in_pages() {
     let dir = tempfile::tempdir().unwrap();
-    let ws_dir = dir.path().join("data").join("legacy");
-    std::fs::create_dir_all(&ws_dir).unwrap();
-    for file in ["engine.snap", "engine.jrnl", "engine.blobs.0"] {
-        std::fs::copy(fixture("workspace-layout-3").join(file), ws_dir.join(file)).unwrap();
-    }
+    let ws_dir = copy_fixture(dir.path(), "workspace-layout-3");
     assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP203");
     let server = Server::start_in(dir.path(), &[]);
     let ws = Some("legacy");
@@ -198,11 +205,7 @@ async fn a_workspace_in_storage_layout_3_opens_and_its_vectors_are_rewritten_in_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_workspace_in_storage_layout_4_opens_and_its_chunk_text_moves_to_the_blob_file() {
     let dir = tempfile::tempdir().unwrap();
-    let ws_dir = dir.path().join("data").join("legacy");
-    std::fs::create_dir_all(&ws_dir).unwrap();
-    for file in ["engine.snap", "engine.jrnl", "engine.blobs.0"] {
-        std::fs::copy(fixture("workspace-layout-4").join(file), ws_dir.join(file)).unwrap();
-    }
+    let ws_dir = copy_fixture(dir.path(), "workspace-layout-4");
     assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP204");
     assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL02");
     // The sentence is also in the document's status and in descriptions; the chunk

@@ -152,24 +152,6 @@ struct StateV1 {
     doc_graph: HashMap<String, DocGraphV4>,
 }
 
-/// Snapshot layout 3: today's tables, with each vector index's codes in one piece.
-#[derive(Deserialize)]
-struct StateV3 {
-    meta: Meta,
-    docs: HashMap<String, DocRecord>,
-    status: HashMap<String, StatusRecord>,
-    chunks: HashMap<String, ChunkRecordV4>,
-    chunk_vectors: VectorIndexV3,
-    cache: HashMap<String, CacheRecord>,
-    graph: Graph,
-    entity_vectors: VectorIndexV3,
-    relation_vectors: VectorIndexV3,
-    entity_chunks: HashMap<String, Vec<String>>,
-    relation_chunks: HashMap<(String, String), Vec<String>>,
-    doc_graph: HashMap<String, DocGraphV4>,
-    doc_faults: HashMap<String, u32>,
-}
-
 #[derive(Deserialize)]
 struct VectorIndexV3 {
     dim: usize,
@@ -191,41 +173,42 @@ impl VectorIndexV3 {
     }
 }
 
-fn convert_v3(v3: StateV3) -> Option<State> {
-    Some(State {
+/// Snapshot layouts 3 and 4: today's tables, with chunk text in memory. Layout 3's
+/// vector indexes hold their codes in one piece (`V` = [`VectorIndexV3`]).
+#[derive(Deserialize)]
+struct StateV4<V = VectorIndex> {
+    meta: Meta,
+    docs: HashMap<String, DocRecord>,
+    status: HashMap<String, StatusRecord>,
+    chunks: HashMap<String, ChunkRecordV4>,
+    chunk_vectors: V,
+    cache: HashMap<String, CacheRecord>,
+    graph: Graph,
+    entity_vectors: V,
+    relation_vectors: V,
+    entity_chunks: HashMap<String, Vec<String>>,
+    relation_chunks: HashMap<(String, String), Vec<String>>,
+    doc_graph: HashMap<String, DocGraphV4>,
+    doc_faults: HashMap<String, u32>,
+}
+
+/// Layout 3 is layout 4 with its vector codes in one piece each, cut into pages here.
+fn convert_v3(v3: StateV4<VectorIndexV3>) -> Option<State> {
+    Some(convert_v4(StateV4 {
         meta: v3.meta,
         docs: v3.docs,
         status: v3.status,
-        chunks: convert_chunks(v3.chunks),
+        chunks: v3.chunks,
         chunk_vectors: v3.chunk_vectors.convert()?,
         cache: v3.cache,
         graph: v3.graph,
         entity_vectors: v3.entity_vectors.convert()?,
         relation_vectors: v3.relation_vectors.convert()?,
-        entity_chunks: convert_lists(v3.entity_chunks),
-        relation_chunks: convert_lists(v3.relation_chunks),
-        doc_graph: convert_doc_graphs(v3.doc_graph),
+        entity_chunks: v3.entity_chunks,
+        relation_chunks: v3.relation_chunks,
+        doc_graph: v3.doc_graph,
         doc_faults: v3.doc_faults,
-        ..State::default()
-    })
-}
-
-/// Snapshot layout 4: today's tables, with chunk text in memory.
-#[derive(Deserialize)]
-struct StateV4 {
-    meta: Meta,
-    docs: HashMap<String, DocRecord>,
-    status: HashMap<String, StatusRecord>,
-    chunks: HashMap<String, ChunkRecordV4>,
-    chunk_vectors: VectorIndex,
-    cache: HashMap<String, CacheRecord>,
-    graph: Graph,
-    entity_vectors: VectorIndex,
-    relation_vectors: VectorIndex,
-    entity_chunks: HashMap<String, Vec<String>>,
-    relation_chunks: HashMap<(String, String), Vec<String>>,
-    doc_graph: HashMap<String, DocGraphV4>,
-    doc_faults: HashMap<String, u32>,
+    }))
 }
 
 fn convert_v4(v4: StateV4) -> State {
@@ -254,7 +237,9 @@ pub fn decode_state<'de, F: Flavor<'de>>(
 ) -> Option<State> {
     match format {
         4 => StateV4::deserialize(input).ok().map(convert_v4),
-        3 => StateV3::deserialize(input).ok().and_then(convert_v3),
+        3 => StateV4::<VectorIndexV3>::deserialize(input)
+            .ok()
+            .and_then(convert_v3),
         1 => StateV1::deserialize(input)
             .ok()
             .map(|v1| convert(v1, HashMap::new())),
