@@ -91,6 +91,7 @@ fn config() -> Config {
         max_file_paths: 75,
         memory_limit_bytes: 0,
         exact_vectors: false,
+        pdf_decrypt_password: None,
     }
 }
 
@@ -223,7 +224,7 @@ fn main() {
         .unwrap_or(5000);
     let dir = tempfile::tempdir().unwrap();
     let cast = corpus::cast();
-    let (mut workspace, _) = Workspace::open(config(), dir.path(), None).unwrap();
+    let (mut workspace, _) = Workspace::open(config(), dir.path(), None, None).unwrap();
     println!(
         "| chunks | ingest ms/doc | naive | local | global | hybrid | mix | open ms | heap MiB | heap KiB/chunk | disk MiB |"
     );
@@ -295,13 +296,13 @@ fn main() {
             // Reopen the grown workspace over and over, for a profiler.
             eprintln!("profiling opens");
             for _ in 0..300 {
-                drop(Workspace::open(config(), dir.path(), None).unwrap());
+                drop(Workspace::open(config(), dir.path(), None, None).unwrap());
             }
             return;
         }
         let heap_before = LIVE.load(Ordering::Relaxed);
         let started = Instant::now();
-        workspace = Workspace::open(config(), dir.path(), None).unwrap().0;
+        workspace = Workspace::open(config(), dir.path(), None, None).unwrap().0;
         let open = started.elapsed();
         let heap = LIVE.load(Ordering::Relaxed) - heap_before;
         let disk: u64 = std::fs::read_dir(dir.path())

@@ -94,7 +94,7 @@ const defaults = {
   summaryLengthRecommended: 600, relatedChunkNumber: 5, minRerankScore: 0,
   diskQuotaBytes: 0n, queryCacheBytes: 0n, maxSourceIdsPerEntity: 200,
   maxSourceIdsPerRelation: 200, sourceIdsLimit: 'keep', maxFilePaths: 75,
-  memoryLimitBytes: 0n, exactVectors: false,
+  memoryLimitBytes: 0n, exactVectors: false, pdfDecryptPassword: undefined,
 };
 engine.open({
   ...defaults,

@@ -7,13 +7,14 @@
 // The export glue that wit-bindgen generates is `unsafe` canonical-ABI code.
 #![allow(unsafe_code)]
 
-use crate::documents;
 use crate::wit::exports::lightrag::engine::engine::Guest;
 use crate::wit::{
     Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error, GraphView, NewDocument,
-    NumberedReply, OpenReport, PipelineReport, Progress, StateCount, Task, WorkspaceStats,
+    NumberedReply, OpenReport, PipelineReport, Progress, ScanReport, StateCount, Task,
+    WorkspaceStats,
 };
 use crate::workspace::Workspace;
+use crate::{documents, files};
 use std::cell::RefCell;
 use std::path::Path;
 
@@ -38,8 +39,12 @@ impl Guest for Component {
             if cell.borrow().is_some() {
                 return Err(Error::Conflict("the engine is already open".into()));
             }
+            // Uploads are an optional capability: an embedder that preopens no
+            // `/input` gets an engine for text documents only.
+            let input = Path::new("/input");
+            let input = input.is_dir().then_some(input);
             let (workspace, report) =
-                Workspace::open(config, Path::new("/data"), last_fault.as_deref())?;
+                Workspace::open(config, Path::new("/data"), input, last_fault.as_deref())?;
             *cell.borrow_mut() = Some(workspace);
             Ok(report)
         })
@@ -67,6 +72,25 @@ impl Guest for Component {
 
     fn enqueue_new(documents: Vec<NewDocument>, track_id: String) -> Result<EnqueueReport, Error> {
         with(|workspace| documents::enqueue(workspace.shared(), documents, &track_id, true))
+    }
+
+    fn enqueue_upload(
+        staged: String,
+        file_name: String,
+        track_id: String,
+    ) -> Result<String, Error> {
+        with(|workspace| files::enqueue_upload(workspace.shared(), &staged, &file_name, &track_id))
+    }
+
+    fn scan_input(track_id: String) -> Result<ScanReport, Error> {
+        with(|workspace| files::scan(workspace.shared(), &track_id))
+    }
+
+    fn supported_file_types() -> Vec<String> {
+        lightrag_parse::SUPPORTED_EXTENSIONS
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 
     fn reset_failed() -> Result<u32, Error> {

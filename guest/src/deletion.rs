@@ -1,13 +1,14 @@
 //! Deleting documents, LightRAG's way: what only a deleted document sourced goes, and
 //! what other documents also sourced is rebuilt from what remains.
 
+use crate::documents::doc_id_for;
 use crate::executor::{Io, TaskResult};
-use crate::extract;
 use crate::ids::{sorted, split_sep};
 use crate::kg;
 use crate::shared::{Shared, store_error};
 use crate::state::{ChunkIds, DocState, Op, State, StatusRecord};
 use crate::wit::{Error, TaskOutput};
+use crate::{extract, files};
 use std::collections::HashSet;
 use std::rc::Rc;
 
@@ -21,11 +22,13 @@ pub async fn run(
     io: Io,
     doc_ids: Vec<String>,
     delete_cache: bool,
+    delete_file: bool,
 ) -> TaskResult {
     let mut deleted = Vec::new();
     let mut missing = Vec::new();
     for doc_id in doc_ids {
         let _merging = shared.merge_lock.lock().await;
+        let mut file_path = String::new();
         let mut plan = {
             let store = shared.store.borrow();
             let state = store.state();
@@ -33,6 +36,7 @@ pub async fn run(
                 missing.push(doc_id);
                 continue;
             };
+            file_path.clone_from(&status.file_path);
             if status.state == DocState::Processing {
                 return Err(Error::Busy(format!(
                     "document {doc_id} is being processed; delete it once the pipeline is done"
@@ -48,6 +52,11 @@ pub async fn run(
         }
         ops.append(&mut plan.final_ops);
         shared.commit(ops)?;
+        // A `dup-…` record shares its original's file name; only the document the
+        // name belongs to takes the file with it.
+        if delete_file && doc_id == doc_id_for(&file_path) {
+            files::delete_files(&shared, &file_path);
+        }
         deleted.push(doc_id);
     }
     Ok(TaskOutput::Deleted((deleted, missing)))

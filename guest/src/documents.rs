@@ -15,6 +15,37 @@ use std::collections::{HashMap, HashSet};
 /// Characters of content shown in a document's `content_summary`.
 const SUMMARY_CHARS: usize = 250;
 
+/// LightRAG's `parse_format` of a file whose text is still to be extracted.
+pub const PENDING_PARSE: &str = "pending_parse";
+
+/// Whether a document is a file that still has to be parsed (see [`crate::files`]).
+pub fn needs_parse(status: &StatusRecord) -> bool {
+    status.content_hash.is_none()
+        && serde_json::from_str::<serde_json::Value>(&status.metadata)
+            .is_ok_and(|m| m["parse_format"] == PENDING_PARSE)
+}
+
+/// LightRAG's reason for a document whose content another one already has.
+pub fn duplicate_message(original_id: &str, original_state: DocState) -> String {
+    format!(
+        "Identical content already exists under another filename. Original doc_id: \
+         {original_id}, Status: {}",
+        state_name(original_state)
+    )
+}
+
+/// The message of an engine error, for a document's `error_msg`.
+pub fn error_text(err: &Error) -> String {
+    match err {
+        Error::BadInput(m)
+        | Error::NotFound(m)
+        | Error::Conflict(m)
+        | Error::Busy(m)
+        | Error::StorageFull(m)
+        | Error::Internal(m) => m.clone(),
+    }
+}
+
 /// The id LightRAG gives a document with a known file name.
 pub fn doc_id_for(file_path: &str) -> String {
     mdhash_id("doc-", file_path)
@@ -110,11 +141,7 @@ pub fn enqueue(
                     content_hash: Some(content_hash),
                     chunks_count: None,
                     chunks_list: Vec::new(),
-                    error_msg: Some(format!(
-                        "Identical content already exists under another filename. Original \
-                         doc_id: {original_id}, Status: {}",
-                        state_name(original_state)
-                    )),
+                    error_msg: Some(duplicate_message(&original_id, original_state)),
                     metadata: metadata.to_string(),
                 }));
                 report.duplicates.push(dup_id);
@@ -155,7 +182,7 @@ pub fn enqueue(
 }
 
 /// LightRAG's summary: the first 250 characters, with `...` when cut.
-fn summary_of(content: &str) -> String {
+pub fn summary_of(content: &str) -> String {
     let head = prefix_chars(content, SUMMARY_CHARS);
     if head.len() < content.len() {
         format!("{head}...")
@@ -197,6 +224,17 @@ pub fn recover_interrupted(shared: &Shared, last_fault: Option<&str>) -> Result<
             let faults = state.doc_faults.get(&status.id).copied().unwrap_or(0)
                 + u32::from(last_fault.is_some());
             match last_fault {
+                // Parsing runs alone, inside one call, with the `parsing` mark committed
+                // first: a fault while a file is `parsing` is that file's.
+                Some(fault) if status.state == DocState::Parsing => {
+                    status.state = DocState::Failed;
+                    status.error_msg = Some(format!(
+                        "parsing this file stopped the engine ({fault}); it may be damaged or \
+                         hostile, or too large for the workspace's limits"
+                    ));
+                    failed += 1;
+                    ops.push(Op::PutStatus(status));
+                }
                 Some(fault) if faults >= MAX_DOCUMENT_FAULTS => {
                     status.state = DocState::Failed;
                     status.error_msg = Some(format!(
@@ -390,7 +428,9 @@ pub fn reset_failed(shared: &Shared) -> Result<u32, Error> {
         state
             .status
             .values()
-            .filter(|s| s.state == DocState::Failed && state.docs.contains_key(&s.id))
+            .filter(|s| {
+                s.state == DocState::Failed && (state.docs.contains_key(&s.id) || needs_parse(s))
+            })
             .map(|s| {
                 let mut s = s.clone();
                 s.state = DocState::Pending;

@@ -38,6 +38,8 @@
 //! * `kg` — merging extraction results into the graph, LightRAG's way.
 //! * `documents` — enqueueing, recovery after a crash, document status, paging,
 //!   clearing.
+//! * `files` — uploaded files: enqueueing, scanning the input directory, parsing
+//!   them inside the sandbox (`lightrag-parse`), moving them aside.
 //! * `deletion` — deleting documents, rebuilding what others still source.
 //! * `pipeline` — the background task that chunks, embeds, extracts and merges
 //!   pending documents.
@@ -55,6 +57,7 @@ pub mod documents;
 pub mod edit;
 pub mod executor;
 pub mod extract;
+pub mod files;
 pub mod graph;
 pub mod ids;
 pub mod kg;

@@ -8,6 +8,7 @@
 //! while the task runs are picked up before it finishes.
 
 use crate::chunking::{Chunk, chunk_by_tokens};
+use crate::documents::{error_text, needs_parse};
 use crate::executor::{Io, TaskResult};
 use crate::payload::Text;
 use crate::progress::progress;
@@ -16,7 +17,7 @@ use crate::state::{ChunkRecord, DocState, Meta, Op};
 use crate::util::{iso_now, prefix_chars, unix_now};
 use crate::vectors::Embedding;
 use crate::wit::{EmbedKind, Error, TaskOutput};
-use crate::{extract, kg};
+use crate::{extract, files, kg};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use futures_util::future::{join, try_join_all};
@@ -115,6 +116,28 @@ pub async fn process_documents(shared: Rc<Shared>, io: Io) -> TaskResult {
             let Some(doc_id) = next_document(&shared, idle) else {
                 break;
             };
+            // An uploaded file is parsed first, here, between steps: parsing needs no
+            // model, and its document either becomes processable or fails.
+            if shared
+                .store
+                .borrow()
+                .state()
+                .status
+                .get(&doc_id)
+                .is_some_and(needs_parse)
+            {
+                match files::parse_document(&shared, &doc_id) {
+                    Ok(files::Parsed::Ready) => {}
+                    Ok(files::Parsed::Failed) => {
+                        failed += 1;
+                        continue;
+                    }
+                    Err(err) => {
+                        finish(&shared, "Pipeline stopped: storage failed");
+                        return Err(err);
+                    }
+                }
+            }
             if shared
                 .store
                 .borrow()
@@ -475,18 +498,6 @@ fn fail_all(shared: &Shared, docs: &[Extracted], reason: &str) -> Result<(u32, u
         fail(shared, &doc.doc_id, reason.to_string())?;
     }
     Ok((0, docs.len() as u32))
-}
-
-/// The message of an engine error, for a document's `error_msg`.
-fn error_text(err: &Error) -> String {
-    match err {
-        Error::BadInput(m)
-        | Error::NotFound(m)
-        | Error::Conflict(m)
-        | Error::Busy(m)
-        | Error::StorageFull(m)
-        | Error::Internal(m) => m.clone(),
-    }
 }
 
 /// Marks a document failed with `reason`.

@@ -25,6 +25,8 @@ pub struct Shared {
     pub merge_lock: futures_util::lock::Mutex<()>,
     /// Token counts of context lines seen by earlier queries.
     pub token_memo: RefCell<TokenMemo>,
+    /// The directory uploads are read from (`/input` in the component), if any.
+    pub input: Option<std::path::PathBuf>,
 }
 
 impl Shared {

@@ -27,10 +27,11 @@ pub struct Workspace {
 impl Workspace {
     /// Opens the workspace stored in `dir` and recovers from any interruption.
     /// `last_fault` is why the previous instance faulted, if it did (see
-    /// [`documents::recover_interrupted`]).
+    /// [`documents::recover_interrupted`]). Uploads are read from `input`.
     pub fn open(
         config: Config,
         dir: &Path,
+        input: Option<&Path>,
         last_fault: Option<&str>,
     ) -> Result<(Workspace, OpenReport), Error> {
         if config.chunk_size == 0 || config.chunk_overlap >= config.chunk_size {
@@ -68,6 +69,7 @@ impl Workspace {
             pipeline: RefCell::new(progress::idle_status()),
             merge_lock: futures_util::lock::Mutex::new(()),
             token_memo: RefCell::new(TokenMemo::default()),
+            input: input.map(Path::to_path_buf),
         });
         let (recovered, failed) = documents::recover_interrupted(&shared, last_fault)?;
         let pending = documents::count_state(&shared, DocState::Pending);
@@ -110,7 +112,14 @@ impl Workspace {
                 Task::DeleteDocuments(DeleteRequest {
                     doc_ids,
                     delete_llm_cache,
-                }) => Box::pin(deletion::run(shared, io, doc_ids, delete_llm_cache)),
+                    delete_file,
+                }) => Box::pin(deletion::run(
+                    shared,
+                    io,
+                    doc_ids,
+                    delete_llm_cache,
+                    delete_file,
+                )),
                 Task::EditGraph(edit) => Box::pin(edit::run(shared, io, edit)),
             }
         })

@@ -12,10 +12,8 @@
 //! (a preopened directory for the wasm side, as in the server), so the figures include
 //! reading them back. `BENCH_PRECISION=f32` scans exact values instead.
 //!
-//! Builds `guest/examples/vector_bench.rs` twice with a nested cargo (release
-//! profile, natively and for `wasm32-wasip2`, which gets `+simd128` from
-//! `.cargo/config.toml`) in its own target directory, `target/vector-bench`, so it
-//! never waits on the outer build's lock. Then, alternating the two sides, it runs the
+//! Builds `guest/examples/vector_bench.rs` natively and for `wasm32-wasip2` in
+//! `target/vector-bench` (see `wasm_example`). Then, alternating the two sides, it runs the
 //! native binary as a process and the wasm one in this process as a WASI command
 //! under wasmtime, each `BENCH_REPEATS` times, and reports the best per-query time of
 //! each side and their ratio. The checksums of the search results must agree.
@@ -24,14 +22,10 @@
 //! interruption on, which adds a check to every loop back-edge) and with epoch
 //! interruption off, to show what that check costs.
 
+mod wasm_example;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::p2::bindings::Command as WasiCommand;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasm_example::Guest;
 
 const EXAMPLE: &str = "vector_bench";
 
@@ -40,48 +34,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Builds the example for `target` (`None`: natively) and returns the artifact.
-fn build(root: &Path, target_dir: &Path, target: Option<&str>) -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(root)
-        .args(["build", "--quiet", "--release", "-p", "lightrag-engine"])
-        .args(["--example", EXAMPLE])
-        .arg("--target-dir")
-        .arg(target_dir);
-    if let Some(target) = target {
-        command.args(["--target", target]);
-    }
-    // Flags meant for the outer build must not change the nested one: the wasm side
-    // gets its flags from .cargo/config.toml, exactly as the engine component does.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
-        command.env_remove(var);
-    }
-    let status = command.status().expect("cannot run cargo");
-    assert!(
-        status.success(),
-        "building the {EXAMPLE} example for {} failed",
-        target.unwrap_or("the host")
-    );
-    let dir = match target {
-        Some(target) => target_dir.join(target),
-        None => target_dir.to_path_buf(),
-    };
-    let file = match target {
-        Some(_) => format!("{EXAMPLE}.wasm"),
-        None => format!("{EXAMPLE}{}", std::env::consts::EXE_SUFFIX),
-    };
-    dir.join("release").join("examples").join(file)
 }
 
 /// The `key=value` fields of the example's output line.
@@ -124,103 +76,6 @@ impl Run {
     }
 }
 
-fn run_native(binary: &Path, args: &[String]) -> Run {
-    let output = Command::new(binary)
-        .args(args)
-        .output()
-        .expect("cannot run the native example");
-    assert!(
-        output.status.success(),
-        "native example failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Run::from_output(&String::from_utf8_lossy(&output.stdout))
-}
-
-struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// A compiled example under one engine configuration.
-struct Guest {
-    engine: Engine,
-    component: Component,
-    linker: Linker<State>,
-}
-
-impl Guest {
-    /// Compiles with the server's settings (host/src/runtime.rs: Cranelift at its
-    /// default optimisation level, no component-model concurrency), with or without
-    /// epoch interruption. The on-demand allocator reserves and guards linear memory
-    /// the same way the server's pooling allocator does, so bounds checks compile
-    /// the same.
-    fn new(wasm: &Path, epochs: bool) -> Guest {
-        let mut config = Config::new();
-        config.epoch_interruption(epochs);
-        config.concurrency_support(false);
-        let engine = Engine::new(&config).expect("engine");
-        let component = Component::from_file(&engine, wasm).expect("compile the example");
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("link WASI");
-        Guest {
-            engine,
-            component,
-            linker,
-        }
-    }
-
-    async fn run(&self, args: &[String], blobs: Option<&Path>) -> Run {
-        let stdout = MemoryOutputPipe::new(1 << 16);
-        let stderr = MemoryOutputPipe::new(1 << 16);
-        let mut argv = vec![EXAMPLE.to_string()];
-        argv.extend_from_slice(args);
-        if blobs.is_some() {
-            argv.push("blobs=/blobs".into());
-        }
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.args(&argv)
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            // As the server does: file reads on the calling thread.
-            .allow_blocking_current_thread(true);
-        if let Some(dir) = blobs {
-            wasi.preopened_dir(dir, "/blobs", FsPerms::ReadWrite)
-                .expect("preopen the blob directory");
-        }
-        let wasi = wasi.build();
-        let mut store = Store::new(
-            &self.engine,
-            State {
-                wasi,
-                table: ResourceTable::new(),
-            },
-        );
-        // The deadline is never reached: nothing advances the epoch here.
-        store.set_epoch_deadline(1 << 40);
-        let command = WasiCommand::instantiate_async(&mut store, &self.component, &self.linker)
-            .await
-            .expect("instantiate the example");
-        let result = command.wasi_cli_run().call_run(&mut store).await;
-        let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(())) => panic!("wasm example failed: {stderr}"),
-            Err(trap) => panic!("wasm example trapped: {trap:?}\n{stderr}"),
-        }
-        Run::from_output(&String::from_utf8_lossy(&stdout.contents()))
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let n = env_usize("BENCH_N", 20_000);
@@ -244,20 +99,18 @@ async fn main() {
         native_args.push(format!("blobs={}", dir.display()));
     }
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ lives in the workspace root")
-        .to_path_buf();
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("vector-bench");
+    let target_dir = wasm_example::target_dir("vector-bench");
     println!(
         "building the {EXAMPLE} example (release) in {}",
         target_dir.display()
     );
-    let native = build(&root, &target_dir, None);
-    let wasm = build(&root, &target_dir, Some("wasm32-wasip2"));
+    let native = wasm_example::build("lightrag-engine", EXAMPLE, &target_dir, None);
+    let wasm = wasm_example::build(
+        "lightrag-engine",
+        EXAMPLE,
+        &target_dir,
+        Some("wasm32-wasip2"),
+    );
     let server_like = Guest::new(&wasm, true);
     let no_epochs = Guest::new(&wasm, false);
 
@@ -271,10 +124,15 @@ async fn main() {
     // The checksum and hit count of the first native run: every run must match them.
     let mut reference: Option<(String, String)> = None;
     for repeat in 1..=repeats {
+        let mut wasm_args = args.clone();
+        if blobs.is_some() {
+            wasm_args.push("blobs=/blobs".into());
+        }
+        let preopen = blobs.map(|dir| (dir, "/blobs"));
         let runs = [
-            run_native(&native, &native_args),
-            server_like.run(&args, blobs).await,
-            no_epochs.run(&args, blobs).await,
+            Run::from_output(&wasm_example::run_native(&native, &native_args)),
+            Run::from_output(&server_like.run(&wasm_args, preopen).await),
+            Run::from_output(&no_epochs.run(&wasm_args, preopen).await),
         ];
         assert!(
             runs[1].simd128 && runs[2].simd128,

@@ -49,6 +49,9 @@ pub enum AppError {
     TooLarge(String),
     /// 503 with `Retry-After`: temporarily unable (pool full, shutting down).
     Unavailable { message: String, retry_after: u32 },
+    /// 429 with `Retry-After`: the workspace has as much work queued as it may
+    /// (`MAX_PENDING_DOCUMENTS`).
+    Saturated { message: String, retry_after: u32 },
     /// 507: the workspace's storage is full.
     StorageFull(String),
     /// 500: a fault on our side; the message is logged, not shown.
@@ -130,17 +133,11 @@ impl IntoResponse for AppError {
             AppError::Unavailable {
                 message,
                 retry_after,
-            } => {
-                let mut response = (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Json(json!({ "detail": message })),
-                )
-                    .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-                return response;
-            }
+            } => return retry_later(StatusCode::SERVICE_UNAVAILABLE, message, retry_after),
+            AppError::Saturated {
+                message,
+                retry_after,
+            } => return retry_later(StatusCode::TOO_MANY_REQUESTS, message, retry_after),
             AppError::StorageFull(msg) => (StatusCode::INSUFFICIENT_STORAGE, json!(msg)),
             AppError::Auth(err) => return err.into_response(),
             AppError::Internal(cause) => {
@@ -154,4 +151,13 @@ impl IntoResponse for AppError {
         };
         (status, Json(json!({ "detail": detail }))).into_response()
     }
+}
+
+/// A refusal the client should retry after `retry_after` seconds.
+fn retry_later(status: StatusCode, message: String, retry_after: u32) -> Response {
+    let mut response = (status, Json(json!({ "detail": message }))).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }

@@ -9,7 +9,7 @@
 use crate::bindings::Workspace as EngineBindings;
 use crate::bindings::types::{
     Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error as GuestError, GraphView,
-    NewDocument, NumberedReply, OpenReport, PipelineReport, Progress, StateCount, Task,
+    NewDocument, NumberedReply, OpenReport, PipelineReport, Progress, ScanReport, StateCount, Task,
     WorkspaceStats,
 };
 use crate::runtime::{CpuBudgetExhausted, HostState, Runtime};
@@ -195,6 +195,18 @@ impl Instance {
     call!(
         /// Stores documents whose names are new, skipping the others.
         enqueue_new => call_enqueue_new(documents: &[NewDocument], track_id: &str) -> Result<EnqueueReport, GuestError>
+    );
+    call!(
+        /// Moves a staged upload to its name and enqueues it for parsing.
+        enqueue_upload => call_enqueue_upload(staged: &str, file_name: &str, track_id: &str) -> Result<String, GuestError>
+    );
+    call!(
+        /// Scans the input directory.
+        scan_input => call_scan_input(track_id: &str) -> Result<ScanReport, GuestError>
+    );
+    call!(
+        /// The file types the engine parses.
+        supported_file_types => call_supported_file_types() -> Vec<String>
     );
     call!(
         /// Failed documents back to pending.

@@ -157,10 +157,12 @@ impl Runtime {
     }
 
     /// Creates an instance whose only filesystem access is `data_dir`, seen as `/data`,
-    /// within `memory` bytes and `cpu` per call.
+    /// and `input_dir` (its uploads), seen as `/input`, within `memory` bytes and `cpu`
+    /// per call.
     pub async fn instantiate(
         &self,
         data_dir: &Path,
+        input_dir: &Path,
         memory: usize,
         cpu: Duration,
     ) -> anyhow::Result<(Store<HostState>, EngineBindings)> {
@@ -171,6 +173,8 @@ impl Runtime {
         wasi.stderr(stderr.clone())
             .allow_blocking_current_thread(true)
             .preopened_dir(data_dir, "/data", FsPerms::ReadWrite)
+            .map_err(anyhow::Error::from)?
+            .preopened_dir(input_dir, "/input", FsPerms::ReadWrite)
             .map_err(anyhow::Error::from)?;
         let state = HostState {
             wasi: wasi.build(),

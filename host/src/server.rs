@@ -57,6 +57,7 @@ pub fn build(config: Config) -> anyhow::Result<AppState> {
         runtime,
         OpenSettings {
             working_dir: config.working_dir.clone(),
+            input_dir: config.input_dir.clone(),
             locks_dir: dirs.locks.clone(),
             catalog_dir: dirs.catalog.clone(),
             guest_config: GuestConfig {
@@ -97,6 +98,7 @@ pub fn build(config: Config) -> anyhow::Result<AppState> {
         allow_default: config.allow_default_workspace,
     };
     Ok(AppState::new(routes::Inner {
+        scans: routes::ScanJobs::default(),
         config,
         auth,
         workspaces,

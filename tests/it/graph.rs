@@ -447,8 +447,15 @@ async fn scan_enqueues_new_text_files_of_the_workspace_input_directory() {
     assert_eq!(counts["processed"], 2, "{counts}");
     let labels = server.get("/graph/label/list", ws).await.json();
     assert!(!labels.to_string().contains("Secret Agent"), "{labels}");
-    // A second scan adds nothing new.
-    server.post("/documents/scan", ws, json!({})).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The scanned files were moved aside; a second scan finds nothing to add.
+    assert!(inputs.join("__parsed__/a.txt").exists() && !inputs.join("a.txt").exists());
+    let reply = server.post("/documents/scan", ws, json!({})).await;
+    let track = reply.json()["track_id"].as_str().unwrap().to_string();
+    let status = server
+        .get(&format!("/documents/scan/status/{track}"), ws)
+        .await
+        .json();
+    assert_eq!(status["counts"]["enqueued"], 0, "{status}");
+    assert_eq!(status["status"], "completed", "{status}");
     assert_eq!(server.wait_idle(ws).await["all"], 2);
 }

@@ -7,6 +7,7 @@ mod auth;
 mod chaos;
 mod component;
 mod documents;
+mod files;
 mod graph;
 mod graph_edit;
 mod harness;

@@ -96,6 +96,7 @@ pub(super) fn settings(s: &Sources) -> Result<GuestConfig, ConfigError> {
                 )));
             }
         },
+        pdf_decrypt_password: Some(s.string("PDF_DECRYPT_PASSWORD")).filter(|p| !p.is_empty()),
     })
 }
 

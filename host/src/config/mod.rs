@@ -73,6 +73,10 @@ pub struct Config {
     pub llm_timeout: Duration,
     pub embedding_timeout: Duration,
     pub max_upload_size: u64,
+    /// Most texts in one `/documents/texts` request (`MAX_TEXTS_PER_REQUEST`, 0 = any).
+    pub max_texts_per_request: usize,
+    /// Most documents waiting or in progress per workspace (`MAX_PENDING_DOCUMENTS`, 0 = any).
+    pub max_pending_documents: u32,
     pub log_level: String,
     /// `OLLAMA_EMULATING_MODEL_NAME`.
     pub ollama_model_name: String,
@@ -252,6 +256,8 @@ impl Config {
                 RoleLimit::read(s, "QUERY")?,
             ],
             max_upload_size: s.parse("MAX_UPLOAD_SIZE", "a number of bytes")?,
+            max_texts_per_request: s.parse("MAX_TEXTS_PER_REQUEST", "a number")?,
+            max_pending_documents: s.parse("MAX_PENDING_DOCUMENTS", "a number")?,
             log_level,
             ollama_model_name: s.string("OLLAMA_EMULATING_MODEL_NAME"),
             ollama_model_tag: s.string("OLLAMA_EMULATING_MODEL_TAG"),

@@ -120,6 +120,9 @@ settings! {
     "LIGHTRAG_VECTOR_PRECISION", "int8", "Vectors in memory as 8-bit codes with exact re-ranking from disk (int8, a quarter of the memory), or exact (f32).";
     "RELATED_CHUNK_NUMBER", "5", "Chunks related to each entity or relation in a query.";
     "MAX_UPLOAD_SIZE", "104857600", "Largest accepted upload in bytes (0 = unlimited).";
+    "PDF_DECRYPT_PASSWORD", "", "Password tried on encrypted PDF uploads.";
+    "MAX_TEXTS_PER_REQUEST", "0", "Most texts one /documents/texts request may carry (0 = unlimited; more: 413).";
+    "MAX_PENDING_DOCUMENTS", "0", "Most documents a workspace may have waiting or in progress (0 = unlimited; more: 429).";
     "LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.";
     "LIGHTRAG_API_KEY", "", "API key clients send in X-API-Key (no key: open access).";
     "WHITELIST_PATHS", "/health,/api/*", "Paths that need no credentials (`/x/*` matches /x and below).";

@@ -30,6 +30,8 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     /// How a request names its workspace.
     pub resolver: Resolver,
+    /// Recent directory scans, for their status route.
+    pub scans: super::documents::ScanJobs,
     pub started: Instant,
 }
 

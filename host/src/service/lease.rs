@@ -13,7 +13,7 @@ use super::error::Error;
 use super::live::Live;
 use crate::bindings::types::{
     DocPage, DocPageRequest, DocStatus, EnqueueReport, Error as GuestError, GraphView, NewDocument,
-    PipelineReport, StateCount, WorkspaceStats,
+    PipelineReport, ScanReport, StateCount, WorkspaceStats,
 };
 use crate::instance::{Fault, Instance};
 use crate::workspace::Workspace;
@@ -170,6 +170,48 @@ impl WorkspaceLease {
         self.cx
             .audit
             .record(self.workspace().as_str(), event, fields);
+    }
+
+    /// Enqueues the staged upload `staged` under `file_name` for parsing.
+    pub(super) async fn enqueue_upload(
+        &self,
+        staged: String,
+        file_name: String,
+        track_id: String,
+    ) -> Result<String, Error> {
+        let track = track_id.clone();
+        let name = file_name.clone();
+        let doc_id = self
+            .call_flat(Disk::Yes, move |i| {
+                Box::pin(async move { i.enqueue_upload(&staged, &name, &track).await })
+            })
+            .await?;
+        self.audit(
+            "documents_added",
+            json!({"track_id": track_id, "accepted": [doc_id], "file": file_name}),
+        );
+        Ok(doc_id)
+    }
+
+    /// Scans the workspace's input directory.
+    pub(super) async fn scan_input(&self, track_id: String) -> Result<ScanReport, Error> {
+        let track = track_id.clone();
+        let report = self
+            .call_flat(Disk::Yes, move |i| {
+                Box::pin(async move { i.scan_input(&track).await })
+            })
+            .await?;
+        self.audit(
+            "documents_added",
+            json!({"track_id": track_id, "accepted": report.enqueued, "archived": report.archived}),
+        );
+        Ok(report)
+    }
+
+    /// The file extensions the engine parses.
+    pub async fn supported_file_types(&self) -> Result<Vec<String>, Error> {
+        self.call(Disk::No, |i| Box::pin(i.supported_file_types()))
+            .await
     }
 
     /// Puts failed documents back to pending; returns how many.

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Mutex as AsyncMutex, Notify};
+use tokio_util::sync::CancellationToken;
 
 /// An open workspace. The pool hands out `Arc<Live>`s; guest calls take the instance
 /// lock, the host-side facts need none.
@@ -24,6 +25,10 @@ pub struct Live {
     resume_pipeline: AtomicBool,
     /// Wakes for tasks parked on another task (see the task protocol's `woken`).
     wakes: Mutex<HashMap<u64, Arc<Notify>>>,
+    /// Stops the pipeline's current task (`POST /documents/cancel_pipeline`).
+    pipeline_cancel: Mutex<Option<CancellationToken>>,
+    /// A cancellation was asked for and the pipeline has not stopped yet.
+    cancel_requested: AtomicBool,
     /// What `open` reported.
     pub opened: OpenReport,
 }
@@ -36,8 +41,44 @@ impl Live {
             instance: Arc::new(AsyncMutex::new(Some(instance))),
             pipeline_running: AtomicBool::new(false),
             wakes: Mutex::new(HashMap::new()),
+            pipeline_cancel: Mutex::new(None),
+            cancel_requested: AtomicBool::new(false),
             opened,
         }
+    }
+
+    /// Registers the token that stops the pipeline's current task.
+    pub(super) fn set_pipeline_cancel(&self, token: Option<CancellationToken>) {
+        *self
+            .pipeline_cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = token;
+    }
+
+    /// Asks the running pipeline to stop after its current step; false when none runs.
+    pub fn cancel_pipeline(&self) -> bool {
+        let guard = self
+            .pipeline_cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(token) if self.pipeline_running() => {
+                self.cancel_requested.store(true, Ordering::Release);
+                token.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a cancellation was asked for and the pipeline has not stopped yet.
+    pub fn cancellation_requested(&self) -> bool {
+        self.cancel_requested.load(Ordering::Acquire)
+    }
+
+    /// Takes the cancellation request (the pipeline stopped).
+    pub(super) fn take_cancellation(&self) -> bool {
+        self.cancel_requested.swap(false, Ordering::AcqRel)
     }
 
     /// Whether the workspace's pipeline is running.

@@ -35,6 +35,8 @@ pub struct Quarantine {
 pub struct OpenSettings {
     /// Root of the workspace directories.
     pub working_dir: PathBuf,
+    /// Root of the workspaces' input directories (`INPUT_DIR`).
+    pub input_dir: PathBuf,
     /// Where the per-workspace lock files live (outside every workspace).
     pub locks_dir: PathBuf,
     /// Where the sizes of workspaces are recorded when they close.
@@ -117,6 +119,36 @@ impl Opener {
         self.health().remove(workspace);
     }
 
+    /// Why `workspace` cannot be opened now, if it cannot: quarantined after repeated
+    /// faults, or its files refused by the engine.
+    pub fn recovery_required(&self, workspace: &Workspace) -> Option<String> {
+        let health = self.health();
+        let record = health.get(workspace)?;
+        if let Some(until) = record.quarantined_until
+            && until > Instant::now()
+        {
+            let left = (until - Instant::now()).as_secs().max(1);
+            return Some(format!(
+                "the engine faulted {} times and is quarantined for {left} more seconds",
+                record.faults.len()
+            ));
+        }
+        record
+            .refused
+            .as_ref()
+            .map(|(_, err)| format!("the engine refused the workspace's files: {err}"))
+    }
+
+    /// Lifts a quarantine or remembered refusal. The last fault is kept: the next
+    /// instance must still learn of it (it fails the file that was being parsed).
+    pub fn lift(&self, workspace: &Workspace) {
+        if let Some(record) = self.health().get_mut(workspace) {
+            record.quarantined_until = None;
+            record.faults.clear();
+            record.refused = None;
+        }
+    }
+
     /// Refuses to open a quarantined workspace, or one whose files the engine refused
     /// before and which have not changed since.
     fn admit(&self, workspace: &Workspace, dir: &Path) -> Result<(), Error> {
@@ -194,9 +226,16 @@ impl Opener {
         }
         let lock = lock_workspace(&self.settings.locks_dir, workspace)?;
         let limits = self.limits.of(workspace);
+        let input = self.settings.input_dir.join(workspace.as_str());
+        std::fs::create_dir_all(&input).map_err(|e| {
+            Error::Host(format!(
+                "cannot create the input directory {}: {e}",
+                input.display()
+            ))
+        })?;
         let (store, bindings) = self
             .runtime
-            .instantiate(&dir, limits.memory_bytes(), limits.cpu())
+            .instantiate(&dir, &input, limits.memory_bytes(), limits.cpu())
             .await
             .map_err(|e| Error::Host(format!("cannot instantiate the engine: {e:#}")))?;
         let mut instance = Instance::new(self.runtime.clone(), store, bindings, lock);

@@ -15,7 +15,7 @@
 use super::context::{Context, pool_error};
 use super::error::Error;
 use super::lease::{Disk, WorkspaceLease};
-use crate::bindings::types::{DocState, EnqueueReport, NewDocument, Task};
+use crate::bindings::types::{DocState, EnqueueReport, NewDocument, ScanReport, Task};
 use crate::workspace::Workspace;
 use std::sync::Arc;
 use tokio_util::task::AbortOnDropHandle;
@@ -71,6 +71,28 @@ impl WorkspaceLease {
         Ok(report)
     }
 
+    /// Enqueues a staged upload for parsing and starts the pipeline; returns the
+    /// document's id.
+    pub async fn upload(
+        &self,
+        staged: String,
+        file_name: String,
+        track_id: String,
+    ) -> Result<String, Error> {
+        let doc_id = self.enqueue_upload(staged, file_name, track_id).await?;
+        ensure_running(self);
+        Ok(doc_id)
+    }
+
+    /// Scans the input directory and starts the pipeline for what it enqueued.
+    pub async fn scan(&self, track_id: String) -> Result<ScanReport, Error> {
+        let report = self.scan_input(track_id).await?;
+        if !report.enqueued.is_empty() {
+            ensure_running(self);
+        }
+        Ok(report)
+    }
+
     /// Puts failed documents back to pending and starts the pipeline; returns how
     /// many.
     pub async fn reprocess_failed(&self) -> Result<u32, Error> {
@@ -106,8 +128,14 @@ async fn run(lease: WorkspaceLease) {
                 cancel.cancel();
             }))
         };
+        lease.live().set_pipeline_cancel(Some(cancel.clone()));
         let result = lease.drive(Task::ProcessDocuments, None, cancel).await;
+        lease.live().set_pipeline_cancel(None);
+        // Cancelled by a client: the documents not finished are pending again, and
+        // stay so until the next insert, scan or retry starts the pipeline.
+        let stopped = lease.live().take_cancellation();
         let failed = match &result {
+            _ if stopped => true,
             Ok(_) => false,
             Err(Error::Cancelled) => true,
             Err(err) => {

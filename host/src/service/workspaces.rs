@@ -85,6 +85,20 @@ impl Workspaces {
             .is_some_and(|live| live.pipeline_running())
     }
 
+    /// Why `workspace` cannot be opened now (quarantine, refused files), if so.
+    pub fn recovery_required(&self, workspace: &Workspace) -> Option<String> {
+        self.cx.opener().recovery_required(workspace)
+    }
+
+    /// Lifts `workspace`'s quarantine or remembered refusal so that the next request
+    /// opens it again (`POST /documents/recovery/force_reset`); returns the reason it
+    /// lifted, if there was one.
+    pub fn force_reset(&self, workspace: &Workspace) -> Option<String> {
+        let reason = self.recovery_required(workspace)?;
+        self.cx.opener().lift(workspace);
+        Some(reason)
+    }
+
     /// Pool counts.
     pub fn summary(&self) -> pool::Summary {
         self.cx.pool.summary()

@@ -65,6 +65,7 @@ fn config() -> EngineConfig {
         max_file_paths: 75,
         memory_limit_bytes: 0,
         exact_vectors: false,
+        pdf_decrypt_password: None,
     }
 }
 

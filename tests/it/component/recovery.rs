@@ -146,6 +146,7 @@ async fn delete(ws: &mut Open, file: &str) -> Task {
     Task::DeleteDocuments(DeleteRequest {
         doc_ids: vec![id],
         delete_llm_cache: false,
+        delete_file: false,
     })
 }
 

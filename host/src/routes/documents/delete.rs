@@ -27,7 +27,6 @@ pub(super) async fn delete_documents(
     workspace: Workspace,
     JsonBody(body): JsonBody<DeleteBody>,
 ) -> Result<(Workspace, Json<Value>), AppError> {
-    let _ = body.delete_file;
     let ids: Vec<String> = body
         .doc_ids
         .ok_or_else(|| {
@@ -67,6 +66,7 @@ pub(super) async fn delete_documents(
     lease.delete_documents(DeleteRequest {
         doc_ids: ids.clone(),
         delete_llm_cache: body.delete_llm_cache,
+        delete_file: body.delete_file,
     });
     let body = json!({
         "status": "deletion_started",
@@ -91,12 +91,38 @@ pub(super) async fn clear_documents(
             "message": "Cannot clear documents while the pipeline is busy",
         }),
         Err(err) => return Err(err.into()),
-        Ok(count) => json!({
-            "status": "success",
-            "message": format!("All documents cleared successfully. Deleted {count} files."),
-        }),
+        Ok(count) => {
+            // As LightRAG does, the input directory's files go too.
+            let dir = state.config.input_dir.join(workspace.as_str());
+            let removed = tokio::task::spawn_blocking(move || remove_input_files(&dir))
+                .await
+                .map_err(AppError::internal)?;
+            tracing::debug!(%workspace, removed, "input files removed with the documents");
+            json!({
+                "status": "success",
+                "message": format!("All documents cleared successfully. Deleted {count} files."),
+            })
+        }
     };
     Ok((workspace, Json(body)))
+}
+
+/// Removes the files directly inside `dir` (not `__parsed__/`, not uploads still
+/// being staged); returns how many. A symbolic link is removed, never followed.
+fn remove_input_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .filter(|entry| {
+            entry
+                .file_type()
+                .is_ok_and(|t| t.is_file() || t.is_symlink())
+        })
+        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+        .count()
 }
 
 pub(super) async fn clear_cache(

@@ -1,16 +1,25 @@
-//! `/documents/*`: adding documents (`insert`), reading their status (`status`),
-//! deleting them (`delete`).
+//! `/documents/*`: adding documents (`insert`), files (`files`: uploads, scans),
+//! reading their status (`status`), the pipeline's controls (`pipeline`), deleting
+//! them (`delete`), name conflicts (`conflicts`).
 
+mod conflicts;
 mod delete;
+mod files;
 mod insert;
+mod pipeline;
 mod status;
+
+pub use files::ScanJobs;
 
 use super::state::AppState;
 use axum::Router;
 use axum::routing::{delete, get, post};
+use conflicts::{repair, source_conflicts};
 use delete::{clear_cache, clear_documents, delete_documents};
-use insert::{insert_text, insert_texts, reprocess_failed, scan, upload};
-use status::{paginated, pipeline_status, status_counts, track_status};
+use files::{scan, scan_status, supported_file_types, upload};
+use insert::{insert_text, insert_texts, reprocess_failed};
+use pipeline::{cancel_pipeline, force_reset, pipeline_status};
+use status::{paginated, status_counts, track_status};
 
 /// Routes with the ordinary body limit.
 pub fn routes() -> Router<AppState> {
@@ -22,7 +31,13 @@ pub fn routes() -> Router<AppState> {
         .route("/documents/delete_document", delete(delete_documents))
         .route("/documents/clear_cache", post(clear_cache))
         .route("/documents/scan", post(scan))
+        .route("/documents/scan/status/{track_id}", get(scan_status))
+        .route("/documents/supported_file_types", get(supported_file_types))
         .route("/documents/reprocess_failed", post(reprocess_failed))
+        .route("/documents/cancel_pipeline", post(cancel_pipeline))
+        .route("/documents/recovery/force_reset", post(force_reset))
+        .route("/documents/source_conflicts", get(source_conflicts))
+        .route("/documents/source_conflicts/repair", post(repair))
         .route("/documents", delete(clear_documents))
 }
 

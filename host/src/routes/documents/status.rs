@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-fn state_name(state: DocState) -> &'static str {
+pub(super) fn state_name(state: DocState) -> &'static str {
     match state {
         DocState::Pending => "pending",
         DocState::Parsing => "parsing",
@@ -54,39 +54,6 @@ fn doc_json(doc: &DocStatus) -> Value {
     out.insert("metadata".into(), metadata);
     out.insert("file_path".into(), json!(doc.file_path));
     Value::Object(out)
-}
-
-pub(super) async fn pipeline_status(
-    State(state): State<AppState>,
-    workspace: Workspace,
-) -> Result<(Workspace, Json<Value>), AppError> {
-    let status = state
-        .workspaces
-        .lease(&workspace)
-        .await?
-        .pipeline_status()
-        .await?;
-    let body = json!({
-        "busy": status.busy,
-        "job_name": status.job_name,
-        "job_start": status.job_start,
-        "docs": status.docs,
-        "batchs": status.batchs,
-        "cur_batch": status.cur_batch,
-        "request_pending": false,
-        "latest_message": status.latest_message,
-        "history_messages": status.history_messages,
-        "update_status": {},
-        "recovery_required": false,
-        "recovery_kind": null,
-        "recovery_message": null,
-        "destructive_busy": false,
-        "scanning": false,
-        "scanning_exclusive": false,
-        "pending_enqueues": 0,
-        "cancellation_requested": false,
-    });
-    Ok((workspace, Json(body)))
 }
 
 pub(super) async fn track_status(

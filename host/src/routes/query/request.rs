@@ -74,9 +74,16 @@ pub(crate) fn prepare(
     stream: bool,
 ) -> Result<Prepared, AppError> {
     let mut errors = Vec::new();
+    // LightRAG's model: at least 3 characters as sent, then stripped.
+    let too_short = body.query.as_ref().is_some_and(|q| q.chars().count() < 3);
     let query = body.query.map(|q| q.trim().to_string());
     match &query {
         None => errors.push(FieldError::body("query", "missing", "Field required")),
+        Some(_) if too_short => errors.push(FieldError::body(
+            "query",
+            "string_too_short",
+            "String should have at least 3 characters",
+        )),
         Some(q) if q.is_empty() => errors.push(FieldError::body(
             "query",
             "string_too_short",
