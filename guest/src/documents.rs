@@ -18,7 +18,7 @@ const SUMMARY_CHARS: usize = 250;
 /// LightRAG's `parse_format` of a file whose text is still to be extracted.
 pub const PENDING_PARSE: &str = "pending_parse";
 
-/// Whether a document is a file that still has to be parsed (see [`crate::files`]).
+/// Whether a document is an uploaded file that still has to be parsed.
 pub fn needs_parse(status: &StatusRecord) -> bool {
     status.content_hash.is_none()
         && serde_json::from_str::<serde_json::Value>(&status.metadata)

@@ -16,6 +16,7 @@
 //! * `catalog` — last known sizes of workspaces that are not loaded.
 //! * `limits` — per-workspace memory, CPU and disk limits, with admin overrides.
 //! * `metrics` — Prometheus counters.
+//! * `scan_jobs` — recent directory scans, for their status route.
 //! * `providers` — the model clients (OpenAI-compatible, Ollama, Azure, offline),
 //!   fair budgets, retries.
 //! * `runtime` — wasmtime `Engine`, compiled component cache, `InstancePre`, stores.
@@ -41,6 +42,7 @@ pub mod pool;
 pub mod providers;
 pub mod routes;
 pub mod runtime;
+pub mod scan_jobs;
 pub mod server;
 pub mod service;
 pub mod usage;

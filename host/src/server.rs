@@ -98,7 +98,7 @@ pub fn build(config: Config) -> anyhow::Result<AppState> {
         allow_default: config.allow_default_workspace,
     };
     Ok(AppState::new(routes::Inner {
-        scans: routes::ScanJobs::default(),
+        scans: crate::scan_jobs::ScanJobs::default(),
         config,
         auth,
         workspaces,

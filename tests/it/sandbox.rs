@@ -182,6 +182,22 @@ async fn a_workspace_that_keeps_faulting_is_quarantined() {
             .status,
         200
     );
+    // An operator lifts the quarantine: only with confirmation, and then the
+    // workspace opens again at once.
+    let reset = "/documents/recovery/force_reset";
+    let refused = server.post(reset, Some("flaky"), json!({})).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.text.contains("quarantined"), "{}", refused.text);
+    let done = server
+        .post(reset, Some("flaky"), json!({"confirm": true}))
+        .await;
+    assert_eq!(done.json()["status"], "reset", "{}", done.text);
+    let reply = server.get("/documents/status_counts", Some("flaky")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let again = server
+        .post(reset, Some("flaky"), json!({"confirm": true}))
+        .await;
+    assert_eq!(again.json()["status"], "no_recovery_required");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -25,7 +25,6 @@ mod system;
 mod tenant;
 
 pub use body::{JsonBody, track_id};
-pub use documents::ScanJobs;
 pub use resolver::{FALLBACK_HEADER, HEADER, Resolver};
 pub use state::{AppState, Inner};
 

@@ -31,7 +31,7 @@ pub struct Inner {
     /// How a request names its workspace.
     pub resolver: Resolver,
     /// Recent directory scans, for their status route.
-    pub scans: super::documents::ScanJobs,
+    pub scans: crate::scan_jobs::ScanJobs,
     pub started: Instant,
 }
 

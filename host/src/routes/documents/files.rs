@@ -11,15 +11,15 @@ use crate::bindings::types::{DocState, DocStatus, ScanReport};
 use crate::error::{AppError, FieldError};
 use crate::routes::body::track_id;
 use crate::routes::state::AppState;
+use crate::scan_jobs::ScanJob;
 use crate::service::WorkspaceLease;
 use crate::workspace::Workspace;
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncWriteExt;
 
@@ -163,50 +163,6 @@ pub(super) async fn supported_file_types(
     Ok((headers, Json(body)))
 }
 
-/// A scan's own findings; its documents' progress is read from the engine.
-struct ScanJob {
-    workspace: Workspace,
-    track_id: String,
-    created_at: f64,
-    report: ScanReport,
-}
-
-/// The recent scans of every workspace, for `/documents/scan/status/{track_id}`.
-/// Kept by the host (a scan's record outlives its workspace's eviction), bounded.
-#[derive(Default)]
-pub struct ScanJobs(Mutex<VecDeque<ScanJob>>);
-
-/// Scan records kept, across workspaces; the oldest go first.
-const SCAN_JOBS_KEPT: usize = 1000;
-
-impl ScanJobs {
-    fn record(&self, job: ScanJob) {
-        let mut jobs = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if jobs.len() == SCAN_JOBS_KEPT {
-            jobs.pop_front();
-        }
-        jobs.push_back(job);
-    }
-
-    fn find<T>(
-        &self,
-        workspace: &Workspace,
-        f: impl Fn(&ScanJob) -> bool,
-        map: impl Fn(&ScanJob) -> T,
-    ) -> Option<T> {
-        let jobs = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        jobs.iter()
-            .rev()
-            .find(|job| &job.workspace == workspace && f(job))
-            .map(map)
-    }
-
-    /// The track id of the workspace's latest scan.
-    pub fn latest(&self, workspace: &Workspace) -> Option<String> {
-        self.find(workspace, |_| true, |job| job.track_id.clone())
-    }
-}
-
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -276,11 +232,7 @@ pub(super) async fn scan_status(
     Path(track_id): Path<String>,
 ) -> Result<(Workspace, Json<Value>), AppError> {
     let track_id = track_id.trim().to_string();
-    let found = state.scans.find(
-        &workspace,
-        |job| job.track_id == track_id,
-        |job| (job.created_at, job.report.clone()),
-    );
+    let found = state.scans.find(&workspace, &track_id);
     let (created_at, report) =
         found.ok_or_else(|| AppError::NotFound(format!("Scan job '{track_id}' not found")))?;
     let lease = state.workspaces.lease(&workspace).await?;

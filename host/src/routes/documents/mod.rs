@@ -9,8 +9,6 @@ mod insert;
 mod pipeline;
 mod status;
 
-pub use files::ScanJobs;
-
 use super::state::AppState;
 use axum::Router;
 use axum::routing::{delete, get, post};
