@@ -7,7 +7,7 @@
 
 use super::insert::admit;
 use super::status::state_name;
-use crate::bindings::types::{DocState, DocStatus, ScanReport};
+use crate::bindings::types::{DocState, DocStatus};
 use crate::error::{AppError, FieldError};
 use crate::routes::body::track_id;
 use crate::routes::state::AppState;
