@@ -48,18 +48,72 @@ async fn document_of(server: &Server, ws: &str, track: &str) -> Value {
 
 /// The known sentences of the committed samples, and the parser each one needs.
 const SAMPLES: &[(&str, &str, &[&str])] = &[
-    ("sample.pdf", "pdf", &["PDF_PAGE_ONE", "PDF_PAGE_TWO"]),
-    ("sample.docx", "docx", &["DOCX_SENTENCE"]),
-    ("sample.pptx", "pptx", &["PPTX_SLIDE_ONE", "PPTX_SLIDE_TWO"]),
-    ("sample.xlsx", "xlsx", &["XLSX_SENTENCE"]),
-    ("sample.odt", "odt", &["ODT_SENTENCE"]),
-    ("sample.epub", "epub", &["EPUB_SENTENCE"]),
-    ("sample.rtf", "rtf", &["RTF_SENTENCE"]),
-    ("sample.html", "html", &["HTML_SENTENCE"]),
-    ("sample.xml", "xml", &["XML_SENTENCE"]),
-    ("sample.csv", "text", &["CSV_SENTENCE"]),
-    ("sample.json", "text", &["JSON_SENTENCE"]),
-    ("sample.textpack", "textpack", &["TEXTPACK_SENTENCE"]),
+    (
+        "sample.pdf",
+        "pdf",
+        &[
+            "Zorbulax Industries builds tidal turbines on the coast of Veltmark.",
+            "Quenthara Labs tests every Zorbulax turbine in the cold waters of Lake Ossifer.",
+        ],
+    ),
+    (
+        "sample.docx",
+        "docx",
+        &["Mirelda Voss founded the Brantholm Seed Library in 1987."],
+    ),
+    (
+        "sample.pptx",
+        "pptx",
+        &[
+            "Korvath Aerospace launched the Dremmel probe toward Jupiter.",
+            "The Dremmel probe carries a spectrometer built by Ilvane Optics.",
+        ],
+    ),
+    (
+        "sample.xlsx",
+        "xlsx",
+        &["Thessaly Grain Cooperative ships barley to Orvik Breweries."],
+    ),
+    (
+        "sample.odt",
+        "odt",
+        &["The Pellucid Order of Cartographers mapped the Saltreach Archipelago."],
+    ),
+    (
+        "sample.epub",
+        "epub",
+        &["Captain Ysolde Marrow sailed the Gloamwater in search of amber."],
+    ),
+    (
+        "sample.rtf",
+        "rtf",
+        &["Hollowmere Textiles weaves sailcloth from Drennic flax."],
+    ),
+    (
+        "sample.html",
+        "html",
+        &["Vantrell Observatory discovered the comet Ashgrove-7 in March."],
+    ),
+    (
+        "sample.xml",
+        "xml",
+        &["The Obrenwald Railway connects Tessik and Marrowgate."],
+    ),
+    (
+        "sample.csv",
+        "text",
+        &["Fenwick Apiaries sells heather honey in Dunmarrow."],
+    ),
+    (
+        "sample.json",
+        "text",
+        &["Glimmerfen Robotics assembles pollinator drones in Osterhal."],
+    ),
+    (
+        "sample.textpack",
+        "textpack",
+        &["Ravencroft Ferries carries passengers between Islay Point and Corrowby."],
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread")]
