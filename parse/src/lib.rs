@@ -18,7 +18,8 @@
 //! | `zipped.rs` | bounded zip reading: entry-count cap, a counting reader over every entry against one unpacked-bytes budget; also TextBundle (`.textpack`) |
 //! | `office.rs` | docx, pptx, xlsx and odt, each streamed from its XML parts |
 //! | `epub.rs` | container.xml to the OPF package, the spine in reading order, each chapter through the HTML extractor |
-//! | `pdf.rs` | the PDF text layer through `lopdf`, with a nesting pre-scan, a cycle-safe page walk of our own and a shared decompression budget |
+//! | `pdf.rs` | the PDF text layer through `lopdf`: loading and decryption, a nesting pre-scan, a cycle-safe page walk of our own, a shared decompression budget |
+//! | `pdf/content.rs` | the content-stream interpreter: text and graphics matrices to lines and word gaps, fonts, form XObjects |
 //! | `rtf.rs` | an RTF stripper: groups, control words, skipped destinations, code-page and Unicode escapes |
 //!
 //! `testfiles` (hidden) builds small documents for the tests and examples.
