@@ -146,7 +146,10 @@ pub fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
         } else {
             ::zip::CompressionMethod::Deflated
         };
-        let mut options = ::zip::write::SimpleFileOptions::default().compression_method(method);
+        // A fixed timestamp keeps regenerated fixtures byte-identical.
+        let mut options = ::zip::write::SimpleFileOptions::default()
+            .compression_method(method)
+            .last_modified_time(::zip::DateTime::default());
         if method == ::zip::CompressionMethod::Deflated {
             options = options.compression_level(Some(9));
         }
@@ -159,3 +162,63 @@ pub fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
         .map(|cursor| cursor.into_inner())
         .unwrap_or_default()
 }
+
+/// The committed sample fixtures (`tests/fixtures/files/`) and the sentences each one
+/// holds, in order. `examples/make_fixtures.rs` writes the files from this table and the
+/// fixture test asserts each sentence, so the two cannot drift apart.
+pub const SAMPLES: &[(&str, &[&str])] = &[
+    (
+        "sample.pdf",
+        &[
+            "Zorbulax Industries builds tidal turbines on the coast of Veltmark.",
+            "Quenthara Labs tests every Zorbulax turbine in the cold waters of Lake Ossifer.",
+        ],
+    ),
+    (
+        "sample.docx",
+        &["Mirelda Voss founded the Brantholm Seed Library in 1987."],
+    ),
+    (
+        "sample.pptx",
+        &[
+            "Korvath Aerospace launched the Dremmel probe toward Jupiter.",
+            "The Dremmel probe carries a spectrometer built by Ilvane Optics.",
+        ],
+    ),
+    (
+        "sample.xlsx",
+        &["Thessaly Grain Cooperative ships barley to Orvik Breweries."],
+    ),
+    (
+        "sample.odt",
+        &["The Pellucid Order of Cartographers mapped the Saltreach Archipelago."],
+    ),
+    (
+        "sample.epub",
+        &["Captain Ysolde Marrow sailed the Gloamwater in search of amber."],
+    ),
+    (
+        "sample.rtf",
+        &["Hollowmere Textiles weaves sailcloth from Drennic flax."],
+    ),
+    (
+        "sample.html",
+        &["Vantrell Observatory discovered the comet Ashgrove-7 in March."],
+    ),
+    (
+        "sample.xml",
+        &["The Obrenwald Railway connects Tessik and Marrowgate."],
+    ),
+    (
+        "sample.csv",
+        &["Fenwick Apiaries sells heather honey in Dunmarrow."],
+    ),
+    (
+        "sample.json",
+        &["Glimmerfen Robotics assembles pollinator drones in Osterhal."],
+    ),
+    (
+        "sample.textpack",
+        &["Ravencroft Ferries carries passengers between Islay Point and Corrowby."],
+    ),
+];
