@@ -100,7 +100,11 @@ impl Out {
         }
         if len > self.text.capacity() {
             // Grow by doubling, but never reserve past the limit.
-            let target = (self.text.capacity() * 2).clamp(len, self.limit);
+            let target = self
+                .text
+                .capacity()
+                .saturating_mul(2)
+                .clamp(len, self.limit);
             self.text.reserve_exact(target - self.text.len());
         }
         self.text.push_str(s);

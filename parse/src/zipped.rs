@@ -152,7 +152,7 @@ impl<'a> Archive<'a> {
                 )));
             }
             if len > content.capacity() {
-                let target = (content.capacity() * 2).clamp(len, max);
+                let target = content.capacity().saturating_mul(2).clamp(len, max);
                 content.reserve_exact(target - content.len());
             }
             content.extend_from_slice(&chunk[..n]);
