@@ -551,3 +551,40 @@ fn pdf_forms_drawing_themselves_or_fanning_out_terminate() {
         "f"
     );
 }
+
+#[test]
+fn nesting_lopdf_accepts_fits_a_one_mib_stack() {
+    // The wasm guest's main stack is 1 MiB. lopdf parses up to 100 levels recursively
+    // (in objects the pre-scan cannot see, such as compressed object streams, and in
+    // content streams), so the deepest nesting it accepts must fit in that stack.
+    let depth = 99;
+    let object = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let mut pdf = PdfBuilder::new();
+    let catalog = pdf.reserve();
+    let tree = pdf.reserve();
+    let font = pdf.add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+    let content = format!(
+        "BT /F1 12 Tf 72 700 Td (deep) Tj {}(x){} TJ ET",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let stream = pdf.add(PdfBuilder::stream(
+        "/Filter /FlateDecode",
+        &deflate(content.as_bytes()),
+    ));
+    let page = pdf.add(format!(
+        "<< /Type /Page /Parent {tree} 0 R /Resources << /Font << /F1 {font} 0 R >> >> /Contents {stream} 0 R /Deep {object} >>"
+    ));
+    pdf.set(catalog, format!("<< /Type /Catalog /Pages {tree} 0 R >>"));
+    pdf.set(
+        tree,
+        format!("<< /Type /Pages /Kids [{page} 0 R] /Count 1 >>"),
+    );
+    let bytes = pdf.finish(catalog, "");
+    let worker = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || parse("deep.pdf", &bytes, &Options::default()).map(|p| p.text))
+        .unwrap();
+    let text = worker.join().expect("no stack overflow").unwrap();
+    assert!(text.starts_with("deep"), "{text}");
+}
