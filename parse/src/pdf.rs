@@ -6,7 +6,9 @@
 //!
 //! * a **nesting pre-scan** of the raw bytes: lopdf caps the nesting of the objects it
 //!   parses (and drops deeper ones silently), but a file nested thousands deep is hostile,
-//!   not damaged, and is rejected before it is parsed at all;
+//!   not damaged, and is rejected before it is parsed at all; the same pass measures
+//!   what the object streams inflate to (lopdf inflates and parses them all while
+//!   loading, before any budget of ours could apply) and rejects a file over budget;
 //! * the **page walk**: lopdf's own iterator bounds its work but tolerates cycles by
 //!   cutting them short; ours visits each page-tree node once, rejects a node reached
 //!   twice (a cycle through `Kids`) and caps the depth;
@@ -37,7 +39,7 @@ pub(super) const MAX_STREAM: u64 = 32 << 20;
 
 /// The text of a PDF and its page count.
 pub(crate) fn extract(bytes: &[u8], options: &Options) -> Result<(String, u32), ParseError> {
-    prescan(bytes)?;
+    prescan(bytes, options)?;
     let load = LoadOptions {
         password: options.pdf_password.clone(),
         max_decompressed_size: Some(options.max_unpacked_bytes.min(MAX_STREAM) as usize),
@@ -107,9 +109,17 @@ pub(super) fn too_large(options: &Options) -> ParseError {
 /// Rejects files whose arrays or dictionaries nest deeper than [`MAX_NESTING`]. Walks
 /// the raw bytes once, skipping comments, strings and stream data, where brackets are
 /// not syntax (objects inside compressed object streams are left to lopdf's own cap).
-fn prescan(bytes: &[u8]) -> Result<(), ParseError> {
+///
+/// It also measures what the object streams (`/Type /ObjStm`) inflate to, without
+/// keeping the output: lopdf inflates and parses all of them while loading, before any
+/// budget of ours applies, and each can hold millions of tiny objects. Their total must
+/// stay within [`MAX_STREAM`] (and `max_unpacked_bytes`).
+fn prescan(bytes: &[u8], options: &Options) -> Result<(), ParseError> {
     let mut depth = 0usize;
     let mut pos = 0;
+    let mut object_start = 0;
+    let mut object_streams = 0u64;
+    let cap = options.max_unpacked_bytes.min(MAX_STREAM);
     while pos < bytes.len() {
         match bytes[pos] {
             b'%' => {
@@ -157,11 +167,23 @@ fn prescan(bytes: &[u8]) -> Result<(), ParseError> {
                 && matches!(bytes[pos - 1], b'>' | b' ' | b'\r' | b'\n' | b'\t') =>
             {
                 let data = pos + b"stream".len();
-                pos = memchr::memmem::find(&bytes[data..], b"endstream")
-                    .map_or(bytes.len(), |n| data + n + 9);
+                let end = memchr::memmem::find(&bytes[data..], b"endstream")
+                    .map_or(bytes.len(), |n| data + n);
+                let dict = &bytes[object_start..pos];
+                if memchr::memmem::find(dict, b"/ObjStm").is_some() {
+                    object_streams =
+                        object_streams.saturating_add(inflated_size(&bytes[data..end], cap + 1));
+                    if object_streams > cap {
+                        return Err(too_large(options));
+                    }
+                }
+                pos = (end + b"endstream".len()).min(bytes.len());
                 continue;
             }
-            b'e' if bytes[pos..].starts_with(b"endobj") => depth = 0,
+            b'e' if bytes[pos..].starts_with(b"endobj") => {
+                depth = 0;
+                object_start = pos;
+            }
             _ => {}
         }
         if depth > MAX_NESTING {
@@ -172,6 +194,23 @@ fn prescan(bytes: &[u8]) -> Result<(), ParseError> {
         pos += 1;
     }
     Ok(())
+}
+
+/// How many bytes zlib data inflates to, counting up to `limit` and keeping nothing;
+/// data that is not zlib (or is damaged) counts what inflated before the damage.
+fn inflated_size(data: &[u8], limit: u64) -> u64 {
+    let data = data
+        .strip_prefix(b"\r\n")
+        .or_else(|| data.strip_prefix(b"\n"))
+        .unwrap_or(data);
+    let decoder = flate2::read::ZlibDecoder::new(data);
+    let mut counted = std::io::Read::take(decoder, limit);
+    let mut scratch = [0u8; 8192];
+    let mut total = 0u64;
+    while let Ok(n @ 1..) = std::io::Read::read(&mut counted, &mut scratch) {
+        total += n as u64;
+    }
+    total
 }
 
 /// The pages in document order, from a walk of the page tree that visits each node

@@ -588,3 +588,34 @@ fn nesting_lopdf_accepts_fits_a_one_mib_stack() {
     let text = worker.join().expect("no stack overflow").unwrap();
     assert!(text.starts_with("deep"), "{text}");
 }
+
+#[test]
+fn pdf_object_stream_bombs_are_measured_before_loading() {
+    // Object streams each declaring tens of thousands of tiny objects: each is under the
+    // per-stream limit, together they are over the budget. lopdf would inflate and parse
+    // all of them while loading, before any page is read.
+    let mut pdf = PdfBuilder::new();
+    let catalog = pdf.reserve();
+    let tree = pdf.reserve();
+    for stream in 0..4 {
+        let mut raw = String::new();
+        for i in 0..40_000 {
+            raw.push_str(&format!("{} {} ", 1000 + stream * 40_000 + i, i * 2));
+        }
+        let first = raw.len();
+        raw.push_str(&"1 ".repeat(40_000));
+        assert!(raw.len() < 1 << 20);
+        let data = deflate(raw.as_bytes());
+        pdf.add(PdfBuilder::stream(
+            &format!("/Type /ObjStm /N 40000 /First {first} /Filter /FlateDecode"),
+            &data,
+        ));
+    }
+    pdf.set(catalog, format!("<< /Type /Catalog /Pages {tree} 0 R >>"));
+    pdf.set(tree, "<< /Type /Pages /Kids [] /Count 0 >>");
+    let bytes = pdf.finish(catalog, "");
+    assert_too_large(
+        timed("objstm.pdf", &bytes, &small_budget(), 10),
+        "decompresses to more",
+    );
+}
