@@ -299,7 +299,7 @@ pub fn parse_document(shared: &Shared, doc_id: &str) -> Result<Parsed, Error> {
         let _ = archive(&dir, &name);
         return outcome;
     }
-    let mut metadata = serde_json::json!({ "parse_format": "parsed", "parser": parser });
+    let mut metadata = serde_json::json!({ "parse_format": "lightrag", "parser": parser });
     if let Some(pages) = pages {
         metadata["pages"] = pages.into();
     }

@@ -465,13 +465,20 @@ async fn merge_documents(
             status.chunks_count = Some(doc.chunk_ids.len() as u32);
             status.chunks_list = doc.chunk_ids.clone();
             status.error_msg = None;
-            status.metadata = serde_json::json!({
-                "process_start_time": doc.started,
-                "process_end_time": unix_now(),
-                "parse_format": "raw",
-                "chunk_method": "fixed_token",
-            })
-            .to_string();
+            // What parsing recorded (the parser, pages) stays; the rest is LightRAG's.
+            let mut metadata: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&status.metadata).unwrap_or_default();
+            let parsed = metadata.contains_key("parser");
+            metadata.extend([
+                ("process_start_time".into(), doc.started.into()),
+                ("process_end_time".into(), unix_now().into()),
+                (
+                    "parse_format".into(),
+                    if parsed { "lightrag" } else { "raw" }.into(),
+                ),
+                ("chunk_method".into(), "fixed_token".into()),
+            ]);
+            status.metadata = serde_json::Value::Object(metadata).to_string();
             ops.push(Op::PutStatus(status));
         }
     }
