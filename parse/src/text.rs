@@ -60,7 +60,13 @@ pub(crate) fn clean(text: Cow<'_, str>) -> String {
             .to_owned(),
         Cow::Owned(text) => text,
     };
-    text.retain(keep);
+    // Most texts have nothing to drop: find out with a byte scan (control characters
+    // are C0, DEL, or C1, whose UTF-8 starts with 0xC2) before a char-by-char pass.
+    let suspect =
+        |b: &u8| (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || matches!(b, 0x7f | 0xc2);
+    if text.as_bytes().iter().any(suspect) {
+        text.retain(keep);
+    }
     let end = text.trim_end().len();
     text.truncate(end);
     let start = text.len() - text.trim_start().len();

@@ -53,6 +53,8 @@ pub(super) struct Reader<'a> {
     /// The form XObjects being drawn, outermost first (a form never draws itself).
     forms: Vec<ObjectId>,
     options: &'a Options,
+    /// The decoded text of one string operand, reused: a page shows hundreds.
+    scratch: String,
 }
 
 /// Text-drawing state for one content stream.
@@ -127,6 +129,7 @@ impl<'a> Reader<'a> {
             budget: options.max_unpacked_bytes,
             fonts: HashMap::new(),
             forms: Vec::new(),
+            scratch: String::new(),
             options,
         }
     }
@@ -380,9 +383,10 @@ impl<'a> Reader<'a> {
                 out.push(' ');
             }
         }
-        let mut text = String::new();
+        let text = &mut self.scratch;
+        text.clear();
         match font.and_then(|f| f.encoding.as_ref()) {
-            Some(encoding) if encoding.write_to_string(bytes, &mut text).is_ok() => {}
+            Some(encoding) if encoding.write_to_string(bytes, text).is_ok() => {}
             _ => {
                 text.clear();
                 text.extend(
@@ -393,23 +397,23 @@ impl<'a> Reader<'a> {
                 );
             }
         }
-        out.push_str(&text);
+        out.push_str(text);
         // Advance by the glyph widths, as a viewer would.
         let two_byte = font.is_some_and(|f| f.two_byte);
-        let codes: Vec<u32> = if two_byte {
-            bytes
-                .chunks(2)
-                .map(|c| c.iter().fold(0, |code, &b| code << 8 | u32::from(b)))
-                .collect()
-        } else {
-            bytes.iter().map(|&b| u32::from(b)).collect()
-        };
+        let width = |code: u32| font.map_or(500.0, |f| f.width(code));
         let mut advance = 0.0;
-        for code in codes {
-            let width = font.map_or(500.0, |f| f.width(code));
-            advance += width / 1000.0 * state.size + state.char_spacing;
-            if code == 32 && !two_byte {
-                advance += state.word_spacing;
+        if two_byte {
+            for pair in bytes.chunks(2) {
+                let code = pair.iter().fold(0, |code, &b| code << 8 | u32::from(b));
+                advance += width(code) / 1000.0 * state.size + state.char_spacing;
+            }
+        } else {
+            for &byte in bytes {
+                let code = u32::from(byte);
+                advance += width(code) / 1000.0 * state.size + state.char_spacing;
+                if code == 32 {
+                    advance += state.word_spacing;
+                }
             }
         }
         state.tm = mul([1.0, 0.0, 0.0, 1.0, advance * state.scale, 0.0], state.tm);
