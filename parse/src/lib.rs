@@ -20,6 +20,7 @@
 //! | `epub.rs` | container.xml to the OPF package, the spine in reading order, each chapter through the HTML extractor |
 //! | `pdf.rs` | the PDF text layer through `lopdf`: loading and decryption, a nesting pre-scan, a cycle-safe page walk of our own, a shared decompression budget |
 //! | `pdf/content.rs` | the content-stream interpreter: text and graphics matrices to lines and word gaps, fonts, form XObjects |
+//! | `pdf/lexer.rs` | the content-stream lexer: operators and operands in one bounded pass |
 //! | `rtf.rs` | an RTF stripper: groups, control words, skipped destinations, code-page and Unicode escapes |
 //!
 //! `testfiles` (hidden) builds small documents for the tests and examples.

@@ -22,6 +22,7 @@
 //!   all of a page's text. It lives in `pdf/content.rs`.
 
 mod content;
+mod lexer;
 
 use std::collections::HashSet;
 

@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
-use lopdf::content::Content;
 use lopdf::{Dictionary, Document, Encoding, Object, ObjectId};
 
+use super::lexer::Lexer;
 use super::{MAX_STREAM, deref_dict, too_large};
 use crate::text::Out;
 use crate::{Options, ParseError};
@@ -31,9 +31,55 @@ struct Font<'a> {
     first_char: u32,
     widths: Vec<f32>,
     two_byte: bool,
+    /// For a font whose every code is one byte and one character: both per byte,
+    /// looked up once (showing text is then a table lookup per byte).
+    single: Option<Box<SingleByte>>,
+}
+
+/// A one-byte font's character and advance width of every code.
+struct SingleByte {
+    /// `'\0'`: the code shows nothing.
+    chars: [char; 256],
+    widths: [f32; 256],
+    /// Printable ASCII codes show themselves (the standard encodings): a string of
+    /// them is its own text.
+    ascii: bool,
 }
 
 impl Font<'_> {
+    /// The per-byte tables, if every code of the font decodes to at most one character
+    /// on its own (one-byte encodings, with or without differences).
+    fn single_byte(&self) -> Option<Box<SingleByte>> {
+        let encoding = self.encoding.as_ref()?;
+        if self.two_byte
+            || !matches!(
+                encoding,
+                Encoding::OneByteEncoding(_) | Encoding::Differences(_)
+            )
+        {
+            return None;
+        }
+        let mut table = Box::new(SingleByte {
+            chars: ['\0'; 256],
+            widths: [0.0; 256],
+            ascii: false,
+        });
+        let mut text = String::new();
+        for code in 0..=255u8 {
+            text.clear();
+            encoding.write_to_string(&[code], &mut text).ok()?;
+            let mut chars = text.chars();
+            table.chars[code as usize] = match (chars.next(), chars.next()) {
+                (None, _) => '\0',
+                (Some(c), None) => c,
+                (Some(_), Some(_)) => return None,
+            };
+            table.widths[code as usize] = self.width(u32::from(code));
+        }
+        table.ascii = (0x20..0x7f).all(|b: u8| table.chars[b as usize] == char::from(b));
+        Some(table)
+    }
+
     /// The advance of a code in text space units (thousandths of the font size).
     fn width(&self, code: u32) -> f32 {
         code.checked_sub(self.first_char)
@@ -166,23 +212,24 @@ impl<'a> Reader<'a> {
         depth: usize,
         out: &mut Out,
     ) -> Result<(), ParseError> {
-        // A stream that stops parsing keeps the text before the damage.
-        for operation in Content::decode_iter(content).map_while(Result::ok) {
+        // Damage is skipped over: the text around it is kept.
+        let mut lexer = Lexer::new(content);
+        while let Some(operator) = lexer.next_operator() {
             if out.is_full() {
                 break;
             }
-            let operands = &operation.operands;
-            match operation.operator.as_str() {
-                "q" if state.saved.len() < MAX_SAVED_STATES => state.saved.push(state.ctm),
-                "q" => state.unsaved += 1,
-                "Q" if state.unsaved > 0 => state.unsaved -= 1,
-                "Q" => state.ctm = state.saved.pop().unwrap_or(state.ctm),
-                "cm" => state.ctm = mul(numbers::<6>(operands), state.ctm),
-                "BT" => {
+            let operands = lexer.operands();
+            match operator {
+                b"q" if state.saved.len() < MAX_SAVED_STATES => state.saved.push(state.ctm),
+                b"q" => state.unsaved += 1,
+                b"Q" if state.unsaved > 0 => state.unsaved -= 1,
+                b"Q" => state.ctm = state.saved.pop().unwrap_or(state.ctm),
+                b"cm" => state.ctm = mul(numbers::<6>(operands), state.ctm),
+                b"BT" => {
                     state.tm = IDENTITY;
                     state.tlm = IDENTITY;
                 }
-                "Tf" => {
+                b"Tf" => {
                     state.size = operands
                         .get(1)
                         .and_then(|s| s.as_float().ok())
@@ -192,35 +239,35 @@ impl<'a> Reader<'a> {
                         None => None,
                     };
                 }
-                "TL" => state.leading = numbers::<1>(operands)[0],
-                "Tc" => state.char_spacing = numbers::<1>(operands)[0],
-                "Tw" => state.word_spacing = numbers::<1>(operands)[0],
-                "Tz" => state.scale = numbers::<1>(operands)[0] / 100.0,
-                "Td" => {
+                b"TL" => state.leading = numbers::<1>(operands)[0],
+                b"Tc" => state.char_spacing = numbers::<1>(operands)[0],
+                b"Tw" => state.word_spacing = numbers::<1>(operands)[0],
+                b"Tz" => state.scale = numbers::<1>(operands)[0] / 100.0,
+                b"Td" => {
                     let [tx, ty] = numbers::<2>(operands);
                     state.next_line(tx, ty);
                 }
-                "TD" => {
+                b"TD" => {
                     let [tx, ty] = numbers::<2>(operands);
                     state.leading = -ty;
                     state.next_line(tx, ty);
                 }
-                "Tm" => {
+                b"Tm" => {
                     state.tlm = numbers::<6>(operands);
                     state.tm = state.tlm;
                 }
-                "T*" => state.next_line(0.0, -state.leading),
-                "Tj" => self.show(operands.first(), state, out),
-                "'" => {
+                b"T*" => state.next_line(0.0, -state.leading),
+                b"Tj" => self.show(operands.first(), state, out),
+                b"'" => {
                     state.next_line(0.0, -state.leading);
                     self.show(operands.first(), state, out);
                 }
-                "\"" => {
+                b"\"" => {
                     [state.word_spacing, state.char_spacing] = numbers::<2>(operands);
                     state.next_line(0.0, -state.leading);
                     self.show(operands.get(2), state, out);
                 }
-                "TJ" => {
+                b"TJ" => {
                     for item in operands
                         .first()
                         .and_then(|a| a.as_array().ok())
@@ -239,7 +286,7 @@ impl<'a> Reader<'a> {
                         }
                     }
                 }
-                "Do" if depth < MAX_FORM_DEPTH => {
+                b"Do" if depth < MAX_FORM_DEPTH => {
                     self.form(operands.first(), resources, state, depth, out)?;
                 }
                 _ => {}
@@ -354,15 +401,15 @@ impl<'a> Reader<'a> {
             .unwrap_or_default();
         let two_byte =
             dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Type0".as_slice());
-        self.fonts.insert(
-            key,
-            Font {
-                encoding,
-                first_char,
-                widths,
-                two_byte,
-            },
-        );
+        let mut font = Font {
+            encoding,
+            first_char,
+            widths,
+            two_byte,
+            single: None,
+        };
+        font.single = font.single_byte();
+        self.fonts.insert(key, font);
         Ok(Some(key))
     }
 
@@ -385,34 +432,72 @@ impl<'a> Reader<'a> {
         }
         let text = &mut self.scratch;
         text.clear();
-        match font.and_then(|f| f.encoding.as_ref()) {
-            Some(encoding) if encoding.write_to_string(bytes, text).is_ok() => {}
-            _ => {
-                text.clear();
-                text.extend(
+        let mut advance = 0.0;
+        if let Some(single) = font.and_then(|f| f.single.as_deref()) {
+            // Printable ASCII through a standard encoding is its own text, copied
+            // whole; anything else goes through the table byte by byte.
+            let printable = bytes.chunks(32).all(|block| {
+                block
+                    .iter()
+                    .fold(true, |ok, b| ok & (0x20..0x7f).contains(b))
+            });
+            match std::str::from_utf8(bytes) {
+                Ok(ascii) if single.ascii && printable => text.push_str(ascii),
+                _ => text.extend(
                     bytes
                         .iter()
-                        .filter(|b| b.is_ascii_graphic() || **b == b' ')
-                        .map(|&b| char::from(b)),
-                );
+                        .map(|&b| single.chars[b as usize])
+                        .filter(|&c| c != '\0'),
+                ),
             }
-        }
-        out.push_str(text);
-        // Advance by the glyph widths, as a viewer would.
-        let two_byte = font.is_some_and(|f| f.two_byte);
-        let width = |code: u32| font.map_or(500.0, |f| f.width(code));
-        let mut advance = 0.0;
-        if two_byte {
-            for pair in bytes.chunks(2) {
-                let code = pair.iter().fold(0, |code, &b| code << 8 | u32::from(b));
-                advance += width(code) / 1000.0 * state.size + state.char_spacing;
+            // Four running sums: no chain of dependent additions per byte.
+            let mut lanes = [0f32; 4];
+            let mut quads = bytes.chunks_exact(4);
+            for quad in &mut quads {
+                for (lane, &b) in lanes.iter_mut().zip(quad) {
+                    *lane += single.widths[b as usize];
+                }
             }
+            let widths = lanes.iter().sum::<f32>()
+                + quads
+                    .remainder()
+                    .iter()
+                    .map(|&b| single.widths[b as usize])
+                    .sum::<f32>();
+            let spaces = bytes.iter().filter(|&&b| b == b' ').count() as f32;
+            advance = widths / 1000.0 * state.size
+                + bytes.len() as f32 * state.char_spacing
+                + spaces * state.word_spacing;
+            out.push_str(text);
         } else {
-            for &byte in bytes {
-                let code = u32::from(byte);
-                advance += width(code) / 1000.0 * state.size + state.char_spacing;
-                if code == 32 {
-                    advance += state.word_spacing;
+            match font.and_then(|f| f.encoding.as_ref()) {
+                Some(encoding) if encoding.write_to_string(bytes, text).is_ok() => {}
+                _ => {
+                    text.clear();
+                    text.extend(
+                        bytes
+                            .iter()
+                            .filter(|b| b.is_ascii_graphic() || **b == b' ')
+                            .map(|&b| char::from(b)),
+                    );
+                }
+            }
+            out.push_str(text);
+            // Advance by the glyph widths, as a viewer would.
+            let two_byte = font.is_some_and(|f| f.two_byte);
+            let width = |code: u32| font.map_or(500.0, |f| f.width(code));
+            if two_byte {
+                for pair in bytes.chunks(2) {
+                    let code = pair.iter().fold(0, |code, &b| code << 8 | u32::from(b));
+                    advance += width(code) / 1000.0 * state.size + state.char_spacing;
+                }
+            } else {
+                for &byte in bytes {
+                    let code = u32::from(byte);
+                    advance += width(code) / 1000.0 * state.size + state.char_spacing;
+                    if code == 32 {
+                        advance += state.word_spacing;
+                    }
                 }
             }
         }
