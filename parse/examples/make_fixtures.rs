@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use lightrag_parse::testfiles::{PdfBuilder, SAMPLES, text_pdf, zip};
+use lightrag_parse::testfiles::{
+    FIXTURE_PASSWORD, PdfBuilder, SAMPLES, encrypted_pdf, text_pdf, zip,
+};
 
 fn sentences(file: &str) -> &'static [&'static str] {
     SAMPLES
@@ -256,6 +258,11 @@ fn main() {
             "a 2-page PDF, one sentence per page",
         ),
         ("sample.docx", docx(), "a Word document, one paragraph"),
+        (
+            "encrypted.pdf",
+            encrypted_pdf(sentences("encrypted.pdf")[0], FIXTURE_PASSWORD),
+            "a 1-page PDF encrypted with RC4-128, user password `lantern` (set PDF_DECRYPT_PASSWORD)",
+        ),
         (
             "sample.pptx",
             pptx(),

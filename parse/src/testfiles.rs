@@ -168,6 +168,10 @@ pub fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
 /// fixture test asserts each sentence, so the two cannot drift apart.
 pub const SAMPLES: &[(&str, &[&str])] = &[
     (
+        "encrypted.pdf",
+        &["Nightjar Cipherworks guards the Tollmere vault."],
+    ),
+    (
         "sample.pdf",
         &[
             "Zorbulax Industries builds tidal turbines on the coast of Veltmark.",
@@ -222,3 +226,28 @@ pub const SAMPLES: &[(&str, &[&str])] = &[
         &["Ravencroft Ferries carries passengers between Islay Point and Corrowby."],
     ),
 ];
+
+/// The user password of the committed `encrypted.pdf`.
+pub const FIXTURE_PASSWORD: &str = "lantern";
+
+/// A one-page PDF showing `line`, encrypted with RC4 (128-bit keys) under
+/// `user_password` (owner password `owner`). Deterministic: the file id is fixed.
+pub fn encrypted_pdf(line: &str, user_password: &str) -> Vec<u8> {
+    let plain = text_pdf(&[vec![line]], false);
+    let mut doc = lopdf::Document::load_mem(&plain).expect("our own PDF loads");
+    let id = lopdf::Object::string_literal(b"0123456789abcdef".to_vec());
+    doc.trailer
+        .set("ID", lopdf::Object::Array(vec![id.clone(), id]));
+    let version = lopdf::EncryptionVersion::V2 {
+        document: &doc,
+        owner_password: "owner",
+        user_password,
+        key_length: 128,
+        permissions: lopdf::Permissions::all(),
+    };
+    let state = lopdf::EncryptionState::try_from(version).expect("RC4 encryption state");
+    doc.encrypt(&state).expect("encrypt");
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save");
+    out
+}

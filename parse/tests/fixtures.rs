@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use lightrag_parse::testfiles::SAMPLES;
+use lightrag_parse::testfiles::{FIXTURE_PASSWORD, SAMPLES};
 use lightrag_parse::{Options, ParseError, parse};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -16,9 +16,14 @@ fn fixture(name: &str) -> Vec<u8> {
 
 #[test]
 fn every_sample_yields_its_sentences_in_order() {
+    // The password opens `encrypted.pdf`; every other sample ignores it.
+    let options = Options {
+        pdf_password: Some(FIXTURE_PASSWORD.into()),
+        ..Options::default()
+    };
     for (name, sentences) in SAMPLES {
-        let parsed = parse(name, &fixture(name), &Options::default())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let parsed =
+            parse(name, &fixture(name), &options).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut from = 0;
         for sentence in *sentences {
             let at = parsed.text[from..].find(sentence).unwrap_or_else(|| {

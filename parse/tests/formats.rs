@@ -430,23 +430,7 @@ fn pdf_inherited_resources_and_nested_page_tree() {
 }
 
 fn encrypted_pdf(user_password: &str) -> Vec<u8> {
-    let plain = text_pdf(&[vec!["Top secret plans"]], false);
-    let mut doc = lopdf::Document::load_mem(&plain).unwrap();
-    let id = lopdf::Object::string_literal(b"0123456789abcdef".to_vec());
-    doc.trailer
-        .set("ID", lopdf::Object::Array(vec![id.clone(), id]));
-    let version = lopdf::EncryptionVersion::V2 {
-        document: &doc,
-        owner_password: "owner",
-        user_password,
-        key_length: 128,
-        permissions: lopdf::Permissions::all(),
-    };
-    let state = lopdf::EncryptionState::try_from(version).unwrap();
-    doc.encrypt(&state).unwrap();
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+    lightrag_parse::testfiles::encrypted_pdf("Top secret plans", user_password)
 }
 
 #[test]

@@ -230,6 +230,45 @@ async fn hostile_files_fail_their_own_document_while_another_tenant_works() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_encrypted_pdf_fails_until_its_password_is_set_and_then_a_retry_parses_it() {
+    let mock = MockLlm::start(32).await;
+    let dir = tempfile::tempdir().unwrap().keep();
+    let server = Server::start_in(&dir, &pairs(mock.env()));
+    let ws = "secret";
+    let (status, body) = upload(&server, ws, "encrypted.pdf", fixture("encrypted.pdf")).await;
+    assert_eq!(status, 200, "{body}");
+    server.wait_idle(Some(ws)).await;
+    let doc = document_of(&server, ws, body["track_id"].as_str().unwrap()).await;
+    assert_eq!(doc["status"], "failed", "{doc}");
+    assert!(
+        doc["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains("PDF_DECRYPT_PASSWORD"),
+        "{doc}"
+    );
+    let inputs = server.root().join("inputs").join(ws);
+    assert!(
+        inputs.join("encrypted.pdf").exists(),
+        "a file that failed stays for a retry"
+    );
+    server.terminate();
+
+    let mut env = pairs(mock.env());
+    env.push(("PDF_DECRYPT_PASSWORD", "lantern"));
+    let server = Server::start_in(&dir, &env);
+    let retry = server
+        .post("/documents/reprocess_failed", Some(ws), json!({}))
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    let counts = server.wait_idle(Some(ws)).await;
+    assert_eq!(counts["processed"], 1, "{counts}");
+    let sentence = "Nightjar Cipherworks guards the Tollmere vault.";
+    assert!(server.context(Some(ws), sentence).await.contains(sentence));
+    assert!(inputs.join("__parsed__/encrypted.pdf").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn upload_refuses_unsupported_types_unsafe_names_and_taken_names() {
     let mock = MockLlm::start(32).await;
     let server = Server::start(&pairs(mock.env()));
@@ -302,9 +341,22 @@ async fn a_scan_reports_its_progress_and_archives_what_is_already_processed() {
     std::fs::write(inputs.join("a.txt"), "Marie Curie measured radium.").unwrap();
     std::fs::write(inputs.join("b.docx"), fixture("sample.docx")).unwrap();
     std::fs::write(inputs.join("c.png"), "not a document").unwrap();
+    // A slow model keeps the scan's documents in progress long enough to see it.
+    mock.state.latency_ms.store(200, Ordering::Relaxed);
     let reply = server.post("/documents/scan", ws, json!({})).await;
     let track = reply.json()["track_id"].as_str().unwrap().to_string();
+    let pipeline = server.get("/documents/pipeline_status", ws).await.json();
+    assert_eq!(pipeline["scanning"], true, "{pipeline}");
+    let running = server
+        .get(&format!("/documents/scan/status/{track}"), ws)
+        .await
+        .json();
+    assert_eq!(running["status"], "running", "{running}");
+    mock.state.latency_ms.store(0, Ordering::Relaxed);
     server.wait_idle(ws).await;
+    let pipeline = server.get("/documents/pipeline_status", ws).await.json();
+    assert_eq!(pipeline["scanning"], false, "{pipeline}");
+    assert_eq!(pipeline["autoscanned"], false, "{pipeline}");
     let status = server
         .get(&format!("/documents/scan/status/{track}"), ws)
         .await;
