@@ -403,7 +403,7 @@ async fn query_data_reports_failures_in_lightrag_shapes() {
         .post(
             "/query/data",
             Some("empty"),
-            json!({"query": "Hi", "mode": "bypass"}),
+            json!({"query": "Hi there", "mode": "bypass"}),
         )
         .await;
     assert_eq!(reply.json()["status"], "success");
