@@ -34,6 +34,17 @@ impl FieldError {
     }
 }
 
+tokio::task_local! {
+    /// The id of the request being answered (`X-Request-Id`), set by the HTTP edge
+    /// for the whole handling of a request, so that every error body names it.
+    pub static REQUEST_ID: String;
+}
+
+/// The current request's id, when there is one.
+fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// Why a request failed.
 #[derive(Debug)]
 pub enum AppError {
@@ -149,13 +160,21 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        (status, Json(json!({ "detail": detail }))).into_response()
+        (status, Json(body(detail))).into_response()
+    }
+}
+
+/// LightRAG's error body, `{"detail": …}`, with the request's id.
+fn body(detail: Value) -> Value {
+    match request_id() {
+        Some(id) => json!({ "detail": detail, "request_id": id }),
+        None => json!({ "detail": detail }),
     }
 }
 
 /// A refusal the client should retry after `retry_after` seconds.
 fn retry_later(status: StatusCode, message: String, retry_after: u32) -> Response {
-    let mut response = (status, Json(json!({ "detail": message }))).into_response();
+    let mut response = (status, Json(body(json!(message)))).into_response();
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

@@ -7,6 +7,7 @@ mod auth;
 mod chaos;
 mod component;
 mod documents;
+mod edges;
 mod files;
 mod graph;
 mod graph_edit;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod engine;
+mod http;
 mod models;
 mod settings;
 mod sources;
@@ -26,6 +27,7 @@ use models::{model_config, rerank_config, role_config};
 use sources::{Sources, absolute, parse_flags, read_dotenv};
 
 pub use engine::HostDirs;
+pub use http::{CorsOrigins, HttpSettings};
 pub use models::{Binding, ModelConfig, RerankConfig};
 pub use settings::{DEFAULT_ENTITY_TYPES, SETTINGS, SettingDoc, help_text};
 
@@ -38,6 +40,11 @@ pub struct Config {
     pub engine: GuestConfig,
     /// Where the server keeps its own records, outside every workspace.
     pub dirs: HostDirs,
+    /// Cross-origin access, body limits, trusted proxies.
+    pub http: HttpSettings,
+    /// LightRAG settings given that do nothing here, with what happens instead (logged
+    /// at start-up).
+    pub ignored: Vec<String>,
     pub host: String,
     pub port: u16,
     pub working_dir: PathBuf,
@@ -206,6 +213,8 @@ impl Config {
         Ok(Config {
             engine,
             dirs,
+            http: http::settings(s)?,
+            ignored: http::ignored_settings(s),
             host: s.string("HOST"),
             port: s.parse("PORT", "a port number from 0 to 65535")?,
             input_dir: absolute(&s.string("INPUT_DIR")),

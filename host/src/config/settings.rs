@@ -120,6 +120,13 @@ settings! {
     "LIGHTRAG_VECTOR_PRECISION", "int8", "Vectors in memory as 8-bit codes with exact re-ranking from disk (int8, a quarter of the memory), or exact (f32).";
     "RELATED_CHUNK_NUMBER", "5", "Chunks related to each entity or relation in a query.";
     "MAX_UPLOAD_SIZE", "104857600", "Largest accepted upload in bytes (0 = unlimited).";
+    "MAX_REQUEST_BODY_BYTES", "1048576", "Largest request body of other routes (0 = unlimited; when set, text inserts too, else they get 50 MiB).";
+    "CORS_ORIGINS", "*", "Origins browsers may call the API from: * (any, no credentials), a comma-separated list (with credentials), or empty (none).";
+    "LIGHTRAG_TRUSTED_PROXIES", "", "Comma-separated proxy addresses whose X-Forwarded-For is believed (the login lockout counts per client).";
+    "LIGHTRAG_KV_STORAGE", "JsonKVStorage", "LightRAG's storage choice: only the local-files value is accepted (data lives in WORKING_DIR/<workspace>).";
+    "LIGHTRAG_VECTOR_STORAGE", "NanoVectorDBStorage", "As LIGHTRAG_KV_STORAGE.";
+    "LIGHTRAG_GRAPH_STORAGE", "NetworkXStorage", "As LIGHTRAG_KV_STORAGE.";
+    "LIGHTRAG_DOC_STATUS_STORAGE", "JsonDocStatusStorage", "As LIGHTRAG_KV_STORAGE.";
     "PDF_DECRYPT_PASSWORD", "", "Password tried on encrypted PDF uploads.";
     "MAX_TEXTS_PER_REQUEST", "0", "Most texts one /documents/texts request may carry (0 = unlimited; more: 413).";
     "MAX_PENDING_DOCUMENTS", "0", "Most documents a workspace may have waiting or in progress (0 = unlimited; more: 429).";

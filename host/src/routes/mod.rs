@@ -14,6 +14,7 @@
 mod admin;
 mod body;
 mod documents;
+mod edges;
 mod graph;
 mod graph_edit;
 mod ollama;
@@ -33,18 +34,27 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 
-/// Ordinary request bodies (LightRAG's `MAX_REQUEST_BODY_BYTES` default).
-const BODY_LIMIT: usize = 1024 * 1024;
-/// Text inserts may be large (LightRAG's 50 MiB for `/documents/text(s)`).
+/// Text inserts may be large (LightRAG's 50 MiB for `/documents/text(s)`, unless
+/// `MAX_REQUEST_BODY_BYTES` is set).
 const TEXT_BODY_LIMIT: usize = 50 * 1024 * 1024;
+
+/// A body limit layer; `None` = no limit.
+fn body_limit(bytes: Option<usize>) -> DefaultBodyLimit {
+    bytes.map_or_else(DefaultBodyLimit::disable, DefaultBodyLimit::max)
+}
 
 /// The whole API. Tests call this directly.
 pub fn app(state: AppState) -> Router {
     let upload_limit = match state.config.max_upload_size {
-        0 => usize::MAX,
-        n => (n as usize).saturating_add(1024 * 1024),
+        0 => None,
+        n => Some((n as usize).saturating_add(1024 * 1024)),
     };
-    Router::new()
+    let http = &state.config.http;
+    let text_limit = match http.max_body_set {
+        true => http.max_body,
+        false => Some(TEXT_BODY_LIMIT),
+    };
+    let router = Router::new()
         .merge(system::routes())
         .merge(query::routes())
         .merge(graph::routes())
@@ -53,9 +63,9 @@ pub fn app(state: AppState) -> Router {
         .merge(session::routes())
         .merge(admin::routes())
         .merge(documents::routes())
-        .merge(documents::text_routes().layer(DefaultBodyLimit::max(TEXT_BODY_LIMIT)))
-        .merge(documents::upload_routes().layer(DefaultBodyLimit::max(upload_limit)))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(documents::text_routes().layer(body_limit(text_limit)))
+        .merge(documents::upload_routes().layer(body_limit(upload_limit)))
+        .layer(body_limit(http.max_body))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             session::authenticate,
@@ -63,8 +73,8 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
-        ))
-        .with_state(state)
+        ));
+    edges::wrap(router, http).with_state(state)
 }
 
 /// Counts every response by route pattern and status.

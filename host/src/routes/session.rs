@@ -104,13 +104,19 @@ async fn login(
             kind: "missing".into(),
         }])
     })?;
-    let ip = headers
+    // The lockout counts per client: a peer's own claim of who it forwards for is
+    // believed only from a proxy the operator named (`LIGHTRAG_TRUSTED_PROXIES`).
+    let peer = connect.map(|c| c.0.0.ip());
+    let forwarded = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .or_else(|| connect.map(|c| c.0.0.ip().to_string()))
-        .unwrap_or_default();
+        .map(|v| v.trim().to_string());
+    let trusted = peer.is_some_and(|p| state.config.http.trusted_proxies.contains(&p));
+    let ip = match (trusted, forwarded) {
+        (true, Some(client)) => client,
+        _ => peer.map(|p| p.to_string()).unwrap_or_default(),
+    };
     let auth = state.auth.clone();
     // Checking a bcrypt hash is slow on purpose: keep it off the async workers.
     let reply = tokio::task::spawn_blocking(move || {
