@@ -28,7 +28,8 @@
 //!   deletion, shutdown.
 //! * `error` — `AppError`, the one mapping from failure to HTTP status.
 //! * `routes` — the HTTP API in LightRAG's shapes; `fn app(state) -> Router`.
-//! * `server` — builds the state, serves, shuts down gracefully.
+//! * `tls` — HTTPS: a rustls listener with handshakes off the accept loop.
+//! * `server` — builds the state, serves (HTTP or HTTPS), shuts down gracefully.
 
 pub mod audit;
 pub mod auth;
@@ -45,6 +46,7 @@ pub mod runtime;
 pub mod scan_jobs;
 pub mod server;
 pub mod service;
+pub mod tls;
 pub mod usage;
 pub mod workspace;
 

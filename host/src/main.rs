@@ -43,10 +43,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
     let state = build(config)?;
     tracing::info!(
-        "lightrag-server listening on http://{} (default workspace: {})",
+        "lightrag-server listening on {}://{} (default workspace: {})",
+        if state.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         listener.local_addr()?,
         state.config.default_workspace
     );
+    if state.config.auto_scan {
+        tokio::spawn(lightrag_server::routes::scan_at_startup(state.clone()));
+    }
     serve(state, listener, shutdown_signal()).await
 }
 

@@ -99,6 +99,7 @@ pub fn build(config: Config) -> anyhow::Result<AppState> {
     };
     Ok(AppState::new(routes::Inner {
         scans: crate::scan_jobs::ScanJobs::default(),
+        autoscanned: std::sync::atomic::AtomicBool::new(false),
         config,
         auth,
         workspaces,
@@ -125,16 +126,29 @@ pub async fn serve(
     // Streamed answers are many small writes: without TCP_NODELAY, Nagle's algorithm
     // holds each until the client acknowledges the previous one, and clients delay
     // acknowledgements by up to 40 ms.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {err}");
-        }
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let stop = async move {
         signal.await;
         let _ = stop_tx.send(());
-    });
-    let server = tokio::spawn(async move { server.await });
+    };
+    let server = match &state.config.tls {
+        Some(files) => {
+            // `tap_io` does nothing here (TCP_NODELAY is set before the handshake) but
+            // gives axum the peer address for `ConnectInfo`.
+            let listener = crate::tls::TlsListener::new(listener, crate::tls::acceptor(files)?)?
+                .tap_io(|_| {});
+            let server = axum::serve(listener, app).with_graceful_shutdown(stop);
+            tokio::spawn(async move { server.await })
+        }
+        None => {
+            let listener = listener.tap_io(|tcp| {
+                if let Err(err) = tcp.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY: {err}");
+                }
+            });
+            let server = axum::serve(listener, app).with_graceful_shutdown(stop);
+            tokio::spawn(async move { server.await })
+        }
+    };
     let mut server = std::pin::pin!(server);
     // The server ends by itself only after the signal (graceful shutdown with no
     // connection left), or on an error.

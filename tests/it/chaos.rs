@@ -47,7 +47,7 @@ impl Ledger {
         self.inserted
             .iter()
             .filter(|(name, sent)| {
-                !self.deleted.contains(*name) && self.cleared.iter().all(|c| c < sent)
+                !self.deleted.contains(*name) && self.cleared.iter().all(|c| c < *sent)
             })
             .map(|(name, _)| name)
             .collect()

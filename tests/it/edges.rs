@@ -231,3 +231,76 @@ async fn storage_backends_we_do_not_have_stop_start_up_and_parser_engines_warn()
         server.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ssl_serves_https_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let pem = certified.cert.pem();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &pem).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let server = Server::start_in(
+        &dir,
+        &[
+            ("SSL", "true"),
+            ("SSL_CERTFILE", &cert),
+            ("SSL_KEYFILE", &key),
+        ],
+    );
+    assert!(
+        server.log().contains("listening on https://"),
+        "{}",
+        server.log()
+    );
+    let https = server.base.replace("http://", "https://");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let reply = client.get(format!("{https}/health")).send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["status"], "healthy", "{body}");
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = reqwest::Client::new()
+        .get(format!("{}/health", server.base))
+        .send()
+        .await;
+    assert!(plain.is_err() || plain.unwrap().status() != 200);
+    // A client that does not trust the certificate is refused.
+    assert!(reqwest::get(format!("{https}/health")).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_scan_at_startup_scans_the_default_workspace() {
+    let mock = MockLlm::start(32).await;
+    let dir = tempfile::tempdir().unwrap().keep();
+    let inputs = dir.join("inputs").join("default");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::write(
+        inputs.join("found.md"),
+        "# Found\nGrace Hopper found a moth.",
+    )
+    .unwrap();
+    let mut env = pairs(mock.env());
+    env.push(("AUTO_SCAN_AT_STARTUP", "true"));
+    let server = Server::start_in(&dir, &env);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.counts(None).await["processed"] != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the start-up scan found nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let status = server.get("/documents/pipeline_status", None).await.json();
+    assert_eq!(status["autoscanned"], true, "{status}");
+    let other = server
+        .get("/documents/pipeline_status", Some("other"))
+        .await
+        .json();
+    assert_eq!(other["autoscanned"], false, "{other}");
+    assert!(inputs.join("__parsed__/found.md").exists());
+}

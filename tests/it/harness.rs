@@ -95,7 +95,10 @@ impl Server {
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines() {
                     let Ok(line) = line else { break };
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
+                    if let Some(rest) = line.split("listening on ").nth(1) {
+                        let rest = rest
+                            .trim_start_matches("https://")
+                            .trim_start_matches("http://");
                         let port = rest.split([' ', ')']).next().unwrap_or("");
                         let _ = port_tx.send(port.rsplit(':').next().unwrap_or("").to_string());
                     }

@@ -1,9 +1,10 @@
 //! Settings of the HTTP edge (cross-origin access, body limits, which proxies are
-//! believed), and the LightRAG settings this server refuses rather than ignores.
+//! believed, HTTPS), and the LightRAG settings this server refuses or ignores.
 
 use super::ConfigError;
-use super::sources::Sources;
+use super::sources::{Sources, absolute};
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 /// Which browser origins may call the API (`CORS_ORIGINS`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,7 +122,7 @@ fn refuse_storages(s: &Sources) -> Result<(), ConfigError> {
 /// Settings that are accepted but do nothing here, each with what happens instead;
 /// the server logs them at start-up.
 pub fn ignored_settings(s: &Sources) -> Vec<String> {
-    PARSER_SETTINGS
+    let mut ignored: Vec<String> = PARSER_SETTINGS
         .iter()
         .filter(|name| !s.string(name).is_empty())
         .map(|name| {
@@ -130,5 +131,45 @@ pub fn ignored_settings(s: &Sources) -> Vec<String> {
                  workspace's sandbox (PDF, Office, OpenDocument, EPUB, RTF, HTML, text)"
             )
         })
-        .collect()
+        .collect();
+    let workers = s.string("WORKERS");
+    if workers.trim() != "1" {
+        ignored.push(format!(
+            "WORKERS={workers} is ignored: one process serves every workspace, each in its \
+             own engine instance; run more servers behind a load balancer to scale out"
+        ));
+    }
+    ignored
+}
+
+/// The certificate and key files of HTTPS.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// `SSL`, `SSL_CERTFILE`, `SSL_KEYFILE`: both files are required with `SSL=true`.
+pub(super) fn tls(s: &Sources) -> Result<Option<TlsFiles>, ConfigError> {
+    if !s.boolean("SSL")? {
+        return Ok(None);
+    }
+    let file = |name: &str| -> Result<PathBuf, ConfigError> {
+        let path = s.string(name);
+        if path.is_empty() {
+            return Err(ConfigError(format!("SSL=true needs {name} (a PEM file)")));
+        }
+        let path = absolute(&path);
+        if !path.is_file() {
+            return Err(ConfigError(format!(
+                "{name}={} is not a readable file",
+                path.display()
+            )));
+        }
+        Ok(path)
+    };
+    Ok(Some(TlsFiles {
+        cert: file("SSL_CERTFILE")?,
+        key: file("SSL_KEYFILE")?,
+    }))
 }

@@ -27,7 +27,7 @@ use models::{model_config, rerank_config, role_config};
 use sources::{Sources, absolute, parse_flags, read_dotenv};
 
 pub use engine::HostDirs;
-pub use http::{CorsOrigins, HttpSettings};
+pub use http::{CorsOrigins, HttpSettings, TlsFiles};
 pub use models::{Binding, ModelConfig, RerankConfig};
 pub use settings::{DEFAULT_ENTITY_TYPES, SETTINGS, SettingDoc, help_text};
 
@@ -45,6 +45,10 @@ pub struct Config {
     /// LightRAG settings given that do nothing here, with what happens instead (logged
     /// at start-up).
     pub ignored: Vec<String>,
+    /// Serve HTTPS with these files (`SSL`, `SSL_CERTFILE`, `SSL_KEYFILE`).
+    pub tls: Option<TlsFiles>,
+    /// Scan the default workspace's input directory at start-up (`AUTO_SCAN_AT_STARTUP`).
+    pub auto_scan: bool,
     pub host: String,
     pub port: u16,
     pub working_dir: PathBuf,
@@ -203,7 +207,10 @@ impl Config {
             &s.string("LIGHTRAG_CACHE_DIR"),
             &s.string("LIGHTRAG_AUDIT_DIR"),
         );
-        let log_level = s.string("LOG_LEVEL").to_ascii_uppercase();
+        let mut log_level = s.string("LOG_LEVEL").to_ascii_uppercase();
+        if s.get("LOG_LEVEL").is_none() && s.boolean("VERBOSE")? {
+            log_level = "DEBUG".into();
+        }
         if !["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"].contains(&log_level.as_str())
         {
             return Err(ConfigError(format!(
@@ -215,6 +222,8 @@ impl Config {
             dirs,
             http: http::settings(s)?,
             ignored: http::ignored_settings(s),
+            tls: http::tls(s)?,
+            auto_scan: s.boolean("AUTO_SCAN_AT_STARTUP")?,
             host: s.string("HOST"),
             port: s.parse("PORT", "a port number from 0 to 65535")?,
             input_dir: absolute(&s.string("INPUT_DIR")),

@@ -25,6 +25,12 @@ macro_rules! settings {
 settings! {
     "HOST", "0.0.0.0", "Address to listen on.";
     "PORT", "9621", "Port to listen on (0 picks a free port and logs it).";
+    "SSL", "false", "Serve HTTPS (with SSL_CERTFILE and SSL_KEYFILE).";
+    "SSL_CERTFILE", "", "PEM certificate chain for HTTPS.";
+    "SSL_KEYFILE", "", "PEM private key for HTTPS.";
+    "AUTO_SCAN_AT_STARTUP", "false", "Scan the default workspace's input directory at start-up.";
+    "WORKERS", "1", "LightRAG's worker processes: one process serves every workspace here (other values are ignored with a warning).";
+    "VERBOSE", "false", "Log at DEBUG level (unless LOG_LEVEL or RUST_LOG says otherwise).";
     "WORKING_DIR", "./rag_storage", "Root of all workspace data; workspace X lives in WORKING_DIR/X.";
     "INPUT_DIR", "./inputs", "Root of input files; workspace X reads INPUT_DIR/X.";
     "WORKSPACE", "", "Workspace used when a request names none (LightRAG's single-workspace setting).";

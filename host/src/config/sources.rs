@@ -134,35 +134,60 @@ impl Sources {
     }
 }
 
-/// `--name value` / `--name=value` → `NAME`; `None` for `--help`.
-pub(super) fn parse_flags(args: &[String]) -> Result<Option<HashMap<String, String>>, ConfigError> {
-    let mut flags = HashMap::new();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        if arg == "--help" || arg == "-h" {
-            return Ok(None);
+/// LightRAG's own names for some flags.
+const ALIASES: &[(&str, &str)] = &[("LIGHTRAG_API_KEY", "key")];
+
+/// The command line, from the settings list: every setting is a flag (`PORT` →
+/// `--port`), and one whose default is `true` or `false` is also a switch (`--ssl`
+/// alone means `--ssl=true`), as LightRAG's are.
+fn command() -> clap::Command {
+    let mut command = clap::Command::new("lightrag-server")
+        .about("A multi-workspace LightRAG server")
+        .disable_help_flag(true)
+        .arg(
+            clap::Arg::new("help")
+                .long("help")
+                .short('h')
+                .action(clap::ArgAction::Help),
+        );
+    for setting in SETTINGS {
+        let mut arg = clap::Arg::new(setting.name)
+            .long(setting.name.to_ascii_lowercase().replace('_', "-"))
+            .value_name("VALUE")
+            .help(setting.help);
+        if matches!(setting.default, "true" | "false") {
+            arg = arg.num_args(0..=1).default_missing_value("true");
         }
-        let Some(flag) = arg.strip_prefix("--") else {
-            return Err(ConfigError(format!(
-                "unexpected argument {arg:?}; settings are given as --name value (see --help)"
-            )));
-        };
-        let (flag, value) = match flag.split_once('=') {
-            Some((flag, value)) => (flag, value.to_string()),
-            None => {
-                let value = iter
-                    .next()
-                    .ok_or_else(|| ConfigError(format!("--{flag} needs a value (see --help)")))?;
-                (flag, value.clone())
-            }
-        };
-        let name = flag.replace('-', "_").to_ascii_uppercase();
-        if !SETTINGS.iter().any(|s| s.name == name) {
-            return Err(ConfigError(format!("unknown option --{flag} (see --help)")));
+        if let Some((_, alias)) = ALIASES.iter().find(|(name, _)| *name == setting.name) {
+            arg = arg.alias(*alias);
         }
-        flags.insert(name, value);
+        command = command.arg(arg);
     }
-    Ok(Some(flags))
+    command
+}
+
+/// The settings given as flags, by name; `None` for `--help`.
+pub(super) fn parse_flags(args: &[String]) -> Result<Option<HashMap<String, String>>, ConfigError> {
+    let argv = std::iter::once("lightrag-server".to_string()).chain(args.iter().cloned());
+    let matches = match command().try_get_matches_from(argv) {
+        Ok(matches) => matches,
+        Err(err) if err.kind() == clap::error::ErrorKind::DisplayHelp => return Ok(None),
+        Err(err) => {
+            let text = err.render().to_string();
+            return Err(ConfigError(
+                text.trim().trim_start_matches("error: ").to_string(),
+            ));
+        }
+    };
+    Ok(Some(
+        SETTINGS
+            .iter()
+            .filter_map(|s| {
+                let value = matches.get_one::<String>(s.name)?;
+                Some((s.name.to_string(), value.clone()))
+            })
+            .collect(),
+    ))
 }
 
 /// Reads `.env` without touching the process environment; a missing file is fine.

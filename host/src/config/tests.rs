@@ -131,3 +131,41 @@ fn role_limits_and_lightrag_alias_names() {
         assert!(err.contains(name), "{err}");
     }
 }
+
+/// LightRAG's switches work as switches (`--ssl` alone), and its `--key`.
+#[test]
+fn switches_and_lightrags_flag_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert, "x").unwrap();
+    std::fs::write(&key, "x").unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let c = config(
+        &[
+            "--ssl",
+            "--ssl-certfile",
+            cert,
+            "--ssl-keyfile",
+            key,
+            "--key",
+            "k1",
+        ],
+        &[],
+    )
+    .unwrap();
+    assert!(c.tls.is_some());
+    let c = config(&["--ssl=false", "--auto-scan-at-startup"], &[]).unwrap();
+    assert!(c.tls.is_none() && c.auto_scan);
+    let err = config(&["--ssl"], &[]).unwrap_err().0;
+    assert!(err.contains("SSL_CERTFILE"), "{err}");
+    let err = config(&["--sll"], &[]).unwrap_err().0;
+    assert!(err.contains("--sll"), "{err}");
+    let c = config(&["--verbose"], &[]).unwrap();
+    assert_eq!(c.log_level, "DEBUG");
+    let c = config(&["--workers", "4"], &[]).unwrap();
+    assert!(
+        c.ignored.iter().any(|w| w.starts_with("WORKERS=4")),
+        "{:?}",
+        c.ignored
+    );
+}

@@ -26,6 +26,7 @@ mod system;
 mod tenant;
 
 pub use body::{JsonBody, track_id};
+pub use documents::scan_at_startup;
 pub use resolver::{FALLBACK_HEADER, HEADER, Resolver};
 pub use state::{AppState, Inner};
 

@@ -32,6 +32,8 @@ pub struct Inner {
     pub resolver: Resolver,
     /// Recent directory scans, for their status route.
     pub scans: crate::scan_jobs::ScanJobs,
+    /// The start-up scan of the default workspace ran (`AUTO_SCAN_AT_STARTUP`).
+    pub autoscanned: std::sync::atomic::AtomicBool,
     pub started: Instant,
 }
 

@@ -185,21 +185,47 @@ pub(super) async fn scan(
         });
         return Ok((workspace, Json(body)));
     }
-    lease.reprocess_failed().await?;
-    let created_at = unix_now();
-    let report = lease.scan(track.clone()).await?;
-    state.scans.record(ScanJob {
-        workspace: workspace.clone(),
-        track_id: track.clone(),
-        created_at,
-        report,
-    });
+    run_scan(&state, &lease, &track).await?;
     let body = json!({
         "status": "scanning_started",
         "message": "Scanning process has been initiated in the background",
         "track_id": track,
     });
     Ok((workspace, Json(body)))
+}
+
+/// Retries failed documents, scans the input directory and records the scan.
+async fn run_scan(state: &AppState, lease: &WorkspaceLease, track: &str) -> Result<(), AppError> {
+    lease.reprocess_failed().await?;
+    let created_at = unix_now();
+    let report = lease.scan(track.to_string()).await?;
+    state.scans.record(ScanJob {
+        workspace: lease.workspace().clone(),
+        track_id: track.to_string(),
+        created_at,
+        report,
+    });
+    Ok(())
+}
+
+/// `AUTO_SCAN_AT_STARTUP`: scans the default workspace, as LightRAG scans its one
+/// workspace when it starts.
+pub async fn scan_at_startup(state: AppState) {
+    let workspace = state.resolver.default.clone();
+    let track = track_id("scan");
+    let result = match state.workspaces.lease(&workspace).await {
+        Ok(lease) => run_scan(&state, &lease, &track).await,
+        Err(err) => Err(err.into()),
+    };
+    match result {
+        Ok(()) => {
+            state
+                .autoscanned
+                .store(true, std::sync::atomic::Ordering::Release);
+            tracing::info!(%workspace, track, "scanned the input directory at start-up");
+        }
+        Err(err) => tracing::warn!(%workspace, "start-up scan failed: {err:?}"),
+    }
 }
 
 /// Whether a document is still on its way.

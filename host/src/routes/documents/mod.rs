@@ -14,6 +14,7 @@ use axum::Router;
 use axum::routing::{delete, get, post};
 use conflicts::{repair, source_conflicts};
 use delete::{clear_cache, clear_documents, delete_documents};
+pub use files::scan_at_startup;
 use files::{scan, scan_status, supported_file_types, upload};
 use insert::{insert_text, insert_texts, reprocess_failed};
 use pipeline::{cancel_pipeline, force_reset, pipeline_status};

@@ -38,8 +38,9 @@ pub(super) async fn pipeline_status(
         "recovery_kind": null,
         "recovery_message": null,
         "destructive_busy": false,
-        // Files are found by an explicit scan; none runs at start-up.
-        "autoscanned": false,
+        // The start-up scan (`AUTO_SCAN_AT_STARTUP`) covers the default workspace.
+        "autoscanned": workspace == state.resolver.default
+            && state.autoscanned.load(std::sync::atomic::Ordering::Acquire),
         "scanning": scanning,
         "scanning_exclusive": false,
         "pending_enqueues": 0,
