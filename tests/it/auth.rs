@@ -278,3 +278,96 @@ async fn workspace_keys_reach_only_their_workspaces_and_others_look_nonexistent(
         .await;
     assert_eq!(reply.status, 404);
 }
+
+/// A user token for `sub` expiring in `seconds`, signed as the server signs them.
+fn short_token(secret: &str, sub: &str, seconds: i64) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + seconds;
+    jwt(secret, json!({"sub": sub, "exp": exp, "role": "user"}))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_near_its_end_is_renewed_in_x_new_token_once_a_minute() {
+    let mock = MockLlm::start(32).await;
+    let mut env = pairs(mock.env());
+    env.push(("AUTH_ACCOUNTS", "alice:wonderland,bob:builder"));
+    env.push(("TOKEN_SECRET", "test-signing-secret"));
+    let server = Server::start(&env);
+    let get = |path: &'static str, token: String| {
+        let server = &server;
+        async move {
+            server
+                .request_with(
+                    Method::GET,
+                    path,
+                    &[
+                        ("Authorization", &format!("Bearer {token}")),
+                        ("LIGHTRAG-WORKSPACE", "renew"),
+                    ],
+                    None,
+                )
+                .await
+        }
+    };
+    let fresh: Value = reqwest::Client::new()
+        .post(format!("{}/login", server.base))
+        .form(&[("username", "alice"), ("password", "wonderland")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fresh = fresh["access_token"].as_str().unwrap().to_string();
+    let reply = get("/documents/status_counts", fresh).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.headers.get("x-new-token").is_none(),
+        "a fresh token is kept"
+    );
+
+    let ending = short_token("test-signing-secret", "alice", 100);
+    let reply = get("/documents/status_counts", ending.clone()).await;
+    assert_eq!(reply.status, 200);
+    let renewed = reply.headers["x-new-token"].to_str().unwrap().to_string();
+    assert_eq!(get("/documents/status_counts", renewed).await.status, 200);
+    let again = get("/documents/status_counts", ending).await;
+    assert!(again.headers.get("x-new-token").is_none(), "once a minute");
+
+    let bob = short_token("test-signing-secret", "bob", 100);
+    let polled = get("/documents/pipeline_status", bob.clone()).await;
+    assert_eq!(polled.status, 200);
+    assert!(
+        polled.headers.get("x-new-token").is_none(),
+        "not on polled routes"
+    );
+    assert!(
+        get("/documents/status_counts", bob)
+            .await
+            .headers
+            .get("x-new-token")
+            .is_some()
+    );
+
+    env.push(("TOKEN_AUTO_RENEW", "false"));
+    let off = Server::start(&env);
+    let reply = off
+        .request_with(
+            Method::GET,
+            "/documents/status_counts",
+            &[(
+                "Authorization",
+                &format!(
+                    "Bearer {}",
+                    short_token("test-signing-secret", "alice", 100)
+                ),
+            )],
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.headers.get("x-new-token").is_none());
+}

@@ -1,30 +1,21 @@
-//! HS256 JSON Web Tokens: signing (`encode_jwt`) and checking (`decode_jwt`).
+//! HS256 JSON Web Tokens through the `jsonwebtoken` crate: signing (`encode_jwt`) and
+//! checking (`decode_jwt`), with LightRAG's claims and messages.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::Sha256;
 
 use super::principal::{AuthError, unauthorized};
 use super::settings::Secret;
-use super::{INVALID_TOKEN, JWT_HEADER, ROLE_USER, TOKEN_EXPIRED};
-
-type HmacSha256 = Hmac<Sha256>;
+use super::{INVALID_TOKEN, ROLE_USER, TOKEN_EXPIRED};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 // ---------------------------------------------------------------------------------
 // JWT (HS256)
 // ---------------------------------------------------------------------------------
-
-#[derive(Deserialize)]
-struct JwtHeader {
-    alg: String,
-    #[serde(default)]
-    crit: Option<Value>,
-}
 
 #[derive(Deserialize)]
 pub(super) struct Claims {
@@ -45,49 +36,36 @@ pub(super) fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-pub(super) fn signer(secret: &Secret) -> HmacSha256 {
-    HmacSha256::new_from_slice(secret.expose().as_bytes()).expect("HMAC accepts keys of any length")
-}
-
-/// Signs `payload` as an HS256 JWT.
+/// Signs `payload` as an HS256 JWT (the `jsonwebtoken` crate).
 pub(super) fn encode_jwt(secret: &Secret, payload: &Value) -> String {
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(JWT_HEADER),
-        URL_SAFE_NO_PAD.encode(payload.to_string())
-    );
-    let mut mac = signer(secret);
-    mac.update(signing_input.as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{signing_input}.{signature}")
+    let key = EncodingKey::from_secret(secret.expose().as_bytes());
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), payload, &key)
+        .expect("HS256 signing of a JSON value cannot fail")
 }
 
-/// Checks an HS256 JWT: structure, `alg`, signature (constant time), then claims and
-/// expiry. Any failure but expiry is `Invalid token`.
+/// Checks an HS256 JWT: structure, algorithm and signature (the `jsonwebtoken`
+/// crate, HS256 only), then our claims and expiry. Any failure but expiry is
+/// `Invalid token`; expiry is checked after the signature, without leeway, and for
+/// `exp` written as a float too (PyJWT writes what it is given).
 pub(super) fn decode_jwt(secret: &Secret, token: &str, now: i64) -> Result<Claims, AuthError> {
     let invalid = || unauthorized(INVALID_TOKEN);
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid());
-    };
-    let header_json = URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| invalid())?;
-    let header: JwtHeader = serde_json::from_slice(&header_json).map_err(|_| invalid())?;
-    if header.alg != "HS256" || header.crit.is_some() {
+    // Critical header extensions we do not implement must be refused (RFC 7515).
+    let header = token.split('.').next().unwrap_or_default();
+    let header: Value = URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|h| serde_json::from_slice(&h).ok())
+        .ok_or_else(invalid)?;
+    if header.get("crit").is_some() {
         return Err(invalid());
     }
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature_b64)
-        .map_err(|_| invalid())?;
-    let mut mac = signer(secret);
-    mac.update(header_b64.as_bytes());
-    mac.update(b".");
-    mac.update(payload_b64.as_bytes());
-    mac.verify_slice(&signature).map_err(|_| invalid())?;
-
-    let payload_json = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| invalid())?;
-    let claims: Claims = serde_json::from_slice(&payload_json).map_err(|_| invalid())?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let key = DecodingKey::from_secret(secret.expose().as_bytes());
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .map_err(|_| invalid())?
+        .claims;
     if claims.sub.is_empty() || !claims.exp.is_finite() {
         return Err(invalid());
     }

@@ -6,14 +6,15 @@ use std::collections::HashMap;
 use std::sync::MutexGuard;
 use std::time::Instant;
 
+use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::jwt::{encode_jwt, now_unix};
+use super::jwt::{decode_jwt, encode_jwt, now_unix};
 use super::principal::{AuthError, AuthMode, unauthorized};
 use super::settings::StoredPassword;
 use super::{
     API_VERSION, Auth, CORE_VERSION, GUEST, GUEST_MESSAGE, INCORRECT_CREDENTIALS,
-    MAX_USERNAME_CHARS, ROLE_GUEST, ROLE_USER,
+    MAX_USERNAME_CHARS, ROLE_GUEST, ROLE_USER, bearer_token,
 };
 
 /// The throttle map is pruned of expired entries once it holds this many…
@@ -226,6 +227,46 @@ impl Auth {
         );
         fields.insert("ai_content_notice_enabled".into(), false.into());
         fields
+    }
+
+    /// A fresh token for a request that was let in with a bearer token nearing its
+    /// end (`TOKEN_AUTO_RENEW`), as LightRAG sends in `X-New-Token`: at most once a
+    /// minute per user, never on the routes clients poll.
+    pub fn renewal(&self, path: &str, headers: &HeaderMap) -> Option<String> {
+        const POLLED: &[&str] = &[
+            "/health",
+            "/documents/paginated",
+            "/documents/pipeline_status",
+        ];
+        if !self.settings.token_auto_renew || POLLED.contains(&path) {
+            return None;
+        }
+        let now = now_unix();
+        let claims = decode_jwt(&self.settings.token_secret, bearer_token(headers)?, now).ok()?;
+        let hours = match claims.role.as_str() {
+            ROLE_GUEST => self.settings.guest_token_expire_hours,
+            _ => self.settings.token_expire_hours,
+        };
+        let left = claims.exp - now as f64;
+        if left >= self.settings.token_renew_threshold * hours * 3600.0 {
+            return None;
+        }
+        {
+            let mut renewed = self.renewed.lock().unwrap_or_else(|e| e.into_inner());
+            if renewed.get(&claims.sub).is_some_and(|at| now - at < 60) {
+                return None;
+            }
+            renewed.insert(claims.sub.clone(), now);
+        }
+        let role = if claims.role == ROLE_GUEST {
+            ROLE_GUEST
+        } else {
+            ROLE_USER
+        };
+        Some(encode_jwt(
+            &self.settings.token_secret,
+            &self.claims(&claims.sub, role, hours, now),
+        ))
     }
 
     fn claims(&self, sub: &str, role: &str, hours: f64, now_unix: i64) -> Value {

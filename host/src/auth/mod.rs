@@ -84,7 +84,6 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 
 const MAX_USERNAME_CHARS: usize = 256;
 
-const JWT_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 const GUEST: &str = "guest";
 const ROLE_USER: &str = "user";
 const ROLE_GUEST: &str = "guest";
@@ -112,6 +111,8 @@ pub struct Auth {
     bindings: HashMap<String, Vec<String>>,
     /// Recent failed (or in-flight) login attempts per `client_ip:username`.
     attempts: Mutex<HashMap<String, Vec<Instant>>>,
+    /// When each user last got a renewed token (unix seconds).
+    renewed: Mutex<HashMap<String, i64>>,
 }
 
 impl fmt::Debug for Auth {
@@ -143,6 +144,7 @@ impl Auth {
             keys,
             bindings,
             attempts: Mutex::new(HashMap::new()),
+            renewed: Mutex::new(HashMap::new()),
         })
     }
 

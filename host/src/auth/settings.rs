@@ -174,6 +174,10 @@ pub struct AuthSettings {
     pub(super) token_secret_is_default: bool,
     pub(super) token_expire_hours: f64,
     pub(super) guest_token_expire_hours: f64,
+    /// Send a fresh token (`X-New-Token`) when less than `token_renew_threshold` of a
+    /// token's lifetime is left (`TOKEN_AUTO_RENEW`, `TOKEN_RENEW_THRESHOLD`).
+    pub(super) token_auto_renew: bool,
+    pub(super) token_renew_threshold: f64,
     pub(super) login_max_failed_attempts: u32,
     pub(super) login_lockout_window: Duration,
     pub(super) workspace_keys_file: Option<PathBuf>,
@@ -259,6 +263,31 @@ impl AuthSettings {
         let guest_token_expire_hours =
             hours("GUEST_TOKEN_EXPIRE_HOURS", DEFAULT_GUEST_TOKEN_EXPIRE_HOURS)?;
 
+        let token_auto_renew = match value("TOKEN_AUTO_RENEW")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+        {
+            None => true,
+            Some(v) if ["true", "1", "yes", "t", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["false", "0", "no", "f", "off"].contains(&v.as_str()) => false,
+            Some(v) => {
+                return Err(format!(
+                    "invalid TOKEN_AUTO_RENEW={v}: expected true or false"
+                ));
+            }
+        };
+        let token_renew_threshold = match value("TOKEN_RENEW_THRESHOLD") {
+            None => 0.5,
+            Some(raw) => match raw.parse::<f64>() {
+                Ok(t) if (0.0..=1.0).contains(&t) => t,
+                _ => {
+                    return Err(format!(
+                        "invalid TOKEN_RENEW_THRESHOLD={raw}: must be a fraction of the token's lifetime from 0 to 1"
+                    ));
+                }
+            },
+        };
+
         let login_max_failed_attempts = match value("LOGIN_MAX_FAILED_ATTEMPTS") {
             None => DEFAULT_LOGIN_MAX_FAILED_ATTEMPTS,
             Some(raw) => match raw.parse::<u32>() {
@@ -291,6 +320,8 @@ impl AuthSettings {
             token_secret_is_default,
             token_expire_hours,
             guest_token_expire_hours,
+            token_auto_renew,
+            token_renew_threshold,
             login_max_failed_attempts,
             login_lockout_window,
             workspace_keys_file: value("LIGHTRAG_WORKSPACE_KEYS_FILE").map(PathBuf::from),

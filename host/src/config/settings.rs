@@ -143,6 +143,8 @@ settings! {
     "TOKEN_SECRET", "", "Secret that signs login tokens (required with AUTH_ACCOUNTS).";
     "TOKEN_EXPIRE_HOURS", "48", "Lifetime of a login token.";
     "GUEST_TOKEN_EXPIRE_HOURS", "24", "Lifetime of a guest token.";
+    "TOKEN_AUTO_RENEW", "true", "Send a fresh token in X-New-Token when a token nears its end.";
+    "TOKEN_RENEW_THRESHOLD", "0.5", "Fraction of a token's lifetime left below which it is renewed.";
     "JWT_ALGORITHM", "HS256", "Token signature algorithm (only HS256).";
     "LOGIN_MAX_FAILED_ATTEMPTS", "5", "Failed logins per client and user before a lockout.";
     "LOGIN_LOCKOUT_WINDOW_SECONDS", "300", "Window of the failed-login count.";

@@ -46,8 +46,16 @@ pub async fn authenticate(
     };
     match decision {
         Ok(access) => {
+            let renewal = match access.authenticated {
+                true => state.auth.renewal(&path, request.headers()),
+                false => None,
+            };
             request.extensions_mut().insert(access);
-            next.run(request).await
+            let mut response = next.run(request).await;
+            if let Some(token) = renewal.and_then(|t| t.parse().ok()) {
+                response.headers_mut().insert("x-new-token", token);
+            }
+            response
         }
         Err(err) => err.into_response(),
     }
