@@ -63,13 +63,14 @@ pub(crate) fn extract(bytes: &[u8], options: &Options) -> Result<(String, u32), 
     }
     let pages = page_ids(&doc)?;
     let mut reader = content::Reader::new(&doc, options);
+    let mut inflater = Inflater::new();
     let mut out = Out::new(options.max_text_bytes);
     for &page in &pages {
         let Ok(dict) = doc.get_dictionary(page) else {
             continue;
         };
         let resources = inherited_resources(&doc, dict);
-        let content = match doc.get_page_content_with_limit(page, reader.allowance()) {
+        let content = match inflater.page_content(&doc, page, reader.allowance()) {
             Ok(content) => content,
             Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
                 ..
@@ -283,4 +284,124 @@ pub(super) fn deref_dict<'a>(
     object: Option<&'a Object>,
 ) -> Option<&'a Dictionary> {
     doc.dereference(object?).ok()?.1.as_dict().ok()
+}
+
+/// Reads pages' content streams, inflating Flate streams with one reused state.
+///
+/// lopdf makes a fresh inflate state per stream, and each brings a zeroed 32 KiB
+/// window: in the sandbox, where every fresh allocation is zero-filled by the
+/// allocator, that cost more than inflating itself for a page of text.
+struct Inflater {
+    state: flate2::Decompress,
+}
+
+impl Inflater {
+    fn new() -> Inflater {
+        Inflater {
+            state: flate2::Decompress::new(true),
+        }
+    }
+
+    /// The page's content streams, newline-separated, at most `limit` bytes in all;
+    /// as lopdf's `get_page_content_with_limit` (a stream that does not decode falls
+    /// back to its raw bytes, within the same budget).
+    fn page_content(
+        &mut self,
+        doc: &Document,
+        page: ObjectId,
+        limit: usize,
+    ) -> Result<Vec<u8>, lopdf::Error> {
+        let exceeded =
+            || lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { limit });
+        let mut content = Vec::new();
+        for id in doc.get_page_contents(page) {
+            let Ok(stream) = doc.get_object(id).and_then(Object::as_stream) else {
+                continue;
+            };
+            let remaining = limit.saturating_sub(content.len());
+            let plain_flate = stream.dict.get(b"DecodeParms").is_err()
+                && match stream.dict.get(b"Filter") {
+                    Ok(Object::Name(name)) => name == b"FlateDecode",
+                    Ok(Object::Array(filters)) => {
+                        matches!(filters.as_slice(), [Object::Name(name)] if name == b"FlateDecode")
+                    }
+                    _ => false,
+                };
+            let start = content.len();
+            let decoded = if plain_flate {
+                self.inflate(&stream.content, remaining, &mut content)
+            } else {
+                match stream.decompressed_content_with_limit(remaining) {
+                    Ok(data) => {
+                        content.extend_from_slice(&data);
+                        Ok(())
+                    }
+                    Err(lopdf::Error::Decompress(
+                        lopdf::DecompressError::MemoryLimitExceeded { .. },
+                    )) => Err(Inflate::TooLarge),
+                    Err(_) => Err(Inflate::Damaged),
+                }
+            };
+            match decoded {
+                Ok(()) => {}
+                Err(Inflate::TooLarge) => return Err(exceeded()),
+                Err(Inflate::Damaged) => {
+                    content.truncate(start);
+                    if stream.content.len() > remaining {
+                        return Err(exceeded());
+                    }
+                    content.extend_from_slice(&stream.content);
+                }
+            }
+            content.push(b'\n');
+        }
+        Ok(content)
+    }
+
+    /// Inflates one zlib stream onto `out`, at most `limit` bytes.
+    fn inflate(&mut self, input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Inflate> {
+        self.state.reset(true);
+        let start = out.len();
+        loop {
+            let produced = out.len() - start;
+            if out.len() == out.capacity() {
+                if produced >= limit {
+                    return Err(Inflate::TooLarge);
+                }
+                let room = (produced.max(input.len() * 4)).clamp(4096, limit - produced);
+                out.reserve_exact(room);
+            }
+            let consumed = self.state.total_in() as usize;
+            let before = out.len();
+            let status = self
+                .state
+                .decompress_vec(
+                    &input[consumed.min(input.len())..],
+                    out,
+                    flate2::FlushDecompress::None,
+                )
+                .map_err(|_| Inflate::Damaged)?;
+            if out.len() - start > limit {
+                return Err(Inflate::TooLarge);
+            }
+            match status {
+                flate2::Status::StreamEnd => return Ok(()),
+                // No progress with input left to give: the stream is cut short.
+                _ if out.len() == before && self.state.total_in() as usize == consumed => {
+                    return if out.len() > start {
+                        Ok(())
+                    } else {
+                        Err(Inflate::Damaged)
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Why a stream did not inflate.
+enum Inflate {
+    TooLarge,
+    Damaged,
 }

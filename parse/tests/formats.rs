@@ -469,3 +469,44 @@ fn pdf_with_empty_user_password_opens_without_one() {
     let bytes = encrypted_pdf("");
     assert_eq!(text_of("e.pdf", &bytes), "Top secret plans");
 }
+
+#[test]
+fn a_page_of_several_content_streams_reads_them_all_in_order() {
+    use lightrag_parse::testfiles::{deflate, page_content};
+    let mut pdf = PdfBuilder::new();
+    let catalog = pdf.reserve();
+    let tree = pdf.reserve();
+    let font = pdf
+        .add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>");
+    let first = pdf.add(PdfBuilder::stream(
+        "/Filter /FlateDecode",
+        &deflate(&page_content(&["First part, inflated."])),
+    ));
+    let second = pdf.add(PdfBuilder::stream(
+        "",
+        &page_content(&["Second part, plain."]),
+    ));
+    // A cut-short Flate stream keeps what it held; the rest of the page is read.
+    let whole = deflate(&page_content(&["Third part, cut short but readable."]));
+    let third = pdf.add(PdfBuilder::stream(
+        "/Filter [/FlateDecode]",
+        &whole[..whole.len() - 6],
+    ));
+    let page = pdf.add(format!(
+        "<< /Type /Page /Parent {tree} 0 R /MediaBox [0 0 612 792] \
+         /Resources << /Font << /F1 {font} 0 R >> >> \
+         /Contents [{first} 0 R {second} 0 R {third} 0 R] >>"
+    ));
+    pdf.set(catalog, format!("<< /Type /Catalog /Pages {tree} 0 R >>"));
+    pdf.set(
+        tree,
+        format!("<< /Type /Pages /Kids [{page} 0 R] /Count 1 >>"),
+    );
+    let text = parsed("parts.pdf", &pdf.finish(catalog, "")).text;
+    let at = |s: &str| {
+        text.find(s)
+            .unwrap_or_else(|| panic!("{s:?} not in {text:?}"))
+    };
+    assert!(at("First part") < at("Second part"));
+    assert!(at("Second part") < at("Third part"));
+}
