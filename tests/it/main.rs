@@ -6,6 +6,7 @@
 mod auth;
 mod chaos;
 mod component;
+mod docs;
 mod documents;
 mod edges;
 mod files;

@@ -49,6 +49,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Scan the default workspace's input directory at start-up (`AUTO_SCAN_AT_STARTUP`).
     pub auto_scan: bool,
+    /// Serve `/docs` and `/openapi.json` (`ENABLE_API_DOCS`).
+    pub api_docs: bool,
     pub host: String,
     pub port: u16,
     pub working_dir: PathBuf,
@@ -224,6 +226,7 @@ impl Config {
             ignored: http::ignored_settings(s),
             tls: http::tls(s)?,
             auto_scan: s.boolean("AUTO_SCAN_AT_STARTUP")?,
+            api_docs: s.boolean("ENABLE_API_DOCS")?,
             host: s.string("HOST"),
             port: s.parse("PORT", "a port number from 0 to 65535")?,
             input_dir: absolute(&s.string("INPUT_DIR")),

@@ -149,6 +149,7 @@ settings! {
     "LOGIN_MAX_FAILED_ATTEMPTS", "5", "Failed logins per client and user before a lockout.";
     "LOGIN_LOCKOUT_WINDOW_SECONDS", "300", "Window of the failed-login count.";
     "LIGHTRAG_WORKSPACE_KEYS_FILE", "", "JSON file of per-workspace API keys (SHA-256) and account bindings.";
+    "ENABLE_API_DOCS", "true", "Serve Swagger UI at /docs and the OpenAPI document at /openapi.json.";
     "WEBUI_TITLE", "", "Title reported by /auth-status and /login.";
     "WEBUI_DESCRIPTION", "", "Description reported by /auth-status and /login.";
     "OLLAMA_EMULATING_MODEL_NAME", "lightrag", "Model name the Ollama-compatible API reports.";

@@ -8,11 +8,14 @@
 //! * `ollama` — the Ollama-compatible `/api/*` (chat, generate, tags).
 //! * `session` — authentication middleware, `/login`, `/auth-status`.
 //! * `admin` — the workspace lifecycle API (`/workspaces`, admin key only).
+//! * `docs` — OpenAPI (`/openapi.json`) and Swagger UI (`/docs`).
+//! * `edges` — request ids, CORS, compression (tower-http).
 //! * `state` — [`AppState`], what handlers reach; `tenant` — which workspace a request
 //!   is for (the `Workspace` extractor).
 
 mod admin;
 mod body;
+mod docs;
 mod documents;
 mod edges;
 mod graph;
@@ -66,6 +69,10 @@ pub fn app(state: AppState) -> Router {
         .merge(documents::routes())
         .merge(documents::text_routes().layer(body_limit(text_limit)))
         .merge(documents::upload_routes().layer(body_limit(upload_limit)))
+        .merge(match state.config.api_docs {
+            true => docs::routes(),
+            false => Router::new(),
+        })
         .layer(body_limit(http.max_body))
         .layer(middleware::from_fn_with_state(
             state.clone(),

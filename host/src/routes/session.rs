@@ -32,8 +32,11 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_string();
-    // The admin API checks its own key (`X-Admin-Key`), whatever tenants use.
-    let public = matches!(path.as_str(), "/login" | "/auth-status")
+    // As in LightRAG, the API docs are public. The admin API checks its own key
+    // (`X-Admin-Key`), whatever tenants use.
+    let public = matches!(path.as_str(), "/login" | "/auth-status" | "/openapi.json")
+        || path == "/docs"
+        || path.starts_with("/docs/")
         || path == "/workspaces"
         || path.starts_with("/workspaces/");
     let decision = if public {

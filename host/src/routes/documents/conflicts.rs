@@ -82,8 +82,8 @@ pub(super) async fn source_conflicts(
     Ok((workspace, Json(body)))
 }
 
-#[derive(Deserialize)]
-pub(super) struct RepairBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct RepairBody {
     /// Only these names (all when absent).
     file_paths: Option<Vec<String>>,
 }

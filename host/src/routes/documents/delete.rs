@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
-#[derive(Deserialize)]
-pub(super) struct DeleteBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct DeleteBody {
     doc_ids: Option<Vec<String>>,
     #[serde(default)]
     delete_file: bool,

@@ -13,14 +13,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
-#[derive(Deserialize)]
-pub(super) struct InsertText {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct InsertText {
     text: Option<String>,
     file_source: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct InsertTexts {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct InsertTexts {
     texts: Option<Vec<String>>,
     file_sources: Option<Vec<String>>,
 }

@@ -12,6 +12,12 @@ mod status;
 use super::state::AppState;
 use axum::Router;
 use axum::routing::{delete, get, post};
+pub(crate) use conflicts::RepairBody;
+pub(crate) use delete::DeleteBody;
+pub(crate) use insert::{InsertText, InsertTexts};
+pub(crate) use pipeline::ForceReset;
+pub(crate) use status::PageRequest;
+
 use conflicts::{repair, source_conflicts};
 use delete::{clear_cache, clear_documents, delete_documents};
 pub use files::scan_at_startup;

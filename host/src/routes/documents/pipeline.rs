@@ -69,8 +69,8 @@ pub(super) async fn cancel_pipeline(
     Ok((workspace, Json(body)))
 }
 
-#[derive(Deserialize)]
-pub(super) struct ForceReset {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ForceReset {
     #[serde(default)]
     confirm: bool,
 }

@@ -80,8 +80,8 @@ pub(super) async fn track_status(
     Ok((workspace, Json(body)))
 }
 
-#[derive(Deserialize)]
-pub(super) struct PageRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct PageRequest {
     status_filter: Option<String>,
     status_filters: Option<Vec<String>>,
     #[serde(default = "default_page")]

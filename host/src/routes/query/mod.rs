@@ -10,7 +10,8 @@
 mod request;
 mod stream;
 
-pub(super) use request::{QueryRequest, failure, output, prepare, references_json, start_query};
+pub(crate) use request::QueryRequest;
+pub(super) use request::{failure, output, prepare, references_json, start_query};
 
 use super::body::JsonBody;
 use crate::bindings::types::{Error as GuestError, QueryMode};

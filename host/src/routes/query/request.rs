@@ -17,14 +17,14 @@ use tokio::sync::mpsc;
 /// LightRAG's reply when a query fails inside the engine (it answers 200).
 const FAILED_RESPONSE: &str = "No relevant context found for the query.";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct HistoryItem {
     role: String,
     content: String,
 }
 
 /// LightRAG's `QueryRequest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct QueryRequest {
     query: Option<String>,
     mode: Option<String>,
