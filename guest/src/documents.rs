@@ -42,6 +42,7 @@ pub fn error_text(err: &Error) -> String {
         | Error::Conflict(m)
         | Error::Busy(m)
         | Error::StorageFull(m)
+        | Error::Unavailable(m)
         | Error::Internal(m) => m.clone(),
     }
 }

@@ -50,7 +50,7 @@ pub async fn run(shared: Rc<Shared>, io: Io, edit: GraphEdit) -> TaskResult {
     let mut vectors = io
         .embed(EmbedKind::Document, texts)
         .await
-        .map_err(|e| Error::Internal(format!("embedding the edited graph failed: {e}")))?
+        .map_err(|e| Error::Unavailable(format!("embedding the edited graph failed: {e}")))?
         .into_iter();
     let mut ops = plan.removals;
     for node in &plan.nodes {

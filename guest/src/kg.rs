@@ -204,7 +204,7 @@ pub async fn merge(
     let mut vectors = io
         .embed(EmbedKind::Document, texts)
         .await
-        .map_err(|e| Error::Internal(format!("embedding entities and relations failed: {e}")))?
+        .map_err(|e| Error::Unavailable(format!("embedding entities and relations failed: {e}")))?
         .into_iter();
     let mut ops = Vec::with_capacity(nodes.len() * 3 + edges.len() * 3);
     for (node, plan) in nodes.into_iter().zip(&entities) {

@@ -85,6 +85,10 @@ impl From<GuestError> for AppError {
             GuestError::NotFound(msg) => AppError::NotFound(msg),
             GuestError::Conflict(msg) | GuestError::Busy(msg) => AppError::Conflict(msg),
             GuestError::StorageFull(msg) => AppError::StorageFull(msg),
+            GuestError::Unavailable(msg) => AppError::Unavailable {
+                message: format!("The model provider failed; retry later: {msg}"),
+                retry_after: 5,
+            },
             GuestError::Internal(msg) => AppError::Internal(msg),
         }
     }

@@ -362,3 +362,37 @@ async fn edits_wait_for_the_pipeline() {
     );
     server.wait_idle(Some("ed")).await;
 }
+
+/// Regression: an edit whose embedding call still failed after the retries answered
+/// 500 (an error id, the cause hidden); it is the provider's outage, a 503 to retry.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_the_model_provider_cannot_embed_is_a_503_to_retry() {
+    let mock = MockLlm::start(32).await;
+    let mut env = pairs(mock.env());
+    env.push(("LIGHTRAG_MODEL_RETRY_ATTEMPTS", "2"));
+    let server = Server::start(&env);
+    let create = json!({"entity_name": "Harpoon", "entity_data": {"description": "A tool.", "entity_type": "equipment"}});
+    mock.state.chaos_percent.store(100, Ordering::Relaxed);
+    let reply = server
+        .post("/graph/entity/create", Some("outage"), create.clone())
+        .await;
+    assert_eq!(reply.status, 503, "{}", reply.text);
+    assert!(reply.headers.get("retry-after").is_some());
+    assert!(
+        reply.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("model provider"),
+        "{}",
+        reply.text
+    );
+    mock.state.chaos_percent.store(0, Ordering::Relaxed);
+    let reply = server
+        .post("/graph/entity/create", Some("outage"), create)
+        .await;
+    assert_eq!(
+        reply.status, 200,
+        "nothing was kept from the failed edit: {}",
+        reply.text
+    );
+}

@@ -306,7 +306,9 @@ async fn respond(
             Err(err) => {
                 let message = match err {
                     service::Error::Engine(GuestError::BadInput(m)) => m,
-                    service::Error::Engine(GuestError::Internal(m)) => {
+                    service::Error::Engine(
+                        GuestError::Internal(m) | GuestError::Unavailable(m),
+                    ) => {
                         format!("Provider error: {m}")
                     }
                     service::Error::Cancelled | service::Error::ShuttingDown => {

@@ -68,6 +68,7 @@ pub fn guest_message(err: &GuestError) -> &str {
         | GuestError::Conflict(m)
         | GuestError::Busy(m)
         | GuestError::StorageFull(m)
+        | GuestError::Unavailable(m)
         | GuestError::Internal(m) => m,
     }
 }

@@ -47,12 +47,20 @@ impl Live {
         }
     }
 
-    /// Registers the token that stops the pipeline's current task.
+    /// Registers the token that stops the pipeline's current task. A cancellation
+    /// asked for before the task registered it (the pipeline was claimed but its
+    /// driver had not started yet) takes effect now.
     pub(super) fn set_pipeline_cancel(&self, token: Option<CancellationToken>) {
-        *self
+        let mut guard = self
             .pipeline_cancel
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = token;
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(token) = &token
+            && self.cancel_requested.load(Ordering::Acquire)
+        {
+            token.cancel();
+        }
+        *guard = token;
     }
 
     /// Asks the running pipeline to stop after its current step; false when none runs.
@@ -61,14 +69,14 @@ impl Live {
             .pipeline_cancel
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        match guard.as_ref() {
-            Some(token) if self.pipeline_running() => {
-                self.cancel_requested.store(true, Ordering::Release);
-                token.cancel();
-                true
-            }
-            _ => false,
+        if !self.pipeline_running() {
+            return false;
         }
+        self.cancel_requested.store(true, Ordering::Release);
+        if let Some(token) = guard.as_ref() {
+            token.cancel();
+        }
+        true
     }
 
     /// Whether a cancellation was asked for and the pipeline has not stopped yet.
@@ -88,9 +96,15 @@ impl Live {
 
     /// Claims the pipeline: true if it was not running.
     pub(super) fn claim_pipeline(&self) -> bool {
-        self.pipeline_running
+        let claimed = self
+            .pipeline_running
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+            .is_ok();
+        if claimed {
+            // A cancellation that came as the previous pipeline ended was for that one.
+            self.cancel_requested.store(false, Ordering::Release);
+        }
+        claimed
     }
 
     /// Marks the pipeline stopped. Call with the instance lock held.
