@@ -136,7 +136,12 @@ async fn every_response_names_its_request_id_and_errors_and_logs_carry_it() {
     let fresh = server.get("/health", None).await;
     let id = fresh.headers["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(id.len(), 36, "a UUID: {id}");
-    assert!(server.log().contains("edge-test-42"), "{}", server.log());
+    // The log is read from the server's output by another thread: give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !server.log().contains("edge-test-42") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -172,9 +172,9 @@ async fn hostile_files_fail_their_own_document_while_another_tenant_works() {
     // 100 MB of one line: under MAX_UPLOAD_SIZE, far over what a 256 MiB workspace
     // may hold as one document.
     bad.push(("one-line.txt", vec![b'a'; 100_000_000]));
-    // A neighbour inserts and queries throughout.
+    // A neighbour inserts and queries throughout; every one of its requests must
+    // succeed (`insert` and `context` assert a 200).
     let neighbour = async {
-        let mut answered = 0;
         for i in 0..6 {
             server
                 .insert(
@@ -183,10 +183,8 @@ async fn hostile_files_fail_their_own_document_while_another_tenant_works() {
                     &format!("Harbour Master {i} counts the boats at dawn."),
                 )
                 .await;
-            let context = server.context(Some("neighbour"), "Harbour Master").await;
-            answered += usize::from(context.contains("Harbour Master"));
+            server.context(Some("neighbour"), "Harbour Master").await;
         }
-        answered
     };
     let uploads = async {
         let mut tracks = Vec::new();
@@ -197,10 +195,11 @@ async fn hostile_files_fail_their_own_document_while_another_tenant_works() {
         }
         tracks
     };
-    let (answered, tracks) = tokio::join!(neighbour, uploads);
-    assert!(answered >= 1, "the neighbour's queries found nothing");
+    let ((), tracks) = tokio::join!(neighbour, uploads);
     let counts = server.wait_idle(Some("neighbour")).await;
     assert_eq!(counts["processed"], 6, "{counts}");
+    let context = server.context(Some("neighbour"), "Harbour Master").await;
+    assert!(context.contains("Harbour Master"), "{context}");
     server.wait_idle(Some(hostile)).await;
     for (name, track) in tracks {
         let doc = document_of(&server, hostile, &track).await;
@@ -490,11 +489,11 @@ async fn cancelling_the_pipeline_puts_unfinished_documents_back_to_pending() {
         status["cancellation_requested"] == true || status["busy"] == false,
         "{status}"
     );
+    // The request is withdrawn once the pipeline has stopped.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let status = server.get("/documents/pipeline_status", ws).await.json();
-        if status["busy"] == false {
-            assert_eq!(status["cancellation_requested"], false, "{status}");
+        if status["busy"] == false && status["cancellation_requested"] == false {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{status}");

@@ -95,6 +95,11 @@ impl Server {
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines() {
                     let Ok(line) = line else { break };
+                    {
+                        let mut log = log.lock().unwrap();
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
                     if let Some(rest) = line.split("listening on ").nth(1) {
                         let rest = rest
                             .trim_start_matches("https://")
@@ -102,9 +107,6 @@ impl Server {
                         let port = rest.split([' ', ')']).next().unwrap_or("");
                         let _ = port_tx.send(port.rsplit(':').next().unwrap_or("").to_string());
                     }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
                 }
             });
         }

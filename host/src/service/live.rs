@@ -81,7 +81,7 @@ impl Live {
 
     /// Whether a cancellation was asked for and the pipeline has not stopped yet.
     pub fn cancellation_requested(&self) -> bool {
-        self.cancel_requested.load(Ordering::Acquire)
+        self.cancel_requested.load(Ordering::Acquire) && self.pipeline_running()
     }
 
     /// Takes the cancellation request (the pipeline stopped).
