@@ -173,15 +173,21 @@ pub fn scan(shared: &Shared, track_id: &str) -> Result<ScanReport, Error> {
     Ok(report)
 }
 
+/// `a.tar.txt` → (`a.tar`, `.txt`); a name without an extension (or a dot file) is
+/// all stem. Archived copies are named `stem_001.ext`….
+fn stem_and_extension(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(dot) if dot > 0 => name.split_at(dot),
+        _ => (name, ""),
+    }
+}
+
 /// Moves `/input/<name>` into `__parsed__/`, as `stem_001.ext` … when the name is
 /// taken there (LightRAG's rule).
 fn archive(dir: &Path, name: &str) -> std::io::Result<PathBuf> {
     let parsed = dir.join(PARSED_DIR);
     std::fs::create_dir_all(&parsed)?;
-    let (stem, ext) = match name.rfind('.') {
-        Some(dot) if dot > 0 => name.split_at(dot),
-        _ => (name, ""),
-    };
+    let (stem, ext) = stem_and_extension(name);
     let mut target = parsed.join(name);
     let mut n = 0;
     while target.symlink_metadata().is_ok() {
@@ -205,10 +211,7 @@ pub fn delete_files(shared: &Shared, file_path: &str) {
     let _ = std::fs::remove_file(dir.join(file_path));
     let parsed = dir.join(PARSED_DIR);
     let _ = std::fs::remove_file(parsed.join(file_path));
-    let (stem, ext) = match file_path.rfind('.') {
-        Some(dot) if dot > 0 => file_path.split_at(dot),
-        _ => (file_path, ""),
-    };
+    let (stem, ext) = stem_and_extension(file_path);
     for n in 1..=999 {
         let copy = parsed.join(format!("{stem}_{n:03}{ext}"));
         if std::fs::remove_file(&copy).is_err() && copy.symlink_metadata().is_err() {

@@ -234,10 +234,15 @@ fn in_progress(doc: &DocStatus) -> bool {
 }
 
 /// Whether the workspace's latest scan still has documents on their way.
+/// Read on every poll of the pipeline status: the engine is asked only while a
+/// pipeline runs (a scan's documents cannot progress otherwise).
 pub(super) async fn scanning(state: &AppState, lease: &WorkspaceLease) -> Result<bool, AppError> {
     let Some(track) = state.scans.latest(lease.workspace()) else {
         return Ok(false);
     };
+    if !lease.pipeline_running() {
+        return Ok(false);
+    }
     let docs = lease.documents_by_track(track).await?;
     Ok(docs.iter().any(in_progress))
 }
