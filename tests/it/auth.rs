@@ -371,3 +371,54 @@ async fn a_token_near_its_end_is_renewed_in_x_new_token_once_a_minute() {
     assert_eq!(reply.status, 200);
     assert!(reply.headers.get("x-new-token").is_none());
 }
+
+/// Regression: with workspace keys configured but no global key or accounts (the open
+/// profile), the guest token `/auth-status` hands to anyone reached every workspace,
+/// bound ones included. A guest is no more a credential than none.
+#[tokio::test(flavor = "multi_thread")]
+async fn guest_token_reaches_no_workspace_when_workspace_keys_are_configured() {
+    let keys = tempfile::NamedTempFile::new().unwrap();
+    let file = json!({"keys": [
+        {"name": "team-a", "sha256": lightrag_server::auth::hash_key("key-of-team-a"), "workspaces": ["alpha"]},
+    ]});
+    std::fs::write(keys.path(), file.to_string()).unwrap();
+    let path = keys.path().display().to_string();
+    let server = Server::start(&[("LIGHTRAG_WORKSPACE_KEYS_FILE", &path)]);
+    let status = server.get("/auth-status", None).await.json();
+    let token = status["access_token"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {token}");
+    for ws in ["alpha", "gamma"] {
+        let reply = server
+            .request_with(
+                Method::POST,
+                "/documents/text",
+                &[("Authorization", &bearer), ("LIGHTRAG-WORKSPACE", ws)],
+                Some(json!({"text": "A guest wrote this.", "file_source": "g.txt"})),
+            )
+            .await;
+        assert_eq!(reply.status, 403, "{ws}: {}", reply.text);
+        assert!(!server.working_dir.join(ws).exists(), "{ws} was created");
+    }
+    let listed = server
+        .request_with(
+            Method::GET,
+            "/auth/workspaces",
+            &[("Authorization", &bearer)],
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, 403, "{}", listed.text);
+    // The key itself still works.
+    let reply = server
+        .request_with(
+            Method::GET,
+            "/documents/status_counts",
+            &[
+                ("X-API-Key", "key-of-team-a"),
+                ("LIGHTRAG-WORKSPACE", "alpha"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}

@@ -30,3 +30,4 @@ mod resilience;
 mod routing;
 mod sandbox;
 mod storage;
+mod webui;

@@ -356,6 +356,16 @@ impl AuthSettings {
     pub fn workspace_keys_file(&self) -> Option<&Path> {
         self.workspace_keys_file.as_deref()
     }
+
+    /// `WEBUI_TITLE`.
+    pub fn webui_title(&self) -> Option<&str> {
+        self.webui_title.as_deref()
+    }
+
+    /// `WEBUI_DESCRIPTION`.
+    pub fn webui_description(&self) -> Option<&str> {
+        self.webui_description.as_deref()
+    }
 }
 
 impl fmt::Debug for AuthSettings {

@@ -51,6 +51,9 @@ pub struct Config {
     pub auto_scan: bool,
     /// Serve `/docs` and `/openapi.json` (`ENABLE_API_DOCS`).
     pub api_docs: bool,
+    /// Serve the web UI's files from this directory instead of the built-in copies
+    /// (`LIGHTRAG_WEBUI_DIR`, for working on the UI).
+    pub webui_dir: Option<PathBuf>,
     pub host: String,
     pub port: u16,
     pub working_dir: PathBuf,
@@ -227,6 +230,9 @@ impl Config {
             tls: http::tls(s)?,
             auto_scan: s.boolean("AUTO_SCAN_AT_STARTUP")?,
             api_docs: s.boolean("ENABLE_API_DOCS")?,
+            webui_dir: Some(s.string("LIGHTRAG_WEBUI_DIR"))
+                .filter(|dir| !dir.is_empty())
+                .map(|dir| absolute(&dir)),
             host: s.string("HOST"),
             port: s.parse("PORT", "a port number from 0 to 65535")?,
             input_dir: absolute(&s.string("INPUT_DIR")),

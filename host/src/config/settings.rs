@@ -150,8 +150,9 @@ settings! {
     "LOGIN_LOCKOUT_WINDOW_SECONDS", "300", "Window of the failed-login count.";
     "LIGHTRAG_WORKSPACE_KEYS_FILE", "", "JSON file of per-workspace API keys (SHA-256) and account bindings.";
     "ENABLE_API_DOCS", "true", "Serve Swagger UI at /docs and the OpenAPI document at /openapi.json.";
-    "WEBUI_TITLE", "", "Title reported by /auth-status and /login.";
+    "WEBUI_TITLE", "", "Title of the web UI (/webui/), also reported by /auth-status and /login.";
     "WEBUI_DESCRIPTION", "", "Description reported by /auth-status and /login.";
+    "LIGHTRAG_WEBUI_DIR", "", "Serve the web UI from this directory instead of the built-in copy (for working on the UI).";
     "OLLAMA_EMULATING_MODEL_NAME", "lightrag", "Model name the Ollama-compatible API reports.";
     "OLLAMA_EMULATING_MODEL_TAG", "latest", "Model tag the Ollama-compatible API reports.";
 }

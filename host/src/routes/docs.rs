@@ -91,6 +91,23 @@ const ENDPOINTS: &[Endpoint] = &[
         NoBody,
     ),
     ep(
+        Get,
+        "/auth/workspaces",
+        "auth",
+        "The workspaces the caller may use",
+        NoBody,
+    ),
+    ep(Get, "/", "webui", "Redirects to the web UI", NoBody),
+    ep(Get, "/webui", "webui", "Redirects to the web UI", NoBody),
+    ep(Get, "/webui/", "webui", "The web UI", NoBody),
+    ep(
+        Get,
+        "/webui/{file}",
+        "webui",
+        "A file of the web UI",
+        NoBody,
+    ),
+    ep(
         Post,
         "/documents/text",
         "documents",
@@ -439,7 +456,7 @@ fn operation(endpoint: &Endpoint) -> utoipa::openapi::path::Operation {
                 .schema(Some(String::schema())),
         );
     }
-    if !endpoint.path.starts_with("/workspaces") && endpoint.tag != "system" {
+    if !endpoint.path.starts_with("/workspaces") && !["system", "webui"].contains(&endpoint.tag) {
         op = op.parameter(
             ParameterBuilder::new()
                 .name("LIGHTRAG-WORKSPACE")

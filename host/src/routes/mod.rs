@@ -9,6 +9,7 @@
 //! * `session` — authentication middleware, `/login`, `/auth-status`.
 //! * `admin` — the workspace lifecycle API (`/workspaces`, admin key only).
 //! * `docs` — OpenAPI (`/openapi.json`) and Swagger UI (`/docs`).
+//! * `webui` — the web UI at `/webui/` (`/` redirects there), compiled in.
 //! * `edges` — request ids, CORS, compression (tower-http).
 //! * `state` — [`AppState`], what handlers reach; `tenant` — which workspace a request
 //!   is for (the `Workspace` extractor).
@@ -27,6 +28,7 @@ mod session;
 mod state;
 mod system;
 mod tenant;
+mod webui;
 
 pub use body::{JsonBody, track_id};
 pub use documents::scan_at_startup;
@@ -66,6 +68,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ollama::routes())
         .merge(session::routes())
         .merge(admin::routes())
+        .merge(webui::routes())
         .merge(documents::routes())
         .merge(documents::text_routes().layer(body_limit(text_limit)))
         .merge(documents::upload_routes().layer(body_limit(upload_limit)))

@@ -1,6 +1,6 @@
 //! Authentication on the wire: the middleware that runs before everything else,
-//! `/login`, `/auth-status`, `/auth/verify`, and the rule that a workspace header
-//! chooses a workspace but never grants access to it.
+//! `/login`, `/auth-status`, `/auth/verify`, `/auth/workspaces`, and the rule that a
+//! workspace header chooses a workspace but never grants access to it.
 
 use super::state::AppState;
 use crate::auth::{Access, AuthError, Principal};
@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login", post(login))
         .route("/auth-status", get(auth_status))
         .route("/auth/verify", get(verify))
+        .route("/auth/workspaces", get(workspaces))
 }
 
 /// Runs before routing and before workspace resolution, so a bad key is a 401/403
@@ -37,6 +38,7 @@ pub async fn authenticate(
     let public = matches!(path.as_str(), "/login" | "/auth-status" | "/openapi.json")
         || path == "/docs"
         || path.starts_with("/docs/")
+        || super::webui::is_webui_path(&path)
         || path == "/workspaces"
         || path.starts_with("/workspaces/");
     let decision = if public {
@@ -67,7 +69,8 @@ pub async fn authenticate(
 /// Whether `access` may use `workspace`. A principal bound to other workspaces gets
 /// exactly the answer a workspace that does not exist gets, so tenants cannot probe
 /// for each other. When per-workspace keys are configured, a request without any
-/// accepted credential (e.g. on a whitelisted path) reaches no workspace at all.
+/// accepted credential (e.g. on a whitelisted path, or with a guest token) reaches no
+/// workspace at all.
 pub fn check_access(
     state: &AppState,
     access: Option<&Access>,
@@ -76,8 +79,10 @@ pub fn check_access(
     let Some(access) = access else {
         return Ok(());
     };
+    // A guest token is public (`/auth-status` hands one to anyone): it is no more a
+    // credential than none at all.
     if state.auth.settings().workspace_keys_file().is_some()
-        && access.principal == Principal::Anonymous
+        && matches!(access.principal, Principal::Anonymous | Principal::Guest)
     {
         return Err(AppError::Auth(AuthError::Forbidden(
             "API Key required".into(),
@@ -163,3 +168,60 @@ async fn verify(
 /// The request's authentication decision, for handlers that resolve the workspace
 /// themselves.
 pub type MaybeAccess = Option<Extension<Access>>;
+
+/// `/auth/workspaces`: the workspaces the caller may use (for the web UI's switcher).
+/// A principal bound to workspaces gets its own list, whether or not they hold data
+/// yet; any other caller may use every workspace and gets those that exist, with the
+/// default. Names only: nothing here opens a workspace.
+async fn workspaces(
+    State(state): State<AppState>,
+    access: MaybeAccess,
+) -> Result<Json<Value>, AppError> {
+    let access = access.map(|Extension(access)| access);
+    let default = state
+        .resolver
+        .allow_default
+        .then(|| state.resolver.default.clone());
+    if let Some(workspace) = &default {
+        check_access(&state, access.as_ref(), workspace).or_else(|err| match err {
+            AppError::NotFound(_) => Ok(()),
+            other => Err(other),
+        })?;
+    }
+    let mut names: Vec<Workspace> = match access.as_ref().and_then(|a| a.principal.workspaces()) {
+        Some(bound) => bound
+            .iter()
+            .filter_map(|name| Workspace::new(name).ok())
+            .collect(),
+        None => {
+            let root = state.config.working_dir.clone();
+            tokio::task::spawn_blocking(move || existing_workspaces(&root))
+                .await
+                .map_err(AppError::internal)?
+        }
+    };
+    let visible = |ws: &Workspace| access.as_ref().is_none_or(|a| a.may_use(ws.as_str()));
+    if let Some(workspace) = default.as_ref().filter(|ws| visible(ws)) {
+        names.push(workspace.clone());
+    }
+    names.retain(|ws| visible(ws));
+    names.sort();
+    names.dedup();
+    Ok(Json(json!({
+        "workspaces": names.iter().map(Workspace::as_str).collect::<Vec<_>>(),
+        "default": default.filter(|ws| visible(ws)).map(|ws| ws.to_string()),
+    })))
+}
+
+/// The workspace directories under the working directory (names only; the server's
+/// own records live under names that are not workspace names).
+fn existing_workspaces(root: &std::path::Path) -> Vec<Workspace> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|entry| Workspace::new(&entry.file_name().to_string_lossy()).ok())
+        .collect()
+}

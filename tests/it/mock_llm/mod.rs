@@ -20,7 +20,7 @@
 //! texts sharing words are similar and every pair clears LightRAG's default cosine
 //! threshold, as real models' vectors do.
 
-mod answers;
+pub mod answers;
 mod state;
 
 // Public at `mock_llm::…` as before the split; each test or bench crate uses a subset.
