@@ -1,9 +1,10 @@
 //! The web UI: served compiled-in at `/webui/` (and `/` redirects there), public like
 //! LightRAG's, its configuration injected into the page; and, in real headless
 //! Chromium driven through chromedriver, the path a user takes — upload a file, watch
-//! it processed, ask a question and get a streamed answer with references, find the
-//! entity in the graph and edit it, switch to another tenant's workspace and see only
-//! its documents, read the operator view. Screenshots of each step are kept under
+//! it processed, ask a question and see the answer arrive piece by piece with its
+//! references, find the entity in the graph and edit it, scan the input directory,
+//! switch to another tenant's workspace and see only its documents, read the operator
+//! view, delete a document. Screenshots of each step are kept under
 //! `target/tmp/webui-screenshots/`.
 //!
 //! The browser test needs `chromium` and `chromedriver` (Debian: `chromium`,
@@ -387,7 +388,37 @@ async fn webui_in_chromium_uploads_answers_with_references_graphs_edits_and_swit
         .select_by_value("mix")
         .await
         .unwrap();
+    // Pieces 40 ms apart: the answer must show while it is still arriving.
+    mock.state
+        .chunk_ms
+        .store(40, std::sync::atomic::Ordering::Relaxed);
     ui.click("#query-submit").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (first_seen, seen_at) = loop {
+        let answer = ui.texts("#answer").await.concat();
+        if !answer.trim().is_empty() {
+            break (answer.len(), Instant::now());
+        }
+        assert!(Instant::now() < deadline, "no answer appeared");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    ui.until("the answer complete", |b| async move {
+        b.texts("#query-state")
+            .await
+            .concat()
+            .starts_with("Answered")
+    })
+    .await;
+    let complete = ui.texts("#answer").await.concat();
+    assert!(
+        first_seen < complete.len() && seen_at.elapsed() >= Duration::from_millis(200),
+        "the answer appeared all at once ({first_seen} of {} bytes, {:?} before the end)",
+        complete.len(),
+        seen_at.elapsed()
+    );
+    mock.state
+        .chunk_ms
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     ui.until("a streamed answer with references", |b| async move {
         let answer = b.texts("#answer").await.concat();
         let references = b.texts("#references li").await;
@@ -448,8 +479,22 @@ async fn webui_in_chromium_uploads_answers_with_references_graphs_edits_and_swit
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // Switching tenant shows beta's documents only.
+    // A file dropped in alpha's input directory, picked up by a scan.
     ui.click("#tab-documents").await;
+    let inputs = server.root().join("inputs/alpha");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::copy(docx.with_file_name("sample.rtf"), inputs.join("sample.rtf")).unwrap();
+    ui.click("#scan-button").await;
+    ui.until("the scanned file processed", |b| async move {
+        let names = b
+            .texts("#documents-table tr[data-doc-id] td.file-path")
+            .await;
+        let states = b.texts("#documents-table tr[data-doc-id] td.status").await;
+        names.iter().any(|n| n.contains("sample.rtf")) && states == ["processed", "processed"]
+    })
+    .await;
+
+    // Switching tenant shows beta's documents only.
     ui.click("#workspace-select").await;
     ui.find("#workspace-select")
         .await
@@ -494,6 +539,18 @@ async fn webui_in_chromium_uploads_answers_with_references_graphs_edits_and_swit
     })
     .await;
     ui.shot("operator").await;
+
+    // Deleting beta's document, after the browser's confirmation.
+    ui.click("#tab-documents").await;
+    ui.click("#documents-table tr[data-doc-id] button.delete-doc")
+        .await;
+    ui.client.accept_alert().await.unwrap();
+    ui.until("beta's table empty", |b| async move {
+        b.texts("#documents-table tr[data-doc-id]").await.is_empty()
+    })
+    .await;
+    assert_eq!(server.counts(Some("beta")).await["all"], 0);
+    assert_eq!(server.counts(Some("alpha")).await["all"], 2);
     ui.client.close().await.unwrap();
     drop(driver);
 }
