@@ -5,7 +5,7 @@
 //! references, find the entity in the graph and edit it, scan the input directory,
 //! switch to another tenant's workspace and see only its documents, read the operator
 //! view, delete a document. Screenshots of each step are kept under
-//! `target/tmp/webui-screenshots/`.
+//! `target/tmp/webui-screenshots/<test>/`.
 //!
 //! The browser test needs `chromium` and `chromedriver` (Debian: `chromium`,
 //! `chromium-driver`); `.ci/run` installs them. Where they are missing it says so and
@@ -223,7 +223,8 @@ struct Browser {
 }
 
 impl Browser {
-    async fn open(browser: &Path, driver: &Driver) -> Browser {
+    /// A session whose screenshots go to `webui-screenshots/<test>/`.
+    async fn open(browser: &Path, driver: &Driver, test: &str) -> Browser {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
@@ -239,7 +240,9 @@ impl Browser {
             .connect(&driver.url)
             .await
             .expect("cannot open a Chromium session");
-        let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("webui-screenshots");
+        let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("webui-screenshots")
+            .join(test);
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).unwrap();
         Browser {
@@ -318,6 +321,14 @@ impl Browser {
 struct Browser2(Client);
 
 impl Browser2 {
+    /// Whether an element matching `css` exists and is displayed.
+    async fn displayed(&self, css: &str) -> bool {
+        match self.0.find(Locator::Css(css)).await {
+            Ok(element) => element.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
     async fn texts(&self, css: &str) -> Vec<String> {
         let mut out = Vec::new();
         for element in self.0.find_all(Locator::Css(css)).await.unwrap_or_default() {
@@ -347,7 +358,7 @@ async fn webui_in_chromium_uploads_answers_with_references_graphs_edits_and_swit
     server.wait_idle(Some("beta")).await;
 
     let driver = start_driver(&driver_path);
-    let mut ui = Browser::open(&browser_path, &driver).await;
+    let mut ui = Browser::open(&browser_path, &driver, "tenant-path").await;
     ui.client.goto(&server.base).await.unwrap();
     assert_eq!(ui.client.current_url().await.unwrap().path(), "/webui/");
     ui.find("#tab-documents").await;
@@ -553,4 +564,48 @@ async fn webui_in_chromium_uploads_answers_with_references_graphs_edits_and_swit
     assert_eq!(server.counts(Some("alpha")).await["all"], 2);
     ui.client.close().await.unwrap();
     drop(driver);
+}
+
+/// With accounts configured the UI asks for a login, refuses a wrong password with the
+/// server's message, and works once signed in.
+#[tokio::test(flavor = "multi_thread")]
+async fn webui_in_chromium_asks_for_a_login_when_accounts_are_configured() {
+    let Some((browser_path, driver_path)) = browser_tools() else {
+        return;
+    };
+    let server = Server::start(&[
+        ("AUTH_ACCOUNTS", "alice:wonderland"),
+        ("TOKEN_SECRET", "a-long-random-secret-for-the-browser-test"),
+    ]);
+    let driver = start_driver(&driver_path);
+    let mut ui = Browser::open(&browser_path, &driver, "login").await;
+    ui.client
+        .goto(&format!("{}/webui/", server.base))
+        .await
+        .unwrap();
+    ui.until("the login form", |b| async move {
+        b.displayed("#login-form").await
+    })
+    .await;
+    ui.shot("login").await;
+    ui.type_into("#login-username", "alice").await;
+    ui.type_into("#login-password", "not-the-password").await;
+    ui.click("#login-submit").await;
+    ui.until("the refusal", |b| async move {
+        b.texts("#login-error")
+            .await
+            .concat()
+            .contains("Incorrect credentials")
+    })
+    .await;
+    ui.type_into("#login-password", "wonderland").await;
+    ui.click("#login-submit").await;
+    ui.until("signed in, the documents view", |b| async move {
+        !b.displayed("#login-form").await
+            && b.texts("#session-user").await.concat().contains("alice")
+            && b.displayed("#view-documents").await
+    })
+    .await;
+    ui.shot("signed-in").await;
+    ui.client.close().await.unwrap();
 }

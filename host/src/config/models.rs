@@ -67,6 +67,27 @@ impl fmt::Debug for ModelConfig {
     }
 }
 
+/// What to do instead of a binding LightRAG has and we do not: every one of them can
+/// be reached through an OpenAI-compatible endpoint.
+fn unsupported_binding_hint(binding: &str) -> Option<&'static str> {
+    Some(match binding {
+        "gemini" => {
+            "Gemini is served here through its OpenAI-compatible endpoint: set the binding \
+             to openai and its host to https://generativelanguage.googleapis.com/v1beta/openai"
+        }
+        "bedrock" | "aws_bedrock" => {
+            "Bedrock is served here through an OpenAI-compatible gateway (e.g. Bedrock \
+             Access Gateway or LiteLLM): set the binding to openai and its host to the gateway"
+        }
+        "lollms" => "use lollms' OpenAI-compatible API with the binding openai",
+        "openai-ollama" => {
+            "set LLM_BINDING=openai and EMBEDDING_BINDING=ollama, which is what it means"
+        }
+        "jina" => "use Jina's OpenAI-compatible embeddings API with the binding openai",
+        _ => return None,
+    })
+}
+
 /// Reads `<PREFIX>_BINDING`, `_MODEL`, `_BINDING_HOST`, `_BINDING_API_KEY`, with each
 /// binding's defaults (LightRAG's) and options.
 pub(super) fn model_config(s: &Sources, prefix: &str) -> Result<ModelConfig, ConfigError> {
@@ -77,9 +98,12 @@ pub(super) fn model_config(s: &Sources, prefix: &str) -> Result<ModelConfig, Con
         "ollama" => Binding::Ollama,
         "azure_openai" => Binding::AzureOpenAi,
         "offline" | "" => Binding::Offline,
-        _ => {
+        other => {
+            let instead = unsupported_binding_hint(other)
+                .map(|hint| format!("; {hint}"))
+                .unwrap_or_default();
             return Err(ConfigError(format!(
-                "invalid {name}={raw:?} (from {origin}): expected openai, ollama, azure_openai or offline"
+                "invalid {name}={raw:?} (from {origin}): expected openai, ollama, azure_openai or offline{instead}"
             )));
         }
     };

@@ -169,3 +169,30 @@ fn switches_and_lightrags_flag_names() {
         c.ignored
     );
 }
+
+#[test]
+fn lightrag_bindings_we_lack_stop_start_up_saying_what_to_use_instead() {
+    for (binding, instead) in [
+        ("gemini", "generativelanguage.googleapis.com/v1beta/openai"),
+        ("bedrock", "OpenAI-compatible gateway"),
+        ("aws_bedrock", "OpenAI-compatible gateway"),
+        ("openai-ollama", "EMBEDDING_BINDING=ollama"),
+    ] {
+        let err = config(&[], &[("LLM_BINDING", binding)]).unwrap_err().0;
+        assert!(
+            err.contains("LLM_BINDING") && err.contains(binding) && err.contains(instead),
+            "{err}"
+        );
+    }
+    let err = config(&[], &[("EMBEDDING_BINDING", "jina")]).unwrap_err().0;
+    assert!(
+        err.contains("EMBEDDING_BINDING") && err.contains("Jina"),
+        "{err}"
+    );
+    // A plain typo gets the list, and no invented hint.
+    let err = config(&[], &[("LLM_BINDING", "openia")]).unwrap_err().0;
+    assert!(
+        err.ends_with("expected openai, ollama, azure_openai or offline"),
+        "{err}"
+    );
+}
