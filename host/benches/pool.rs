@@ -77,7 +77,7 @@ fn config(dir: &std::path::Path, env: &[(String, String)], pool: usize) -> Confi
     vars.insert("LOG_LEVEL".into(), "ERROR".into());
     match Config::from_parts(&[], vars, HashMap::new()).expect("config") {
         Command::Serve(config) => *config,
-        Command::Help(_) => unreachable!(),
+        _ => unreachable!(),
     }
 }
 

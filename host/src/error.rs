@@ -119,6 +119,8 @@ impl From<service::Error> for AppError {
                 retry_after,
             },
             Error::NotFound(msg) => AppError::NotFound(msg),
+            Error::Conflict(msg) => AppError::Conflict(msg),
+            Error::Invalid(msg) => AppError::BadRequest(msg),
             err @ (Error::Fault(_) | Error::Host(_)) => AppError::Internal(err.to_string()),
         }
     }

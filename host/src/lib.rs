@@ -15,6 +15,8 @@
 //! * `audit` — each workspace's append-only audit trail, outside its directory.
 //! * `catalog` — last known sizes of workspaces that are not loaded.
 //! * `limits` — per-workspace memory, CPU and disk limits, with admin overrides.
+//! * `archive` — the workspace archive: a checked tar of a workspace's files, for
+//!   moving it between servers.
 //! * `metrics` — Prometheus counters.
 //! * `scan_jobs` — recent directory scans, for their status route.
 //! * `providers` — the model clients (OpenAI-compatible, Ollama, Azure, offline),
@@ -30,10 +32,13 @@
 //! * `routes` — the HTTP API in LightRAG's shapes; `fn app(state) -> Router`.
 //! * `tls` — HTTPS: a rustls listener with handshakes off the accept loop.
 //! * `server` — builds the state, serves (HTTP or HTTPS), shuts down gracefully.
+//! * `commands` — `export` and `import`: one workspace, then exit.
 
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod instance;

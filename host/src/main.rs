@@ -5,6 +5,7 @@
 //! cargo run --release -p lightrag-server -- --help  # every setting
 //! ```
 
+use lightrag_server::commands;
 use lightrag_server::config::{Command, Config};
 use lightrag_server::server::{build, serve, shutdown_signal};
 use std::process::ExitCode;
@@ -12,19 +13,47 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = match Config::from_command_line(&args) {
-        Ok(Command::Serve(config)) => *config,
+    let command = match Config::from_command_line(&args) {
         Ok(Command::Help(text)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
         }
+        Ok(command) => command,
         Err(err) => {
             eprintln!("lightrag-server: {err}");
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.log_level);
-    match run(config).await {
+    let result = match command {
+        Command::Serve(config) => {
+            init_logging(&config.log_level);
+            run(*config).await
+        }
+        Command::Export {
+            config,
+            workspace,
+            to,
+        } => {
+            init_logging("WARNING");
+            one_off(*config, |state| async move {
+                commands::export(&state, &workspace, to).await
+            })
+            .await
+        }
+        Command::Import {
+            config,
+            workspace,
+            source,
+        } => {
+            init_logging("WARNING");
+            one_off(*config, |state| async move {
+                commands::import(&state, &workspace, source).await
+            })
+            .await
+        }
+        Command::Help(_) => unreachable!(),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
@@ -56,6 +85,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
         tokio::spawn(lightrag_server::routes::scan_at_startup(state.clone()));
     }
     serve(state, listener, shutdown_signal()).await
+}
+
+/// Runs a command on the server's state without listening, then finalizes every
+/// workspace it opened.
+async fn one_off<F, Fut>(config: Config, command: F) -> anyhow::Result<()>
+where
+    F: FnOnce(lightrag_server::routes::AppState) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let state = build(config)?;
+    let result = command(state.clone()).await;
+    commands::finish(&state).await;
+    result
 }
 
 /// `LOG_LEVEL` (LightRAG's names) unless `RUST_LOG` says otherwise.

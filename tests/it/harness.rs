@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The server binary cargo built for these tests.
-const BINARY: &str = env!("CARGO_BIN_EXE_lightrag-server");
+pub const BINARY: &str = env!("CARGO_BIN_EXE_lightrag-server");
 
 /// Compiled engine code shared by all test servers, so each start skips compilation.
 pub fn cache_dir() -> PathBuf {

@@ -30,4 +30,5 @@ mod resilience;
 mod routing;
 mod sandbox;
 mod storage;
+mod transfer;
 mod webui;

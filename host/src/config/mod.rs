@@ -140,6 +140,30 @@ pub enum Command {
     Serve(Box<Config>),
     /// Print help and exit.
     Help(String),
+    /// Write `workspace` to the archive `to`, then exit.
+    Export {
+        config: Box<Config>,
+        workspace: String,
+        to: PathBuf,
+    },
+    /// Make `source` the empty workspace `workspace`, then exit.
+    Import {
+        config: Box<Config>,
+        workspace: String,
+        source: ImportSource,
+    },
+}
+
+/// What `import` reads.
+pub enum ImportSource {
+    /// An archive written by `export`.
+    Archive(PathBuf),
+    /// A LightRAG workspace directory, whose vectors were made by `embedding_model`
+    /// (when the operator says so).
+    LightRag {
+        dir: PathBuf,
+        embedding_model: Option<String>,
+    },
 }
 
 impl Config {
@@ -157,11 +181,47 @@ impl Config {
         env: HashMap<String, String>,
         dotenv: HashMap<String, String>,
     ) -> Result<Command, ConfigError> {
-        let Some(flags) = parse_flags(args)? else {
+        let Some(parsed) = parse_flags(args)? else {
             return Ok(Command::Help(help_text()));
         };
-        let sources = Sources { flags, env, dotenv };
-        Self::resolve(&sources).map(|c| Command::Serve(Box::new(c)))
+        // The workspace a command works on is named on its command line, never taken
+        // from the environment's default.
+        let workspace = parsed.flags.get("WORKSPACE").cloned();
+        let sources = Sources {
+            flags: parsed.flags,
+            env,
+            dotenv,
+        };
+        let config = Box::new(Self::resolve(&sources)?);
+        let Some((name, own)) = parsed.subcommand else {
+            return Ok(Command::Serve(config));
+        };
+        let workspace = workspace.ok_or_else(|| {
+            ConfigError(format!(
+                "{name} needs --workspace NAME (the workspace to {name})"
+            ))
+        })?;
+        validate_name(&workspace)
+            .map_err(|why| ConfigError(format!("invalid --workspace {workspace:?}: {why}")))?;
+        let path = |arg: &str| own.get(arg).map(|p| absolute(p));
+        Ok(match name.as_str() {
+            "export" => Command::Export {
+                config,
+                workspace,
+                to: path("to").expect("clap requires --to"),
+            },
+            _ => Command::Import {
+                config,
+                workspace,
+                source: match path("archive") {
+                    Some(archive) => ImportSource::Archive(archive),
+                    None => ImportSource::LightRag {
+                        dir: path("from").expect("clap requires a source"),
+                        embedding_model: own.get("source-embedding-model").cloned(),
+                    },
+                },
+            },
+        })
     }
 
     fn resolve(s: &Sources) -> Result<Config, ConfigError> {

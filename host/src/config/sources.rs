@@ -140,7 +140,7 @@ const ALIASES: &[(&str, &str)] = &[("LIGHTRAG_API_KEY", "key")];
 /// The command line, from the settings list: every setting is a flag (`PORT` →
 /// `--port`), and one whose default is `true` or `false` is also a switch (`--ssl`
 /// alone means `--ssl=true`), as LightRAG's are.
-fn command() -> clap::Command {
+pub(super) fn command() -> clap::Command {
     let mut command = clap::Command::new("lightrag-server")
         .about("A multi-workspace LightRAG server")
         .disable_help_flag(true)
@@ -161,13 +161,48 @@ fn command() -> clap::Command {
         if let Some((_, alias)) = ALIASES.iter().find(|(name, _)| *name == setting.name) {
             arg = arg.alias(*alias);
         }
-        command = command.arg(arg);
+        command = command.arg(arg.global(true));
     }
+    let file = |name: &'static str, help: &'static str| {
+        clap::Arg::new(name)
+            .long(name)
+            .value_name("PATH")
+            .help(help)
+    };
     command
+        .subcommand(
+            clap::Command::new("export")
+                .about("Write a workspace (--workspace NAME) to an archive, then exit")
+                .arg(file("to", "The archive to write").required(true)),
+        )
+        .subcommand(
+            clap::Command::new("import")
+                .about("Turn an archive or a LightRAG directory into the empty workspace --workspace NAME")
+                .arg(file("archive", "An archive written by `export`"))
+                .arg(file("from", "A LightRAG workspace directory (kv_store_*.json, vdb_*.json, graphml)"))
+                .arg(
+                    clap::Arg::new("source-embedding-model")
+                        .long("source-embedding-model")
+                        .value_name("NAME")
+                        .help("The embedding model the LightRAG directory's vectors were made with"),
+                )
+                .group(
+                    clap::ArgGroup::new("source")
+                        .args(["archive", "from"])
+                        .required(true),
+                ),
+        )
 }
 
-/// The settings given as flags, by name; `None` for `--help`.
-pub(super) fn parse_flags(args: &[String]) -> Result<Option<HashMap<String, String>>, ConfigError> {
+/// What the command line asked for: settings by name, and the subcommand with its
+/// own arguments, if any.
+pub(super) struct Parsed {
+    pub flags: HashMap<String, String>,
+    pub subcommand: Option<(String, HashMap<String, String>)>,
+}
+
+/// The settings given as flags, by name, and the subcommand; `None` for `--help`.
+pub(super) fn parse_flags(args: &[String]) -> Result<Option<Parsed>, ConfigError> {
     let argv = std::iter::once("lightrag-server".to_string()).chain(args.iter().cloned());
     let matches = match command().try_get_matches_from(argv) {
         Ok(matches) => matches,
@@ -179,15 +214,29 @@ pub(super) fn parse_flags(args: &[String]) -> Result<Option<HashMap<String, Stri
             ));
         }
     };
-    Ok(Some(
+    let settings = |matches: &clap::ArgMatches| -> HashMap<String, String> {
         SETTINGS
             .iter()
             .filter_map(|s| {
                 let value = matches.get_one::<String>(s.name)?;
                 Some((s.name.to_string(), value.clone()))
             })
-            .collect(),
-    ))
+            .collect()
+    };
+    let mut flags = settings(&matches);
+    let subcommand = matches.subcommand().map(|(name, sub)| {
+        // Settings are global: given after the subcommand, they land in its matches.
+        flags.extend(settings(sub));
+        let own = ["to", "archive", "from", "source-embedding-model"]
+            .iter()
+            .filter_map(|arg| {
+                let value = sub.try_get_one::<String>(arg).ok().flatten()?;
+                Some((arg.to_string(), value.clone()))
+            })
+            .collect();
+        (name.to_string(), own)
+    });
+    Ok(Some(Parsed { flags, subcommand }))
 }
 
 /// Reads `.env` without touching the process environment; a missing file is fine.

@@ -8,7 +8,7 @@ fn config(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         .collect();
     match Config::from_parts(&args, env, HashMap::new())? {
         Command::Serve(config) => Ok(*config),
-        Command::Help(_) => panic!("unexpected help"),
+        _ => panic!("not a plain serve command"),
     }
 }
 
@@ -195,4 +195,70 @@ fn lightrag_bindings_we_lack_stop_start_up_saying_what_to_use_instead() {
         err.ends_with("expected openai, ollama, azure_openai or offline"),
         "{err}"
     );
+}
+
+#[test]
+fn the_command_line_is_well_formed() {
+    // clap's own checks (unique flags across subcommands and global settings), which
+    // it otherwise makes only when a command is first parsed in a debug build.
+    super::sources::command().debug_assert();
+}
+
+#[test]
+fn commands_name_their_workspace_on_the_command_line() {
+    let parse = |args: &[&str], env: &[(&str, &str)]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_parts(&args, env, HashMap::new())
+    };
+    match parse(
+        &["export", "--workspace", "alpha", "--to", "/tmp/a.tar.gz"],
+        &[],
+    ) {
+        Ok(Command::Export { workspace, to, .. }) => {
+            assert_eq!(workspace, "alpha");
+            assert_eq!(to, PathBuf::from("/tmp/a.tar.gz"));
+        }
+        _ => panic!("not an export"),
+    }
+    // The environment's default workspace is not a command's target.
+    let err = parse(&["export", "--to", "a.tar.gz"], &[("WORKSPACE", "alpha")])
+        .err()
+        .unwrap()
+        .0;
+    assert!(err.contains("--workspace"), "{err}");
+    match parse(
+        &[
+            "import",
+            "--workspace",
+            "b",
+            "--from",
+            "/old/rag",
+            "--source-embedding-model",
+            "bge-m3",
+            "--port",
+            "1",
+        ],
+        &[],
+    ) {
+        Ok(Command::Import {
+            config,
+            source:
+                ImportSource::LightRag {
+                    dir,
+                    embedding_model,
+                },
+            ..
+        }) => {
+            assert_eq!(dir, PathBuf::from("/old/rag"));
+            assert_eq!(embedding_model.as_deref(), Some("bge-m3"));
+            assert_eq!(config.port, 1);
+        }
+        _ => panic!("not a LightRAG import"),
+    }
+    assert!(parse(&["import", "--workspace", "b"], &[]).is_err());
+    assert!(parse(&["import", "--workspace", "../x", "--archive", "a"], &[]).is_err());
 }

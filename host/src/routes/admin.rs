@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Checks `X-Admin-Key` in constant time.
-fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+pub(super) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     use crate::auth::AuthError;
     let configured = state.config.admin_key.as_bytes();
     if configured.is_empty() {
@@ -58,7 +58,7 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> 
     }
 }
 
-fn workspace_from_path(name: &str) -> Result<Workspace, AppError> {
+pub(super) fn workspace_from_path(name: &str) -> Result<Workspace, AppError> {
     Workspace::new(name)
         .map_err(|why| AppError::BadRequest(format!("Invalid workspace name: {why}")))
 }
@@ -76,7 +76,7 @@ fn exists(root: &Dir, workspace: &Workspace) -> bool {
 
 /// For the routes on one workspace: the caller must be the admin, and the workspace
 /// named in the path must exist. Returns it with the working directory it is in.
-fn existing(
+pub(super) fn existing(
     state: &AppState,
     headers: &HeaderMap,
     name: &str,

@@ -29,6 +29,8 @@ enum Body {
     AnyJson,
     Form,
     Multipart,
+    /// Raw bytes (an archive).
+    Binary,
 }
 
 /// One documented route.
@@ -400,6 +402,20 @@ const ENDPOINTS: &[Endpoint] = &[
     ),
     ep(
         Get,
+        "/workspaces/{name}/export",
+        "workspaces",
+        "The workspace as one archive, written while it serves (X-Admin-Key)",
+        NoBody,
+    ),
+    ep(
+        Post,
+        "/workspaces/{name}/import",
+        "workspaces",
+        "Install an exported archive as an empty workspace (X-Admin-Key)",
+        Body::Binary,
+    ),
+    ep(
+        Get,
         "/workspaces/{name}/audit",
         "workspaces",
         "A workspace's audit trail (X-Admin-Key)",
@@ -482,6 +498,7 @@ fn operation(endpoint: &Endpoint) -> utoipa::openapi::path::Operation {
         Body::AnyJson => op.request_body(Some(content("application/json", None))),
         Body::Form => op.request_body(Some(content("application/x-www-form-urlencoded", None))),
         Body::Multipart => op.request_body(Some(content("multipart/form-data", None))),
+        Body::Binary => op.request_body(Some(content("application/gzip", None))),
     }
     .build()
 }

@@ -8,6 +8,7 @@
 //! * `ollama` — the Ollama-compatible `/api/*` (chat, generate, tags).
 //! * `session` — authentication middleware, `/login`, `/auth-status`.
 //! * `admin` — the workspace lifecycle API (`/workspaces`, admin key only).
+//! * `transfer` — exporting and importing a workspace as an archive (admin key).
 //! * `docs` — OpenAPI (`/openapi.json`) and Swagger UI (`/docs`).
 //! * `webui` — the web UI at `/webui/` (`/` redirects there), compiled in.
 //! * `edges` — request ids, CORS, compression (tower-http).
@@ -28,6 +29,7 @@ mod session;
 mod state;
 mod system;
 mod tenant;
+mod transfer;
 mod webui;
 
 pub use body::{JsonBody, track_id};
@@ -69,6 +71,7 @@ pub fn app(state: AppState) -> Router {
         .merge(session::routes())
         .merge(admin::routes())
         .merge(webui::routes())
+        .merge(transfer::routes().layer(body_limit(None)))
         .merge(documents::routes())
         .merge(documents::text_routes().layer(body_limit(text_limit)))
         .merge(documents::upload_routes().layer(body_limit(upload_limit)))

@@ -25,6 +25,11 @@ pub enum Error {
     Quarantined { retry_after: u32 },
     /// The task was cancelled (its client went away, or the server is stopping).
     Cancelled,
+    /// The workspace is not in a state the operation needs (an import into a
+    /// workspace that holds data).
+    Conflict(String),
+    /// What the caller handed over cannot be used (a damaged workspace archive).
+    Invalid(String),
     /// The host itself failed (a directory it cannot create, an engine it cannot
     /// instantiate, a model request that crashed).
     Host(String),
@@ -37,7 +42,11 @@ impl fmt::Display for Error {
             Error::Fault(fault) => write!(f, "the workspace engine stopped: {fault}"),
             Error::Busy { .. } => f.write_str("every workspace slot is busy"),
             Error::ShuttingDown => f.write_str("the server is shutting down"),
-            Error::Locked(msg) | Error::NotFound(msg) | Error::Host(msg) => f.write_str(msg),
+            Error::Locked(msg)
+            | Error::NotFound(msg)
+            | Error::Conflict(msg)
+            | Error::Invalid(msg)
+            | Error::Host(msg) => f.write_str(msg),
             Error::Quarantined { retry_after } => {
                 write!(f, "the workspace is quarantined for {retry_after} s")
             }

@@ -96,6 +96,19 @@ impl WorkspaceLease {
             .map_err(|e| Error::Host(format!("a workspace call panicked: {e}")))?
     }
 
+    /// Runs `f` — host work on the workspace's files — on a blocking thread while no
+    /// engine call can run. The engine commits only inside its calls, so the files
+    /// are then at rest: exactly what a crash at this moment would leave, which the
+    /// engine reopens.
+    pub(super) async fn with_files_at_rest<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.call(Disk::Yes, move |_| Box::pin(async move { Ok(f()) }))
+            .await
+    }
+
     /// [`WorkspaceLease::call`] for an export whose own result can be an engine error.
     async fn call_flat<T, F>(&self, disk: Disk, f: F) -> Result<T, Error>
     where

@@ -13,6 +13,7 @@
 //! * `task` — the task driver ([`RunningTask`]) and background deletions.
 //! * `pipeline` — background ingestion, and the inserts that feed it.
 //! * `workspaces` — [`Workspaces`]: leasing, recycling, deleting, shutting down.
+//! * `transfer` — exporting a workspace while it serves, installing an unpacked one.
 
 mod blocking;
 mod context;
@@ -22,6 +23,7 @@ mod live;
 mod open;
 mod pipeline;
 mod task;
+mod transfer;
 mod workspaces;
 
 pub use error::{Error, guest_message};
@@ -29,4 +31,5 @@ pub use lease::WorkspaceLease;
 pub use live::Live;
 pub use open::{OpenSettings, Opener, Quarantine};
 pub use task::RunningTask;
+pub use transfer::Staging;
 pub use workspaces::{Parts, Workspaces};

@@ -113,6 +113,12 @@ impl Opener {
         self.settings.working_dir.join(workspace.as_str())
     }
 
+    /// Takes `workspace`'s OS lock, as opening it does: held, no other server process
+    /// can open it (nor can this one while it holds it elsewhere).
+    pub fn lock(&self, workspace: &Workspace) -> Result<File, Error> {
+        lock_workspace(&self.settings.locks_dir, workspace)
+    }
+
     /// Forgets what the host remembers of `workspace` (it was deleted or its limits
     /// changed): no refusal is repeated, no quarantine kept.
     pub fn forget(&self, workspace: &Workspace) {

@@ -22,12 +22,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// How long closing a workspace (admin deletion, new limits) waits for its requests.
-const DRAIN_WAIT: Duration = Duration::from_secs(30);
+pub(super) const DRAIN_WAIT: Duration = Duration::from_secs(30);
 
 /// Every workspace of the server; cheap to clone.
 #[derive(Clone)]
 pub struct Workspaces {
-    cx: Arc<Context>,
+    pub(super) cx: Arc<Context>,
 }
 
 /// What the service is built from.
@@ -158,7 +158,7 @@ impl Workspaces {
 
     /// Runs `work` in a tracked task and waits for it; the work finishes even if
     /// this future is dropped.
-    async fn run_detached<T: Send + 'static>(
+    pub(super) async fn run_detached<T: Send + 'static>(
         &self,
         work: impl Future<Output = Result<T, Error>> + Send + 'static,
     ) -> Result<T, Error> {
