@@ -29,6 +29,7 @@ mod query;
 mod resilience;
 mod routing;
 mod sandbox;
+mod scale_out;
 mod storage;
 mod transfer;
 mod webui;
