@@ -9,17 +9,19 @@
 
 use crate::wit::exports::lightrag::engine::engine::Guest;
 use crate::wit::{
-    Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error, GraphView, NewDocument,
-    NumberedReply, OpenReport, PipelineReport, Progress, ScanReport, StateCount, Task,
-    WorkspaceStats,
+    Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error, GraphView, ImportCounts,
+    ImportPhase, NewDocument, NumberedReply, OpenReport, PipelineReport, Progress, ScanReport,
+    StateCount, Task, WorkspaceStats,
 };
 use crate::workspace::Workspace;
-use crate::{documents, files};
+use crate::{documents, files, import};
 use std::cell::RefCell;
 use std::path::Path;
 
 thread_local! {
     static WORKSPACE: RefCell<Option<Workspace>> = const { RefCell::new(None) };
+    /// The import in progress, if the host is importing a LightRAG directory.
+    static IMPORT: RefCell<import::Session> = RefCell::new(import::Session::new());
 }
 
 /// Runs `f` on the open workspace. Calling any export before `open` breaks the
@@ -167,6 +169,17 @@ impl Guest for Component {
                 .graph
                 .node(&name)
                 .is_some()
+        })
+    }
+
+    fn import_lightrag(phase: ImportPhase) -> Result<ImportCounts, Error> {
+        // The LightRAG directory is preopened read-only at `/import` for the import.
+        with(|workspace| {
+            IMPORT.with(|session| {
+                session
+                    .borrow_mut()
+                    .run(workspace.shared(), Path::new("/import"), phase)
+            })
         })
     }
 }

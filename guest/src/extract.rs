@@ -2,7 +2,7 @@
 //! and the extraction cache. The model's answers are parsed by [`crate::records`].
 
 use crate::executor::Io;
-use crate::model::cached_complete;
+use crate::model::{cache_key, cached_complete};
 use crate::progress::progress;
 use crate::prompts::{self, fill};
 use crate::records::{Extraction, merge_gleaning, parse};
@@ -130,6 +130,22 @@ pub async fn extract_chunk(
         extraction,
         cache_keys,
     })
+}
+
+/// The cache keys [`extract_chunk`] looks the answers of its passes over `content` up
+/// under, given those answers (the first pass's, then each gleaning pass's): the
+/// key of a gleaning pass covers the answers before it. An import stores answers
+/// obtained elsewhere under these keys, so that extracting the same chunk again
+/// finds them, and lists them with the chunk for its rebuild on deletion.
+pub fn cache_keys_for(shared: &Shared, content: &str, answers: &[String]) -> Vec<String> {
+    let mut messages = first_messages(shared, content);
+    let mut keys = Vec::with_capacity(answers.len());
+    for answer in answers {
+        keys.push(cache_key(shared, "extract", &messages, false));
+        messages.push(message("assistant", answer.clone()));
+        messages.push(message("user", prompts::EXTRACTION_CONTINUE.to_string()));
+    }
+    keys
 }
 
 /// A chunk's extraction rebuilt from the cached answers listed in `cache_keys`; when

@@ -60,6 +60,7 @@ pub mod extract;
 pub mod files;
 pub mod graph;
 pub mod ids;
+pub mod import;
 pub mod kg;
 pub mod memory;
 pub mod model;

@@ -8,7 +8,7 @@ use crate::prompts::{self, fill};
 use crate::shared::Shared;
 use crate::state::CacheRecord;
 use crate::util::{args_hash, unix_now};
-use crate::wit::{CompletionRequest, Error, Message, Purpose, QueryMode, RawInput};
+use crate::wit::{CompletionRequest, Config, Error, Message, Purpose, QueryMode, RawInput};
 use serde_json::Value;
 
 /// High- and low-level keywords.
@@ -25,6 +25,20 @@ impl Keywords {
     }
 }
 
+/// The key the keywords of `query` in `mode` (its name) are cached under: the mode,
+/// the query, the language and the model, but not the prompt's wording, so keywords
+/// imported from a LightRAG cache are found too.
+pub fn cache_key(config: &Config, mode: &str, query: &str) -> String {
+    let hash = args_hash(&[
+        mode,
+        query,
+        &config.summary_language,
+        "keyword",
+        &config.llm_identity,
+    ]);
+    format!("{mode}:keywords:{hash}")
+}
+
 /// The keywords of `query`: the caller's when any are given (then the model is not
 /// asked), otherwise the model's, through the answer cache (`ENABLE_LLM_CACHE`).
 pub async fn keywords(
@@ -38,17 +52,7 @@ pub async fn keywords(
         return Ok(given);
     }
     let config = &shared.config;
-    let mode_name = mode_name(mode);
-    let key = format!(
-        "{mode_name}:keywords:{}",
-        args_hash(&[
-            mode_name,
-            query,
-            &config.summary_language,
-            "keyword",
-            &config.llm_identity
-        ])
-    );
+    let key = cache_key(config, mode_name(mode), query);
     if config.enable_llm_cache
         && let Some(hit) = shared.cached(&key)
     {

@@ -16,6 +16,7 @@ mod keywords;
 mod params;
 mod retrieve;
 
+pub use keywords::cache_key as keywords_cache_key;
 pub use params::{mode_name, validate};
 
 use crate::chunking::python_strip;

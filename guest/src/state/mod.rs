@@ -386,6 +386,10 @@ mod tests {
         assert!(bytes.len() < 45, "{} bytes", bytes.len());
         let back: DocGraph = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, graph);
+        // Built from its parts in one pass, the record is the same.
+        let names: Vec<&str> = graph.entities().collect();
+        let rebuilt = DocGraph::from_parts(names.iter().copied(), vec![(1, 0), (2, 0), (1, 2)]);
+        assert_eq!(rebuilt, graph);
         // A name too long for a one-byte length, and one that is empty.
         let long = "L".repeat(300);
         assert_eq!(graph.add_entity(&long), 3);

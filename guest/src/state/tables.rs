@@ -138,6 +138,11 @@ impl DocGraph {
             }
             count += 1;
         }
+        self.push_name(name);
+        count
+    }
+
+    fn push_name(&mut self, name: &str) {
         // Names under 255 bytes (nearly all) cost one byte of length.
         match u8::try_from(name.len()) {
             Ok(len) if len < 0xff => self.names.push(len),
@@ -148,7 +153,22 @@ impl DocGraph {
             }
         }
         self.names.extend_from_slice(name.as_bytes());
-        count
+    }
+
+    /// The record of distinct `entities` and `relations` given by the positions of
+    /// their endpoints among them (each pair once, the endpoint first by name first),
+    /// built in one pass: [`DocGraph::add_entity`] looks through the names listed so
+    /// far, which is quadratic for a document of thousands of entities.
+    pub fn from_parts<'a>(
+        entities: impl IntoIterator<Item = &'a str>,
+        relations: Vec<(u32, u32)>,
+    ) -> DocGraph {
+        let mut graph = DocGraph::default();
+        for name in entities {
+            graph.push_name(name);
+        }
+        graph.relations = relations;
+        graph
     }
 
     /// Adds a relation (and its endpoints) unless listed.
