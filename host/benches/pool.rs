@@ -103,7 +103,7 @@ async fn main() {
     for _ in 0..200 {
         let started = Instant::now();
         let instance = runtime
-            .instantiate(&data, &data, 256 << 20, Duration::from_secs(30))
+            .instantiate(&data, &data, None, 256 << 20, Duration::from_secs(30))
             .await
             .unwrap();
         samples.push(started.elapsed());

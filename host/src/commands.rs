@@ -6,9 +6,11 @@
 //! capture, checked archives, installing only into an empty workspace — is the
 //! service's, shared with those routes.
 
+use crate::bindings::types::ImportCounts;
 use crate::config::ImportSource;
 use crate::routes::AppState;
 use crate::service::Error;
+use crate::service::{PHASES, check_embedding_model, phase_name};
 use crate::workspace::Workspace;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -38,7 +40,8 @@ pub async fn export(state: &AppState, workspace: &str, to: PathBuf) -> anyhow::R
     Ok(())
 }
 
-/// `lightrag-server import --workspace NAME --archive FILE` (or `--from DIR`).
+/// `lightrag-server import --workspace NAME --archive FILE`, or `--from DIR
+/// --source-embedding-model NAME` for a LightRAG directory.
 pub async fn import(state: &AppState, workspace: &str, source: ImportSource) -> anyhow::Result<()> {
     let workspace = Workspace::new(workspace).map_err(|why| anyhow::anyhow!(why))?;
     let started = Instant::now();
@@ -58,11 +61,34 @@ pub async fn import(state: &AppState, workspace: &str, source: ImportSource) -> 
                 .await
                 .map_err(|e| held_elsewhere(e, &workspace))?;
         }
-        ImportSource::LightRag { .. } => {
-            anyhow::bail!("importing a LightRAG directory is not available in this build")
+        ImportSource::LightRag {
+            dir,
+            embedding_model,
+        } => {
+            check_embedding_model(&state.config.embedding.model, embedding_model.as_deref())?;
+            println!("importing the LightRAG directory {} ...", dir.display());
+            let totals = state
+                .workspaces
+                .import_lightrag(&workspace, dir, |phase, counts| {
+                    let step = PHASES.iter().position(|p| *p == phase).unwrap_or(0) + 1;
+                    println!(
+                        "[{step}/{}] {:<9} {}",
+                        PHASES.len(),
+                        phase_name(phase),
+                        progress_line(counts)
+                    );
+                })
+                .await
+                .map_err(|e| held_elsewhere(e, &workspace))?;
+            print_totals(&totals);
         }
     }
-    let stats = state.workspaces.lease(&workspace).await?.stats().await?;
+    let lease = state.workspaces.lease(&workspace).await?;
+    let stats = lease.stats().await?;
+    let sample = lease.popular_labels(5).await?;
+    if !sample.is_empty() {
+        println!("most connected entities: {}", sample.join(", "));
+    }
     println!(
         "imported '{workspace}' in {:.1?}: {} documents, {} chunks, {} entities, {} relations",
         started.elapsed(),
@@ -72,6 +98,44 @@ pub async fn import(state: &AppState, workspace: &str, source: ImportSource) -> 
         stats.relations
     );
     Ok(())
+}
+
+fn progress_line(counts: &ImportCounts) -> String {
+    let tables = [
+        ("documents", &counts.documents),
+        ("chunks", &counts.chunks),
+        ("entities", &counts.entities),
+        ("relations", &counts.relations),
+        ("cache", &counts.cache),
+    ];
+    tables
+        .iter()
+        .filter(|(_, t)| t.read > 0 || t.imported > 0)
+        .map(|(name, t)| format!("{name} {}/{}", t.imported, t.read))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn print_totals(totals: &ImportCounts) {
+    println!(
+        "{:<10} {:>9} {:>9} {:>9}",
+        "", "read", "imported", "skipped"
+    );
+    for (name, t) in [
+        ("documents", &totals.documents),
+        ("chunks", &totals.chunks),
+        ("entities", &totals.entities),
+        ("relations", &totals.relations),
+        ("cache", &totals.cache),
+    ] {
+        println!(
+            "{name:<10} {:>9} {:>9} {:>9}",
+            t.read, t.imported, t.skipped
+        );
+        for reason in &t.skip_reasons {
+            println!("           skipped: {reason}");
+        }
+    }
 }
 
 /// A workspace a running server holds: say what to do instead.

@@ -9,8 +9,8 @@
 use crate::bindings::Workspace as EngineBindings;
 use crate::bindings::types::{
     Config, DocPage, DocPageRequest, DocStatus, EnqueueReport, Error as GuestError, GraphView,
-    NewDocument, NumberedReply, OpenReport, PipelineReport, Progress, ScanReport, StateCount, Task,
-    WorkspaceStats,
+    ImportCounts, ImportPhase, NewDocument, NumberedReply, OpenReport, PipelineReport, Progress,
+    ScanReport, StateCount, Task, WorkspaceStats,
 };
 use crate::runtime::{CpuBudgetExhausted, HostState, Runtime};
 use std::fs::File;
@@ -231,5 +231,9 @@ impl Instance {
     call!(
         /// Whether an entity exists.
         entity_exists => call_entity_exists(name: &str) -> bool
+    );
+    call!(
+        /// One step of importing a LightRAG directory preopened at `/import`.
+        import_lightrag => call_import_lightrag(phase: ImportPhase) -> Result<ImportCounts, GuestError>
     );
 }

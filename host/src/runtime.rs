@@ -163,6 +163,7 @@ impl Runtime {
         &self,
         data_dir: &Path,
         input_dir: &Path,
+        import_dir: Option<&Path>,
         memory: usize,
         cpu: Duration,
     ) -> anyhow::Result<(Store<HostState>, EngineBindings)> {
@@ -176,6 +177,11 @@ impl Runtime {
             .map_err(anyhow::Error::from)?
             .preopened_dir(input_dir, "/input", FsPerms::ReadWrite)
             .map_err(anyhow::Error::from)?;
+        // A LightRAG directory being imported: the engine may read it, never change it.
+        if let Some(import_dir) = import_dir {
+            wasi.preopened_dir(import_dir, "/import", FsPerms::ReadOnly)
+                .map_err(anyhow::Error::from)?;
+        }
         let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),

@@ -312,3 +312,25 @@ impl Drop for Server {
 pub fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
+
+/// Runs `lightrag-server <args>` (a command such as `export`) on the directories a
+/// server started in `root` uses, with `env`; whether it succeeded, and its output.
+pub fn run_command(root: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String) {
+    let mut command = Command::new(BINARY);
+    command
+        .args(args)
+        .env_clear()
+        .env("WORKING_DIR", root.join("data"))
+        .env("INPUT_DIR", root.join("inputs"))
+        .env("LIGHTRAG_CACHE_DIR", cache_dir());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("cannot run lightrag-server");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}

@@ -17,6 +17,7 @@ mod in_process;
 mod isolation;
 mod layers;
 mod lifecycle;
+mod lightrag_import;
 mod mock_llm;
 mod modes;
 mod node;

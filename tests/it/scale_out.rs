@@ -8,7 +8,7 @@
 //! Needs nginx (Debian: `nginx`); `.ci/run` installs it. Where it is missing the test
 //! says so and passes, except under CI, where it fails.
 
-use crate::harness::{BINARY, Server, cache_dir};
+use crate::harness::{Server, run_command};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -278,20 +278,18 @@ async fn nginx_keeps_each_workspace_on_one_node_and_a_stopped_nodes_workspaces_m
     let mut pins = Vec::new();
     for (i, ws) in moving.iter().enumerate() {
         let archive = roots[lost].join(format!("{ws}.tar.gz"));
-        let output = Command::new(BINARY)
-            .args(["export", "--workspace", ws, "--to"])
-            .arg(&archive)
-            .env_clear()
-            .env("WORKING_DIR", &data_dirs[lost])
-            .env("INPUT_DIR", roots[lost].join("inputs"))
-            .env("LIGHTRAG_CACHE_DIR", cache_dir())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        let (ok, out) = run_command(
+            &roots[lost],
+            &[],
+            &[
+                "export",
+                "--workspace",
+                ws,
+                "--to",
+                archive.to_str().unwrap(),
+            ],
         );
+        assert!(ok, "{out}");
         let to = if i % 2 == 0 { 0 } else { 2 };
         let reply = client
             .post(format!("{}/workspaces/{ws}/import", bases[to]))

@@ -2,12 +2,10 @@
 //! another server (admin routes) or from the command line, where it answers as it
 //! did; damaged archives and occupied targets are refused with nothing installed.
 
-use crate::harness::{BINARY, Server, cache_dir, pairs};
+use crate::harness::{Server, pairs, run_command};
 use crate::mock_llm::MockLlm;
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::Command;
 
 const ADMIN: &str = "transfer-admin-key";
 
@@ -176,24 +174,6 @@ async fn a_workspace_moves_between_servers_as_an_archive_and_answers_the_same() 
     );
 }
 
-/// Runs `lightrag-server <args>` on `root`'s directories, as the harness's servers.
-fn command(root: &Path, args: &[&str]) -> (bool, String) {
-    let output = Command::new(BINARY)
-        .args(args)
-        .env_clear()
-        .env("WORKING_DIR", root.join("data"))
-        .env("INPUT_DIR", root.join("inputs"))
-        .env("LIGHTRAG_CACHE_DIR", cache_dir())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn export_and_import_commands_move_a_workspace_and_refuse_one_a_server_holds() {
     let source = Server::start(&[]);
@@ -203,8 +183,9 @@ async fn export_and_import_commands_move_a_workspace_and_refuse_one_a_server_hol
     let context = source.context(Some("notes"), "Quillfen Harbour").await;
     let archive = root.join("notes.tar.gz");
     // The running server holds the workspace: the command says so, and whom to ask.
-    let (ok, out) = command(
+    let (ok, out) = run_command(
         &root,
+        &[],
         &[
             "export",
             "--workspace",
@@ -216,8 +197,9 @@ async fn export_and_import_commands_move_a_workspace_and_refuse_one_a_server_hol
     assert!(!ok && out.contains("another"), "{out}");
     let (_, log) = source.terminate();
     assert!(log.contains("finalized"), "{log}");
-    let (ok, out) = command(
+    let (ok, out) = run_command(
         &root,
+        &[],
         &[
             "export",
             "--workspace",
@@ -230,8 +212,9 @@ async fn export_and_import_commands_move_a_workspace_and_refuse_one_a_server_hol
     assert!(out.contains("exported 'notes'"), "{out}");
 
     let other = tempfile::tempdir().unwrap().keep();
-    let (ok, out) = command(
+    let (ok, out) = run_command(
         &other,
+        &[],
         &[
             "import",
             "--workspace",
@@ -242,8 +225,9 @@ async fn export_and_import_commands_move_a_workspace_and_refuse_one_a_server_hol
     );
     assert!(ok, "{out}");
     assert!(out.contains("1 documents"), "{out}");
-    let (ok, out) = command(
+    let (ok, out) = run_command(
         &other,
+        &[],
         &[
             "import",
             "--workspace",
@@ -253,7 +237,7 @@ async fn export_and_import_commands_move_a_workspace_and_refuse_one_a_server_hol
         ],
     );
     assert!(!ok && out.contains("already holds data"), "{out}");
-    let (ok, out) = command(&other, &["export", "--to", "x.tar.gz"]);
+    let (ok, out) = run_command(&other, &[], &["export", "--to", "x.tar.gz"]);
     assert!(!ok && out.contains("--workspace"), "{out}");
 
     let server = Server::start_in(&other, &[]);

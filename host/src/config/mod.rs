@@ -51,6 +51,9 @@ pub struct Config {
     pub auto_scan: bool,
     /// Serve `/docs` and `/openapi.json` (`ENABLE_API_DOCS`).
     pub api_docs: bool,
+    /// Where the admin route may import LightRAG directories from
+    /// (`LIGHTRAG_IMPORT_DIR`); unset, it refuses.
+    pub import_dir: Option<PathBuf>,
     /// Serve the web UI's files from this directory instead of the built-in copies
     /// (`LIGHTRAG_WEBUI_DIR`, for working on the UI).
     pub webui_dir: Option<PathBuf>,
@@ -290,6 +293,9 @@ impl Config {
             tls: http::tls(s)?,
             auto_scan: s.boolean("AUTO_SCAN_AT_STARTUP")?,
             api_docs: s.boolean("ENABLE_API_DOCS")?,
+            import_dir: Some(s.string("LIGHTRAG_IMPORT_DIR"))
+                .filter(|dir| !dir.is_empty())
+                .map(|dir| absolute(&dir)),
             webui_dir: Some(s.string("LIGHTRAG_WEBUI_DIR"))
                 .filter(|dir| !dir.is_empty())
                 .map(|dir| absolute(&dir)),

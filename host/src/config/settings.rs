@@ -152,6 +152,7 @@ settings! {
     "ENABLE_API_DOCS", "true", "Serve Swagger UI at /docs and the OpenAPI document at /openapi.json.";
     "WEBUI_TITLE", "", "Title of the web UI (/webui/), also reported by /auth-status and /login.";
     "WEBUI_DESCRIPTION", "", "Description reported by /auth-status and /login.";
+    "LIGHTRAG_IMPORT_DIR", "", "Directory whose subdirectories (LightRAG workspace directories) the admin route POST /workspaces/{name}/import-lightrag may import; unset: the route refuses.";
     "LIGHTRAG_WEBUI_DIR", "", "Serve the web UI from this directory instead of the built-in copy (for working on the UI).";
     "OLLAMA_EMULATING_MODEL_NAME", "lightrag", "Model name the Ollama-compatible API reports.";
     "OLLAMA_EMULATING_MODEL_TAG", "latest", "Model tag the Ollama-compatible API reports.";

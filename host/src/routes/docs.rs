@@ -415,6 +415,13 @@ const ENDPOINTS: &[Endpoint] = &[
         Body::Binary,
     ),
     ep(
+        Post,
+        "/workspaces/{name}/import-lightrag",
+        "workspaces",
+        "Import a Python LightRAG directory from LIGHTRAG_IMPORT_DIR into an empty workspace (X-Admin-Key)",
+        AnyJson,
+    ),
+    ep(
         Get,
         "/workspaces/{name}/audit",
         "workspaces",

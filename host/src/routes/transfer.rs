@@ -5,8 +5,12 @@
 //! * `POST /workspaces/{name}/import` — the body is such an archive; it becomes the
 //!   workspace `name`, which must hold nothing. The answer counts what the workspace
 //!   holds once opened, for the caller to compare with the source.
+//! * `POST /workspaces/{name}/import-lightrag` — `{"source", "embedding_model"}`: the
+//!   Python LightRAG workspace directory `LIGHTRAG_IMPORT_DIR/<source>` becomes the
+//!   empty workspace `name`.
 
 use super::admin::{existing, require_admin, workspace_from_path};
+use super::body::JsonBody;
 use super::state::AppState;
 use crate::error::AppError;
 use axum::Json;
@@ -27,6 +31,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/workspaces/{name}/export", get(export))
         .route("/workspaces/{name}/import", post(import))
+        .route("/workspaces/{name}/import-lightrag", post(import_lightrag))
 }
 
 async fn export(
@@ -111,6 +116,79 @@ async fn import(
             "from": manifest.workspace,
             "exported_at": manifest.exported_at,
             "files": manifest.files.len(),
+            "documents": stats.documents,
+            "chunks": stats.chunks,
+            "entities": stats.entities,
+            "relations": stats.relations,
+        })),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct LightRagImport {
+    /// A directory directly under `LIGHTRAG_IMPORT_DIR`.
+    source: String,
+    /// The model the directory's vectors were made with (LightRAG does not record it).
+    embedding_model: Option<String>,
+}
+
+async fn import_lightrag(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<LightRagImport>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    require_admin(&state, &headers)?;
+    let workspace = workspace_from_path(&name)?;
+    let Some(root) = &state.config.import_dir else {
+        return Err(AppError::BadRequest(
+            "Importing LightRAG directories is off: set LIGHTRAG_IMPORT_DIR to the directory \
+             that holds them"
+                .into(),
+        ));
+    };
+    // One plain name: the route reads nothing outside LIGHTRAG_IMPORT_DIR.
+    let plain = !body.source.is_empty()
+        && std::path::Path::new(&body.source)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        && !body.source.contains('/');
+    if !plain {
+        return Err(AppError::BadRequest(format!(
+            "source must be the name of a directory in LIGHTRAG_IMPORT_DIR, not {:?}",
+            body.source
+        )));
+    }
+    crate::service::check_embedding_model(
+        &state.config.embedding.model,
+        body.embedding_model.as_deref(),
+    )?;
+    let source = root.join(&body.source);
+    let totals = state
+        .workspaces
+        .import_lightrag(&workspace, source, |_, _| {})
+        .await?;
+    let stats = state.workspaces.lease(&workspace).await?.stats().await?;
+    state.audit.record(
+        workspace.as_str(),
+        "admin",
+        json!({"action": "import_lightrag", "source": body.source}),
+    );
+    let table = |t: &crate::bindings::types::ImportTable| {
+        json!({"read": t.read, "imported": t.imported, "skipped": t.skipped,
+               "skip_reasons": t.skip_reasons})
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "name": workspace.as_str(),
+            "imported": {
+                "documents": table(&totals.documents),
+                "chunks": table(&totals.chunks),
+                "entities": table(&totals.entities),
+                "relations": table(&totals.relations),
+                "cache": table(&totals.cache),
+            },
             "documents": stats.documents,
             "chunks": stats.chunks,
             "entities": stats.entities,

@@ -14,10 +14,12 @@
 //! * `pipeline` — background ingestion, and the inserts that feed it.
 //! * `workspaces` — [`Workspaces`]: leasing, recycling, deleting, shutting down.
 //! * `transfer` — exporting a workspace while it serves, installing an unpacked one.
+//! * `import` — a Python LightRAG directory, converted by the engine, installed.
 
 mod blocking;
 mod context;
 mod error;
+mod import;
 mod lease;
 mod live;
 mod open;
@@ -27,6 +29,7 @@ mod transfer;
 mod workspaces;
 
 pub use error::{Error, guest_message};
+pub use import::{PHASES, check_embedding_model, phase_name};
 pub use lease::WorkspaceLease;
 pub use live::Live;
 pub use open::{OpenSettings, Opener, Quarantine};

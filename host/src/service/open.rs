@@ -218,6 +218,59 @@ impl Opener {
         }
     }
 
+    /// An engine instance on `dir` with `workspace`'s limits, and the configuration to
+    /// open it with.
+    async fn instance_at(
+        &self,
+        workspace: &Workspace,
+        dir: &Path,
+        input: &Path,
+        import: Option<&Path>,
+        lock: File,
+    ) -> Result<(Instance, GuestConfig), Error> {
+        let limits = self.limits.of(workspace);
+        let (store, bindings) = self
+            .runtime
+            .instantiate(dir, input, import, limits.memory_bytes(), limits.cpu())
+            .await
+            .map_err(|e| Error::Host(format!("cannot instantiate the engine: {e:#}")))?;
+        let instance = Instance::new(self.runtime.clone(), store, bindings, lock);
+        let mut config = self.settings.guest_config.clone();
+        config.workspace = workspace.to_string();
+        config.disk_quota_bytes = limits.disk_bytes();
+        config.memory_limit_bytes = limits.memory_bytes() as u64;
+        config.query_cache_bytes = limits.query_cache_bytes();
+        Ok((instance, config))
+    }
+
+    /// An engine opened on the empty directory `dir`, outside the pool, with the
+    /// LightRAG directory `source` preopened read-only at `/import`: for an import,
+    /// whose result is installed as `workspace` afterwards.
+    pub async fn open_for_import(
+        &self,
+        workspace: &Workspace,
+        dir: &Path,
+        source: &Path,
+    ) -> Result<Instance, Error> {
+        let host = |e: std::io::Error| Error::Host(format!("cannot prepare the import: {e}"));
+        let input = dir.with_file_name("input");
+        std::fs::create_dir_all(dir).map_err(host)?;
+        std::fs::create_dir_all(&input).map_err(host)?;
+        // The instance's lock: its directory is private to this import.
+        let lock = File::create(dir.with_file_name("import.lock")).map_err(host)?;
+        let (instance, config) = self
+            .instance_at(workspace, dir, &input, Some(source), lock)
+            .await?;
+        let (instance, opened) = off_workers(async move {
+            let mut instance = instance;
+            let opened = instance.open(&config, None).await;
+            (instance, opened)
+        })
+        .await?;
+        opened??;
+        Ok(instance)
+    }
+
     async fn open_workspace(&self, workspace: &Workspace) -> Result<Arc<Live>, Error> {
         let started = Instant::now();
         let dir = self.dir(workspace);
@@ -231,7 +284,6 @@ impl Opener {
             create_dir_durably(&self.settings.working_dir, &dir)?;
         }
         let lock = lock_workspace(&self.settings.locks_dir, workspace)?;
-        let limits = self.limits.of(workspace);
         let input = self.settings.input_dir.join(workspace.as_str());
         std::fs::create_dir_all(&input).map_err(|e| {
             Error::Host(format!(
@@ -239,17 +291,9 @@ impl Opener {
                 input.display()
             ))
         })?;
-        let (store, bindings) = self
-            .runtime
-            .instantiate(&dir, &input, limits.memory_bytes(), limits.cpu())
-            .await
-            .map_err(|e| Error::Host(format!("cannot instantiate the engine: {e:#}")))?;
-        let mut instance = Instance::new(self.runtime.clone(), store, bindings, lock);
-        let mut config = self.settings.guest_config.clone();
-        config.workspace = workspace.to_string();
-        config.disk_quota_bytes = limits.disk_bytes();
-        config.memory_limit_bytes = limits.memory_bytes() as u64;
-        config.query_cache_bytes = limits.query_cache_bytes();
+        let (mut instance, config) = self
+            .instance_at(workspace, &dir, &input, None, lock)
+            .await?;
         let last_fault = self
             .health()
             .get_mut(workspace)

@@ -37,11 +37,9 @@ impl Workspaces {
     /// A fresh staging directory on the working directory's file system (so that
     /// installing from it is a rename).
     pub fn staging(&self) -> Result<Staging, Error> {
-        let path = self
-            .cx
-            .working_dir
-            .join(".host/transfers")
-            .join(uuid::Uuid::new_v4().to_string());
+        let root = self.cx.working_dir.join(".host/transfers");
+        remove_abandoned(&root);
+        let path = root.join(uuid::Uuid::new_v4().to_string());
         std::fs::create_dir_all(&path)
             .map_err(|e| Error::Host(format!("cannot create {}: {e}", path.display())))?;
         Ok(Staging { path })
@@ -130,6 +128,25 @@ impl Workspaces {
             moved
         })
         .await
+    }
+}
+
+/// Removes what a transfer killed half-way (the process, not just the request) left:
+/// staging directories untouched for a day. A live one is never that old: its files
+/// are written as it goes.
+fn remove_abandoned(root: &Path) {
+    const ABANDONED: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED));
+        if old {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
