@@ -86,8 +86,10 @@ pub async fn import(state: &AppState, workspace: &str, source: ImportSource) -> 
     let lease = state.workspaces.lease(&workspace).await?;
     let stats = lease.stats().await?;
     let sample = lease.popular_labels(5).await?;
+    drop(lease);
     if !sample.is_empty() {
         println!("most connected entities: {}", sample.join(", "));
+        sample_query(state, &workspace, &sample[0]).await?;
     }
     println!(
         "imported '{workspace}' in {:.1?}: {} documents, {} chunks, {} entities, {} relations",
@@ -108,12 +110,15 @@ fn progress_line(counts: &ImportCounts) -> String {
         ("relations", &counts.relations),
         ("cache", &counts.cache),
     ];
-    tables
+    let tables: Vec<String> = tables
         .iter()
         .filter(|(_, t)| t.read > 0 || t.imported > 0)
         .map(|(name, t)| format!("{name} {}/{}", t.imported, t.read))
-        .collect::<Vec<_>>()
-        .join(" · ")
+        .collect::<Vec<_>>();
+    match tables.is_empty() {
+        true => "nothing to import".into(),
+        false => tables.join(" · "),
+    }
 }
 
 fn print_totals(totals: &ImportCounts) {
@@ -136,6 +141,41 @@ fn print_totals(totals: &ImportCounts) {
             println!("           skipped: {reason}");
         }
     }
+}
+
+/// A sample `/query/data` (the server's own path, no model call: the keywords are
+/// given): the most connected entity, searched by its name, must come back — which it
+/// does only if the imported vectors match this server's embedding model.
+async fn sample_query(state: &AppState, workspace: &Workspace, label: &str) -> anyhow::Result<()> {
+    let body = serde_json::json!({
+        "query": format!("What is {label}?"),
+        "mode": "local",
+        "ll_keywords": [label],
+        "hl_keywords": [],
+        "top_k": 10,
+    });
+    let answer = crate::routes::query_data_value(state, workspace, body)
+        .await
+        .map_err(|e| anyhow::anyhow!("the sample query failed: {e:?}"))?;
+    let count = |key: &str| answer["data"][key].as_array().map_or(0, Vec::len);
+    let found = answer["data"]["entities"]
+        .as_array()
+        .is_some_and(|all| all.iter().any(|e| e["entity_name"] == label));
+    println!(
+        "sample /query/data for {label:?}: {} entities, {} relations, {} chunks; {label:?} {}",
+        count("entities"),
+        count("relationships"),
+        count("chunks"),
+        if found { "found" } else { "NOT found" }
+    );
+    if !found {
+        anyhow::bail!(
+            "imported '{workspace}', but it does not find its own entity {label:?} by name: \
+             were its vectors made with another embedding model than this server's? If so, \
+             delete the workspace and import with the right EMBEDDING_MODEL"
+        );
+    }
+    Ok(())
 }
 
 /// A workspace a running server holds: say what to do instead.

@@ -344,6 +344,11 @@ async fn a_lightrag_directory_imports_and_answers_with_its_entities_and_chunks()
         "{out}"
     );
     assert!(out.contains("2 documents"), "{out}");
+    // The verification: a sample /query/data finds the most connected entity.
+    assert!(
+        out.contains("sample /query/data for") && out.contains("\" found"),
+        "{out}"
+    );
     // Again: the workspace holds data now.
     let (ok, out) = run(&root, &mock, &args);
     assert!(!ok && out.contains("already holds data"), "{out}");

@@ -34,6 +34,7 @@ mod webui;
 
 pub use body::{JsonBody, track_id};
 pub use documents::scan_at_startup;
+pub use query::query_data_value;
 pub use resolver::{FALLBACK_HEADER, HEADER, Resolver};
 pub use state::{AppState, Inner};
 

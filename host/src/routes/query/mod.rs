@@ -127,6 +127,29 @@ async fn query_data(
         }
         Err(err) => return Err(err.into()),
     };
+    let body = data_body(output, mode);
+    Ok((workspace, Json(body)).into_response())
+}
+
+/// `/query/data` without HTTP (the import's verification): the same parsing, task and
+/// answer.
+pub async fn query_data_value(
+    state: &AppState,
+    workspace: &Workspace,
+    body: Value,
+) -> Result<Value, AppError> {
+    let body: QueryRequest =
+        serde_json::from_value(body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let mut params = prepare(state, body, false)?.params;
+    params.stream = false;
+    params.data_only = true;
+    let mode = params.mode;
+    let running = start_query(state, workspace, params, None).await?;
+    Ok(data_body(request::output(running.await)?, mode))
+}
+
+/// `/query/data`'s answer from what the query task returned.
+fn data_body(output: crate::bindings::types::QueryOutput, mode: QueryMode) -> Value {
     let mode_name = match mode {
         QueryMode::Local => "local",
         QueryMode::Global => "global",
@@ -146,7 +169,7 @@ async fn query_data(
             low_level_keywords: Vec::new(),
             processing_info: Vec::new(),
         });
-    let body = if output.no_results {
+    if output.no_results {
         let message = if mode == QueryMode::Naive {
             "No relevant document chunks found."
         } else {
@@ -187,6 +210,5 @@ async fn query_data(
                 "processing_info": processing_info(&data),
             },
         })
-    };
-    Ok((workspace, Json(body)).into_response())
+    }
 }
