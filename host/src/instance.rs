@@ -98,6 +98,12 @@ impl Instance {
         }
     }
 
+    /// The instance's linear memory in bytes (what its memory limit caps), as a gauge
+    /// that can be read while the instance is in a call.
+    pub fn memory_in_use(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.store.data().memory_in_use()
+    }
+
     /// The fault that broke this instance, if any.
     pub fn fault(&self) -> Option<&Fault> {
         self.broken.as_ref()

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
@@ -46,6 +46,9 @@ pub struct HostState {
 struct Limiter {
     inner: StoreLimits,
     denied: bool,
+    /// Bytes of linear memory the instance holds (what the memory limit caps); shared
+    /// so it can be read while the instance is busy in a call.
+    in_use: Arc<AtomicUsize>,
 }
 
 impl ResourceLimiter for Limiter {
@@ -57,6 +60,11 @@ impl ResourceLimiter for Limiter {
     ) -> wasmtime::Result<bool> {
         let allowed = self.inner.memory_growing(current, desired, maximum)?;
         self.denied |= !allowed;
+        if allowed {
+            // Also called for a memory's first allocation, with `current` 0.
+            self.in_use
+                .fetch_add(desired.saturating_sub(current), Ordering::Relaxed);
+        }
         Ok(allowed)
     }
 
@@ -94,6 +102,11 @@ impl HostState {
     /// Whether the instance was refused memory beyond its limit.
     pub fn memory_denied(&self) -> bool {
         self.limits.denied
+    }
+
+    /// The instance's linear memory in bytes, readable from anywhere.
+    pub fn memory_in_use(&self) -> Arc<AtomicUsize> {
+        self.limits.in_use.clone()
     }
 }
 
@@ -187,6 +200,7 @@ impl Runtime {
             table: ResourceTable::new(),
             limits: Limiter {
                 denied: false,
+                in_use: Arc::new(AtomicUsize::new(0)),
                 inner: StoreLimitsBuilder::new()
                     .memory_size(memory)
                     .instances(16)

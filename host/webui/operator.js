@@ -95,25 +95,32 @@ async function loadList() {
   if (!rows.length) say("No workspaces yet.");
 }
 
-function memoryBar(used, limit) {
+// A bar of `used` against `limit`; `format` writes the amounts (bytes by default).
+function memoryBar(used, limit, format = formatBytes) {
   if (used === null || used === undefined || !limit) {
-    return h("span", { class: "hint", text: used ? formatBytes(used) : "not measured yet" });
+    return h("span", { class: "hint", text: used ? format(used) : "not measured yet" });
   }
   const percent = Math.min(100, (used / limit) * 100);
   const level = percent > 75 ? "high" : percent > 50 ? "mid" : "low";
-  return h("span", { class: "meter", title: `${formatBytes(used)} of ${formatBytes(limit)}` },
+  return h("span", { class: "meter", title: `${format(used)} of ${format(limit)}` },
     h("span", { class: `bar ${level}` }, h("span", { class: "fill", style: `width:${percent.toFixed(1)}%` })),
     h("span", { class: "percent",
-      text: `${formatBytes(used)} · ${percent.toFixed(percent < 10 ? 1 : 0)}%` }));
+      text: `${format(used)} · ${percent.toFixed(percent < 10 ? 1 : 0)}%` }));
+}
+
+// A loaded workspace reports the memory its instance holds (what the limit caps);
+// an unloaded one what its tables used when it was last unloaded.
+function memoryOf(ws) {
+  return ws.memory_reserved_bytes ?? ws.memory_bytes;
 }
 
 function workspaceRow(ws) {
   const row = h("tr", { tabindex: 0, dataset: { workspace: ws.name } },
     h("td", { class: "name", text: ws.name }),
-    // Counts and memory are recorded when a workspace is unloaded: none before that.
+    // Document counts are recorded when a workspace is unloaded: none before that.
     h("td", { class: "documents num", text: ws.documents ?? "—", title: ws.documents === null ? "known once the workspace has been unloaded" : null }),
     h("td", { class: "disk num", text: formatBytes(ws.bytes), title: `${ws.bytes} bytes` }),
-    h("td", { class: "memory" }, memoryBar(ws.memory_bytes, ws.memory_limit_bytes)),
+    h("td", { class: "memory" }, memoryBar(memoryOf(ws), ws.memory_limit_bytes)),
     h("td", { class: "loaded", text: ws.loaded ? "yes" : "no" }),
     h("td", { class: "last-used", text: formatAgo(ws.last_used), title: formatTime(ws.last_used) }));
   if (ws.name === chosen) row.classList.add("selected");
@@ -137,7 +144,7 @@ async function loadPool() {
     }
     // Every field the server reports, in its order, so new ones show up too.
     const pairs = Object.entries(pool).map(([k, v]) => [k.replace(/_/g, " "), typeof v === "object" ? JSON.stringify(v) : String(v)]);
-    if (pool.capacity) pairs.unshift(["in use", memoryBar(pool.loaded, pool.capacity)]);
+    if (pool.capacity) pairs.unshift(["in use", memoryBar(pool.loaded, pool.capacity, String)]);
     for (const [name, queue] of [["model calls", health.llm_queue_status], ["embedding calls", health.embedding_queue_status]]) {
       if (queue) pairs.push([name, `${queue.in_use}/${queue.capacity} running, ${queue.waiting} waiting`]);
     }
@@ -184,7 +191,7 @@ async function loadDetails(name) {
       ["entities", String(d.entities)],
       ["relations", String(d.relations)],
       ["cached answers", String(d.cache_entries)],
-      ["memory", memoryBar(d.memory_bytes, d.memory_limit_bytes)],
+      ["memory", memoryBar(memoryOf(d), d.memory_limit_bytes)],
       ["disk", `${formatBytes(d.bytes)} (engine files ${formatBytes(d.engine_bytes)})`],
       ["limits", limitsText(d.limits)],
       ["overrides", overridesText(d.limit_overrides)],

@@ -410,6 +410,10 @@ async fn the_admin_api_creates_lists_limits_and_deletes_without_following_links(
         .clone();
     assert_eq!(crm["loaded"], true);
     assert!(crm["bytes"].as_u64().unwrap() > 0);
+    // A loaded workspace's memory against its limit, without waiting for an unload.
+    let reserved = crm["memory_reserved_bytes"].as_u64().unwrap();
+    let limit = crm["memory_limit_bytes"].as_u64().unwrap();
+    assert!(reserved > 1 << 20 && reserved <= limit, "{crm}");
     let inspected = admin(&server, Method::GET, "/workspaces/crm", None)
         .await
         .json();

@@ -543,6 +543,12 @@ async fn webui_in_chromium_uploads_answers_with_references_graphs_edits_and_swit
                 .is_empty()
     })
     .await;
+    // Loaded workspaces show their memory against the limit, not "not measured yet".
+    let memory = ui
+        .texts("#workspaces-table tr[data-workspace='alpha'] td.memory")
+        .await
+        .concat();
+    assert!(memory.contains("MiB") && memory.contains('%'), "{memory}");
     ui.click("#workspaces-table tr[data-workspace='alpha']")
         .await;
     ui.until("alpha's audit trail", |b| async move {

@@ -139,8 +139,10 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
                 "name": ws.as_str(),
                 "bytes": bytes,
                 "documents": record.map(|r| r.documents),
-                // As of the last unload: memory in use against the instance's limit.
+                // As of the last unload: memory the engine's tables used.
                 "memory_bytes": record.map(|r| r.memory_bytes),
+                // Loaded only: the instance's linear memory, which the limit caps.
+                "memory_reserved_bytes": state.workspaces.memory_in_use(&ws),
                 "memory_limit_bytes": state.limits.of(&ws).memory_bytes(),
                 "loaded": live.is_some(),
                 "last_used": last_used,
@@ -210,6 +212,7 @@ async fn inspect(
         "cache_entries": stats.cache_entries,
         "engine_bytes": stats.disk_bytes,
         "memory_bytes": stats.memory_bytes,
+        "memory_reserved_bytes": state.workspaces.memory_in_use(&workspace),
         "memory_limit_bytes": state.limits.of(&workspace).memory_bytes(),
         "bytes": bytes,
         "limits": state.limits.of(&workspace),

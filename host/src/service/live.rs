@@ -31,12 +31,15 @@ pub struct Live {
     cancel_requested: AtomicBool,
     /// What `open` reported.
     pub opened: OpenReport,
+    /// The instance's linear memory in bytes (the instance's own gauge).
+    memory: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Live {
     pub(super) fn new(workspace: Workspace, instance: Instance, opened: OpenReport) -> Live {
         Live {
             workspace,
+            memory: instance.memory_in_use(),
             resume_pipeline: AtomicBool::new(opened.pending_documents > 0),
             instance: Arc::new(AsyncMutex::new(Some(instance))),
             pipeline_running: AtomicBool::new(false),
@@ -45,6 +48,11 @@ impl Live {
             cancel_requested: AtomicBool::new(false),
             opened,
         }
+    }
+
+    /// The instance's linear memory in bytes: what the memory limit caps.
+    pub fn memory_in_use(&self) -> u64 {
+        self.memory.load(std::sync::atomic::Ordering::Relaxed) as u64
     }
 
     /// Registers the token that stops the pipeline's current task. A cancellation

@@ -85,6 +85,14 @@ impl Workspaces {
             .is_some_and(|live| live.pipeline_running())
     }
 
+    /// The linear memory of `workspace`'s instance, if it is loaded; never waits.
+    pub fn memory_in_use(&self, workspace: &Workspace) -> Option<u64> {
+        self.cx
+            .pool
+            .peek(workspace)
+            .map(|live| live.memory_in_use())
+    }
+
     /// Why `workspace` cannot be opened now (quarantine, refused files), if so.
     pub fn recovery_required(&self, workspace: &Workspace) -> Option<String> {
         self.cx.opener().recovery_required(workspace)
