@@ -61,7 +61,7 @@ export function reset() {
   loadSeq += 1; // an answer still on its way belongs to the previous workspace
   running = false;
   [nodes, edges, byId, loadedFor] = [[], [], new Map(), null];
-  for (const id of ["graph-label-options", "graph-nodes", "graph-legend"]) $(id).replaceChildren();
+  for (const id of ["graph-label-options", "graph-nodes", "graph-edges", "graph-legend"]) $(id).replaceChildren();
   $("graph-info").textContent = "";
   $("graph-message").textContent = "";
   select(null);
@@ -150,6 +150,7 @@ function build(data) {
   $("graph-legend").replaceChildren(...types.map((t) =>
     h("span", { class: "legend-item" }, h("i", { style: `background:${colour.get(t)}` }), `${t} (${counts.get(t)})`)));
   renderNodeList();
+  renderEdgeList();
   if (!old.size) {
     userMoved = false;
     camera = { x: canvas.clientWidth / 2, y: canvas.clientHeight / 2, k: 1 };
@@ -168,6 +169,19 @@ function renderNodeList() {
   }));
 }
 
+// The relations as a list too: an edge is a thin target on the canvas, and a list is
+// what keyboards and screen readers can reach.
+function renderEdgeList() {
+  const named = (e) => `${e.s.id} — ${e.t.id}`;
+  const sorted = [...edges].sort((a, b) => named(a).localeCompare(named(b)));
+  $("graph-edges").replaceChildren(...sorted.map((e) => {
+    const item = h("li", { tabindex: 0, dataset: { edgeId: e.id } }, h("span", { text: named(e) }));
+    item.addEventListener("click", () => select({ kind: "edge", item: e }));
+    item.addEventListener("keydown", (ev) => { if (ev.key === "Enter") item.click(); });
+    return item;
+  }));
+}
+
 // ---------------------------------------------------------------------------
 // Selection and editing
 
@@ -181,10 +195,14 @@ function select(next) {
       ...Object.entries(node.props).filter(([key]) => key !== "entity_id").map(shown)]
     : edge ? [["source", edge.s.id], ["target", edge.t.id], ...Object.entries(edge.props).map(shown)]
     : nodes.length ? [["", "Click a node or an edge."]] : []);
-  // Only entities are editable here; the box is prefilled with what is stored.
-  $("entity-description").value = node ? node.props.description || "" : "";
-  $("entity-description").disabled = !node;
-  $("entity-save").disabled = !node;
+  // The selected entity's or relation's description, prefilled with what is stored.
+  const item = node || edge;
+  $("entity-description").value = item ? item.props.description || "" : "";
+  $("entity-description").disabled = !item;
+  $("entity-save").disabled = !item;
+  for (const li of $("graph-edges").children) {
+    li.classList.toggle("selected", Boolean(edge) && li.dataset.edgeId === edge.id);
+  }
   const list = $("graph-nodes");
   for (const li of list.children) {
     const on = Boolean(node) && li.dataset.nodeId === node.id;
@@ -205,19 +223,22 @@ function display(key, value) {
 }
 
 async function saveDescription() {
-  if (!selected || selected.kind !== "node") return;
-  const name = selected.item.id;
+  if (!selected) return;
+  const { kind, item } = selected;
   const description = $("entity-description").value;
   $("entity-save").disabled = true;
   $("graph-message").textContent = "Saving…";
   try {
-    const reply = await api.post("/graph/entity/edit", { entity_name: name, updated_data: { description } });
+    const reply = kind === "node"
+      ? await api.post("/graph/entity/edit", { entity_name: item.id, updated_data: { description } })
+      : await api.post("/graph/relation/edit",
+        { source_id: item.s.id, target_id: item.t.id, updated_data: { description } });
     $("graph-message").textContent = reply.message || "Saved.";
     await load(true);
   } catch (err) {
     if (!isQuiet(err)) $("graph-message").textContent = `Not saved: ${err.message}`;
   } finally {
-    $("entity-save").disabled = !(selected && selected.kind === "node");
+    $("entity-save").disabled = !selected;
   }
 }
 

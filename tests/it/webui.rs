@@ -2,9 +2,9 @@
 //! LightRAG's, its configuration injected into the page; and, in real headless
 //! Chromium driven through chromedriver, the path a user takes — upload a file, watch
 //! it processed, ask a question and see the answer arrive piece by piece with its
-//! references, find the entity in the graph and edit it, scan the input directory,
-//! switch to another tenant's workspace and see only its documents, read the operator
-//! view, delete a document. Screenshots of each step are kept under
+//! references, find the entity in the graph and edit it and its relation, scan the
+//! input directory, switch to another tenant's workspace and see only its documents,
+//! read the operator view, delete a document. Screenshots of each step are kept under
 //! `target/tmp/webui-screenshots/<test>/`.
 //!
 //! The browser test needs `chromium` and `chromedriver` (Debian: `chromium`,
@@ -486,6 +486,35 @@ async fn webui_in_chromium_uploads_answers_with_references_graphs_edits_and_swit
         assert!(
             Instant::now() < deadline,
             "the edit never reached the server: {graph}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // And the relation between the two, from the list of relations.
+    ui.until("the relation listed", |b| async move {
+        !b.texts("#graph-edges li").await.is_empty()
+    })
+    .await;
+    ui.click("#graph-edges li").await;
+    ui.type_into("#entity-description", "A relation edited in the web UI.")
+        .await;
+    ui.click("#entity-save").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let graph = server
+            .get("/graphs?label=Mirelda%20Voss&max_depth=1", Some("alpha"))
+            .await
+            .json();
+        let edited = graph["edges"].as_array().unwrap().iter().any(|edge| {
+            edge["properties"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("relation edited in the web UI"))
+        });
+        if edited {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the relation edit never reached the server: {graph}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
