@@ -271,6 +271,37 @@ fn text_or(item: &Item, name: &str, default: impl FnOnce() -> String) -> String 
     }
 }
 
+/// The chunks an entity or relation keeps: those listed under `keys` (or in its
+/// `source_id`) that were imported, bounded by `limit`. `None` when none was imported
+/// (the record is skipped, counted in `tally` with `example`).
+fn imported_sources(
+    shared: &Shared,
+    inputs: &mut Inputs<'_>,
+    item: &Item,
+    keys: &[String],
+    limit: u32,
+    tally: &mut Tally,
+    example: &str,
+) -> Result<Option<Sources>, Error> {
+    let listed = listed_chunks(inputs, keys, item.get("source_id").unwrap_or(""))?;
+    let (sources, dropped) = {
+        let store = shared.store.borrow();
+        let file_path = item.get("file_path").unwrap_or("");
+        sources(&shared.config, store.state(), listed, file_path, limit)
+    };
+    if sources.chunks.is_empty() {
+        tally.skip("none of its source chunks was imported", example);
+        return Ok(None);
+    }
+    if dropped > 0 {
+        tally.note(
+            "kept, without source chunks that were not imported",
+            example,
+        );
+    }
+    Ok(Some(sources))
+}
+
 /// What storing one node takes; `None` when it is skipped (counted in `tally`).
 fn entity(
     shared: &Shared,
@@ -283,30 +314,11 @@ fn entity(
         tally.skip("an entity name that is empty or holds <SEP>", &name);
         return Ok(None);
     }
-    let listed = listed_chunks(
-        inputs,
-        std::slice::from_ref(&name),
-        item.get("source_id").unwrap_or(""),
-    )?;
-    let config = &shared.config;
-    let (sources, dropped) = {
-        let store = shared.store.borrow();
-        let file_path = item.get("file_path").unwrap_or("");
-        sources(
-            config,
-            store.state(),
-            listed,
-            file_path,
-            config.max_source_ids_per_entity,
-        )
-    };
-    if sources.chunks.is_empty() {
-        tally.skip("none of its source chunks was imported", &name);
+    let limit = shared.config.max_source_ids_per_entity;
+    let keys = std::slice::from_ref(&name);
+    let Some(sources) = imported_sources(shared, inputs, item, keys, limit, tally, &name)? else {
         return Ok(None);
-    }
-    if dropped > 0 {
-        tally.note("kept, without source chunks that were not imported", &name);
-    }
+    };
     let vector = match vector_of(inputs, &[entity_vector_id(&name)])? {
         Ok(vector) => vector,
         Err(why) => {
@@ -368,29 +380,11 @@ fn relation(
         },
     };
     let keys = [format!("{a}{SEP}{b}"), format!("{b}{SEP}{a}")];
-    let listed = listed_chunks(inputs, &keys, item.get("source_id").unwrap_or(""))?;
-    let config = &shared.config;
-    let (sources, dropped) = {
-        let store = shared.store.borrow();
-        let file_path = item.get("file_path").unwrap_or("");
-        sources(
-            config,
-            store.state(),
-            listed,
-            file_path,
-            config.max_source_ids_per_relation,
-        )
-    };
-    if sources.chunks.is_empty() {
-        tally.skip("none of its source chunks was imported", &example);
+    let limit = shared.config.max_source_ids_per_relation;
+    let Some(sources) = imported_sources(shared, inputs, item, &keys, limit, tally, &example)?
+    else {
         return Ok(None);
-    }
-    if dropped > 0 {
-        tally.note(
-            "kept, without source chunks that were not imported",
-            &example,
-        );
-    }
+    };
     // LightRAG's id, and the reversed concatenation older versions also wrote.
     let ids = [
         relation_vector_id(a, b),
