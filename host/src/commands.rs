@@ -10,7 +10,7 @@ use crate::bindings::types::ImportCounts;
 use crate::config::ImportSource;
 use crate::routes::AppState;
 use crate::service::Error;
-use crate::service::{PHASES, check_embedding_model, phase_name};
+use crate::service::{PHASES, check_embedding_model, phase_name, tables};
 use crate::workspace::Workspace;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -103,18 +103,11 @@ pub async fn import(state: &AppState, workspace: &str, source: ImportSource) -> 
 }
 
 fn progress_line(counts: &ImportCounts) -> String {
-    let tables = [
-        ("documents", &counts.documents),
-        ("chunks", &counts.chunks),
-        ("entities", &counts.entities),
-        ("relations", &counts.relations),
-        ("cache", &counts.cache),
-    ];
-    let tables: Vec<String> = tables
+    let tables: Vec<String> = tables(counts)
         .iter()
         .filter(|(_, t)| t.read > 0 || t.imported > 0)
         .map(|(name, t)| format!("{name} {}/{}", t.imported, t.read))
-        .collect::<Vec<_>>();
+        .collect();
     match tables.is_empty() {
         true => "nothing to import".into(),
         false => tables.join(" · "),
@@ -126,13 +119,7 @@ fn print_totals(totals: &ImportCounts) {
         "{:<10} {:>9} {:>9} {:>9}",
         "", "read", "imported", "skipped"
     );
-    for (name, t) in [
-        ("documents", &totals.documents),
-        ("chunks", &totals.chunks),
-        ("entities", &totals.entities),
-        ("relations", &totals.relations),
-        ("cache", &totals.cache),
-    ] {
+    for (name, t) in tables(totals) {
         println!(
             "{name:<10} {:>9} {:>9} {:>9}",
             t.read, t.imported, t.skipped

@@ -25,6 +25,22 @@ impl Workspace {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The workspaces with a directory under `root`, sorted. Names only: entries are
+    /// never followed (a link is not a directory here), and the server's own records
+    /// live under names that are not workspace names.
+    pub fn existing(root: &std::path::Path) -> Vec<Workspace> {
+        let Ok(entries) = std::fs::read_dir(root) else {
+            return Vec::new();
+        };
+        let mut names: Vec<Workspace> = entries
+            .flatten()
+            .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|entry| Workspace::new(&entry.file_name().to_string_lossy()).ok())
+            .collect();
+        names.sort();
+        names
+    }
 }
 
 impl fmt::Display for Workspace {

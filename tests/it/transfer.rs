@@ -182,60 +182,32 @@ async fn export_and_import_commands_move_a_workspace_and_refuse_one_a_server_hol
     source.wait_idle(Some("notes")).await;
     let context = source.context(Some("notes"), "Quillfen Harbour").await;
     let archive = root.join("notes.tar.gz");
+    let export = || {
+        let to = archive.to_str().unwrap();
+        run_command(&root, &[], &["export", "--workspace", "notes", "--to", to])
+    };
     // The running server holds the workspace: the command says so, and whom to ask.
-    let (ok, out) = run_command(
-        &root,
-        &[],
-        &[
-            "export",
-            "--workspace",
-            "notes",
-            "--to",
-            archive.to_str().unwrap(),
-        ],
-    );
+    let (ok, out) = export();
     assert!(!ok && out.contains("another"), "{out}");
     let (_, log) = source.terminate();
     assert!(log.contains("finalized"), "{log}");
-    let (ok, out) = run_command(
-        &root,
-        &[],
-        &[
-            "export",
-            "--workspace",
-            "notes",
-            "--to",
-            archive.to_str().unwrap(),
-        ],
-    );
+    let (ok, out) = export();
     assert!(ok, "{out}");
     assert!(out.contains("exported 'notes'"), "{out}");
 
     let other = tempfile::tempdir().unwrap().keep();
-    let (ok, out) = run_command(
-        &other,
-        &[],
-        &[
-            "import",
-            "--workspace",
-            "copy",
-            "--archive",
-            archive.to_str().unwrap(),
-        ],
-    );
+    let import_copy = || {
+        let from = archive.to_str().unwrap();
+        run_command(
+            &other,
+            &[],
+            &["import", "--workspace", "copy", "--archive", from],
+        )
+    };
+    let (ok, out) = import_copy();
     assert!(ok, "{out}");
     assert!(out.contains("1 documents"), "{out}");
-    let (ok, out) = run_command(
-        &other,
-        &[],
-        &[
-            "import",
-            "--workspace",
-            "copy",
-            "--archive",
-            archive.to_str().unwrap(),
-        ],
-    );
+    let (ok, out) = import_copy();
     assert!(!ok && out.contains("already holds data"), "{out}");
     let (ok, out) = run_command(&other, &[], &["export", "--to", "x.tar.gz"]);
     assert!(!ok && out.contains("--workspace"), "{out}");

@@ -468,27 +468,15 @@ async fn webui_in_chromium_uploads_answers_with_references_graphs_edits_and_swit
     )
     .await;
     ui.click("#entity-save").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let graph = server
-            .get("/graphs?label=Mirelda%20Voss&max_depth=1", Some("alpha"))
-            .await
-            .json();
-        let edited = graph["nodes"].as_array().unwrap().iter().any(|node| {
+    until_graph(&server, "the entity edit", |graph| {
+        graph["nodes"].as_array().unwrap().iter().any(|node| {
             node["id"] == "Mirelda Voss"
                 && node["properties"]["description"]
                     .as_str()
                     .is_some_and(|d| d.contains("edited in the web UI"))
-        });
-        if edited {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the edit never reached the server: {graph}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        })
+    })
+    .await;
     // And the relation between the two, from the list of relations.
     ui.until("the relation listed", |b| async move {
         !b.texts("#graph-edges li").await.is_empty()
@@ -498,26 +486,14 @@ async fn webui_in_chromium_uploads_answers_with_references_graphs_edits_and_swit
     ui.type_into("#entity-description", "A relation edited in the web UI.")
         .await;
     ui.click("#entity-save").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let graph = server
-            .get("/graphs?label=Mirelda%20Voss&max_depth=1", Some("alpha"))
-            .await
-            .json();
-        let edited = graph["edges"].as_array().unwrap().iter().any(|edge| {
+    until_graph(&server, "the relation edit", |graph| {
+        graph["edges"].as_array().unwrap().iter().any(|edge| {
             edge["properties"]["description"]
                 .as_str()
                 .is_some_and(|d| d.contains("relation edited in the web UI"))
-        });
-        if edited {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the relation edit never reached the server: {graph}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        })
+    })
+    .await;
 
     // A file dropped in alpha's input directory, picked up by a scan.
     ui.click("#tab-documents").await;
@@ -643,4 +619,24 @@ async fn webui_in_chromium_asks_for_a_login_when_accounts_are_configured() {
     .await;
     ui.shot("signed-in").await;
     ui.client.close().await.unwrap();
+}
+
+/// Polls alpha's graph around Mirelda Voss (30 s) until `holds` says `what` reached
+/// the server.
+async fn until_graph(server: &Server, what: &str, holds: impl Fn(&Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let graph = server
+            .get("/graphs?label=Mirelda%20Voss&max_depth=1", Some("alpha"))
+            .await
+            .json();
+        if holds(&graph) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} never reached the server: {graph}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

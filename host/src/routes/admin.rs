@@ -115,14 +115,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
     require_admin(&state, &headers)?;
     let root = root(&state)?;
     let loaded = state.workspaces.loaded();
-    let mut names: Vec<Workspace> = root
-        .entries()
-        .map_err(AppError::internal)?
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| Workspace::new(&e.file_name().to_string_lossy()).ok())
-        .collect();
-    names.sort();
+    let names = Workspace::existing(&state.config.working_dir);
     let workspaces: Vec<Value> = names
         .into_iter()
         .map(|ws| {

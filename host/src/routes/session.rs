@@ -195,7 +195,7 @@ async fn workspaces(
             .collect(),
         None => {
             let root = state.config.working_dir.clone();
-            tokio::task::spawn_blocking(move || existing_workspaces(&root))
+            tokio::task::spawn_blocking(move || Workspace::existing(&root))
                 .await
                 .map_err(AppError::internal)?
         }
@@ -211,17 +211,4 @@ async fn workspaces(
         "workspaces": names.iter().map(Workspace::as_str).collect::<Vec<_>>(),
         "default": default.filter(|ws| visible(ws)).map(|ws| ws.to_string()),
     })))
-}
-
-/// The workspace directories under the working directory (names only; the server's
-/// own records live under names that are not workspace names).
-fn existing_workspaces(root: &std::path::Path) -> Vec<Workspace> {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|entry| Workspace::new(&entry.file_name().to_string_lossy()).ok())
-        .collect()
 }

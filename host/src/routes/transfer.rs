@@ -148,11 +148,11 @@ async fn import_lightrag(
         ));
     };
     // One plain name: the route reads nothing outside LIGHTRAG_IMPORT_DIR.
-    let plain = !body.source.is_empty()
-        && std::path::Path::new(&body.source)
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)))
-        && !body.source.contains('/');
+    let mut components = std::path::Path::new(&body.source).components();
+    let plain = matches!(
+        (components.next(), components.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    );
     if !plain {
         return Err(AppError::BadRequest(format!(
             "source must be the name of a directory in LIGHTRAG_IMPORT_DIR, not {:?}",
@@ -174,21 +174,19 @@ async fn import_lightrag(
         "admin",
         json!({"action": "import_lightrag", "source": body.source}),
     );
-    let table = |t: &crate::bindings::types::ImportTable| {
-        json!({"read": t.read, "imported": t.imported, "skipped": t.skipped,
-               "skip_reasons": t.skip_reasons})
-    };
+    let imported: serde_json::Map<String, Value> = crate::service::tables(&totals)
+        .into_iter()
+        .map(|(name, t)| {
+            let counts = json!({"read": t.read, "imported": t.imported, "skipped": t.skipped,
+                                "skip_reasons": t.skip_reasons});
+            (name.to_string(), counts)
+        })
+        .collect();
     Ok((
         StatusCode::CREATED,
         Json(json!({
             "name": workspace.as_str(),
-            "imported": {
-                "documents": table(&totals.documents),
-                "chunks": table(&totals.chunks),
-                "entities": table(&totals.entities),
-                "relations": table(&totals.relations),
-                "cache": table(&totals.cache),
-            },
+            "imported": imported,
             "documents": stats.documents,
             "chunks": stats.chunks,
             "entities": stats.entities,

@@ -11,8 +11,9 @@
 
 use super::blocking::off_workers;
 use super::error::Error;
+use super::transfer::is_empty_or_absent;
 use super::workspaces::Workspaces;
-use crate::bindings::types::{ImportCounts, ImportPhase};
+use crate::bindings::types::{ImportCounts, ImportPhase, ImportTable};
 use crate::limits::Overrides;
 use crate::workspace::Workspace;
 use std::path::PathBuf;
@@ -26,6 +27,17 @@ pub const PHASES: [ImportPhase; 6] = [
     ImportPhase::Cache,
     ImportPhase::Finish,
 ];
+
+/// The kinds of record an import counts, by name, in the order they are reported.
+pub fn tables(counts: &ImportCounts) -> [(&'static str, &ImportTable); 5] {
+    [
+        ("documents", &counts.documents),
+        ("chunks", &counts.chunks),
+        ("entities", &counts.entities),
+        ("relations", &counts.relations),
+        ("cache", &counts.cache),
+    ]
+}
 
 /// A phase's name, for progress lines.
 pub fn phase_name(phase: ImportPhase) -> &'static str {
@@ -111,13 +123,11 @@ impl Workspaces {
         Ok(totals.expect("there are phases"))
     }
 
-    /// Whether `workspace` has any file in its data or input directory.
+    /// Whether `workspace` has any file in its data or input directory (the test
+    /// installing applies).
     fn holds_data(&self, workspace: &Workspace) -> bool {
         [&self.cx.working_dir, &self.cx.input_dir]
             .iter()
-            .any(|root| {
-                std::fs::read_dir(root.join(workspace.as_str()))
-                    .is_ok_and(|mut entries| entries.next().is_some())
-            })
+            .any(|root| !is_empty_or_absent(&root.join(workspace.as_str())).unwrap_or(false))
     }
 }

@@ -29,7 +29,7 @@ mod transfer;
 mod workspaces;
 
 pub use error::{Error, guest_message};
-pub use import::{PHASES, check_embedding_model, phase_name};
+pub use import::{PHASES, check_embedding_model, phase_name, tables};
 pub use lease::WorkspaceLease;
 pub use live::Live;
 pub use open::{OpenSettings, Opener, Quarantine};

@@ -239,7 +239,7 @@ fn place(
     Ok(())
 }
 
-fn is_empty_or_absent(dir: &Path) -> std::io::Result<bool> {
+pub(super) fn is_empty_or_absent(dir: &Path) -> std::io::Result<bool> {
     match std::fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => Ok(std::fs::read_dir(dir)?.next().is_none()),
         Ok(_) => Ok(false),
