@@ -24,6 +24,11 @@ const MAX_SAVED_STATES: usize = 64;
 /// many times over from nested forms must run out of budget quickly.
 const MIN_FORM_CHARGE: usize = 1024;
 
+/// Fixed-point scale of [`SingleByte::widths`].
+const WIDTH_SCALE: f32 = 256.0;
+/// The widest glyph a one-byte font's table keeps (in thousandths of the font size).
+const MAX_WIDTH: f32 = 65_536.0;
+
 /// What the interpreter needs of a font: its decoding, glyph widths for spacing, and
 /// whether codes are two bytes (Type0 fonts).
 struct Font<'a> {
@@ -40,10 +45,47 @@ struct Font<'a> {
 struct SingleByte {
     /// `'\0'`: the code shows nothing.
     chars: [char; 256],
-    widths: [f32; 256],
+    /// Widths in 1/256 of a text space unit, as integers: summing integers keeps
+    /// the running total in a general register, where the sandbox's compiler does not
+    /// spill it around every loop iteration's interruption check (float totals it
+    /// does, which doubled the time of showing text there).
+    widths: [i32; 256],
     /// Printable ASCII codes show themselves (the standard encodings): a string of
     /// them is its own text.
     ascii: bool,
+}
+
+impl SingleByte {
+    /// The advance widths summed, the spaces counted, and whether any byte is not
+    /// printable ASCII.
+    ///
+    /// A function of its own, kept out of line, with each measure its own simple
+    /// loop: in the sandbox, every loop iteration may call out to check the CPU
+    /// deadline, and the compiler keeps values live across that call on the stack.
+    /// Inside the large `show`, or fused into one loop, the totals were stored and
+    /// reloaded every few bytes; here the width sum is the only total of its loop and
+    /// the byte tests vectorise sixteen bytes at a time.
+    #[inline(never)]
+    fn measure(&self, bytes: &[u8]) -> (i64, u32, bool) {
+        let mut widths = 0i64;
+        let mut eights = bytes.chunks_exact(8);
+        for eight in &mut eights {
+            let sum: i32 = eight.iter().map(|&b| self.widths[b as usize]).sum();
+            widths += i64::from(sum);
+        }
+        for &b in eights.remainder() {
+            widths += i64::from(self.widths[b as usize]);
+        }
+        let (mut spaces, mut unprintable) = (0u32, 0u8);
+        // Byte-wide counters: a block of at most 255 cannot overflow one.
+        for block in bytes.chunks(255) {
+            spaces += u32::from(block.iter().fold(0u8, |n, &b| n + u8::from(b == b' ')));
+            unprintable |= block
+                .iter()
+                .fold(0u8, |odd, &b| odd | u8::from(b.wrapping_sub(0x20) >= 0x5f));
+        }
+        (widths, spaces, unprintable != 0)
+    }
 }
 
 impl Font<'_> {
@@ -61,7 +103,7 @@ impl Font<'_> {
         }
         let mut table = Box::new(SingleByte {
             chars: ['\0'; 256],
-            widths: [0.0; 256],
+            widths: [0; 256],
             ascii: false,
         });
         let mut text = String::new();
@@ -74,7 +116,10 @@ impl Font<'_> {
                 (Some(c), None) => c,
                 (Some(_), Some(_)) => return None,
             };
-            table.widths[code as usize] = self.width(u32::from(code));
+            // Clamped so sixteen of them cannot overflow an i32 (real widths are
+            // below 3,000).
+            let width = self.width(u32::from(code)).min(MAX_WIDTH);
+            table.widths[code as usize] = (width * WIDTH_SCALE).round() as i32;
         }
         table.ascii = (0x20..0x7f).all(|b: u8| table.chars[b as usize] == char::from(b));
         Some(table)
@@ -434,15 +479,9 @@ impl<'a> Reader<'a> {
         text.clear();
         let mut advance = 0.0;
         if let Some(single) = font.and_then(|f| f.single.as_deref()) {
-            // Printable ASCII through a standard encoding is its own text, copied
-            // whole; anything else goes through the table byte by byte.
-            let printable = bytes.chunks(32).all(|block| {
-                block
-                    .iter()
-                    .fold(true, |ok, b| ok & (0x20..0x7f).contains(b))
-            });
+            let (widths, spaces, unprintable) = single.measure(bytes);
             match std::str::from_utf8(bytes) {
-                Ok(ascii) if single.ascii && printable => text.push_str(ascii),
+                Ok(ascii) if single.ascii && !unprintable => text.push_str(ascii),
                 _ => text.extend(
                     bytes
                         .iter()
@@ -450,24 +489,9 @@ impl<'a> Reader<'a> {
                         .filter(|&c| c != '\0'),
                 ),
             }
-            // Four running sums: no chain of dependent additions per byte.
-            let mut lanes = [0f32; 4];
-            let mut quads = bytes.chunks_exact(4);
-            for quad in &mut quads {
-                for (lane, &b) in lanes.iter_mut().zip(quad) {
-                    *lane += single.widths[b as usize];
-                }
-            }
-            let widths = lanes.iter().sum::<f32>()
-                + quads
-                    .remainder()
-                    .iter()
-                    .map(|&b| single.widths[b as usize])
-                    .sum::<f32>();
-            let spaces = bytes.iter().filter(|&&b| b == b' ').count() as f32;
-            advance = widths / 1000.0 * state.size
+            advance = widths as f32 / WIDTH_SCALE / 1000.0 * state.size
                 + bytes.len() as f32 * state.char_spacing
-                + spaces * state.word_spacing;
+                + spaces as f32 * state.word_spacing;
             out.push_str(text);
         } else {
             match font.and_then(|f| f.encoding.as_ref()) {
@@ -509,4 +533,47 @@ impl<'a> Reader<'a> {
 
 fn deref_array<'a>(doc: &'a Document, object: Option<&'a Object>) -> Option<&'a Vec<Object>> {
     doc.dereference(object?).ok()?.1.as_array().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> SingleByte {
+        let mut table = SingleByte {
+            chars: ['\0'; 256],
+            widths: [0; 256],
+            ascii: true,
+        };
+        for code in 0..256 {
+            // Fractional widths, as some fonts have: 250.5, 251.5, ...
+            let width = 250.5 + code as f32;
+            table.widths[code] = (width * WIDTH_SCALE).round() as i32;
+        }
+        table
+    }
+
+    #[test]
+    fn measure_sums_widths_and_counts_spaces_across_block_ends() {
+        let table = table();
+        // 600 bytes: several 255-byte blocks and a remainder that is not a multiple of 8.
+        let bytes: Vec<u8> = (0..600).map(|i| b"ab cd efg "[i % 10]).collect();
+        let (widths, spaces, unprintable) = table.measure(&bytes);
+        let expected: f64 = bytes.iter().map(|&b| 250.5 + f64::from(b)).sum();
+        assert_eq!(widths as f64 / f64::from(WIDTH_SCALE), expected);
+        assert_eq!(spaces, 180);
+        assert!(!unprintable);
+    }
+
+    #[test]
+    fn measure_sees_one_unprintable_byte_anywhere() {
+        let table = table();
+        for at in [0, 7, 254, 255, 599] {
+            let mut bytes = vec![b'x'; 600];
+            bytes[at] = 0x7f;
+            assert!(table.measure(&bytes).2, "a DEL at {at} was missed");
+            bytes[at] = 0xe9;
+            assert!(table.measure(&bytes).2, "a Latin-1 byte at {at} was missed");
+        }
+    }
 }
