@@ -3,7 +3,7 @@
 
 use crate::payload::Text;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// A cached model answer (LightRAG's `llm_response_cache`); the answer is read only
 /// on a hit, so it lives in the blob file.
@@ -48,7 +48,7 @@ impl QueryCacheIndex {
     /// it is never dropped itself.
     pub fn evictions(
         &self,
-        cache: &HashMap<String, CacheRecord>,
+        cache: &super::tables::Map<String, CacheRecord>,
         key: &str,
         incoming: usize,
         limit: usize,

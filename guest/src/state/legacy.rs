@@ -8,13 +8,12 @@
 
 use super::cache::CacheRecord;
 use super::chunk_ids::ChunkIds;
-use super::tables::{ChunkRecord, DocGraph, DocRecord, Meta, Op, State, StatusRecord};
+use super::tables::{ChunkRecord, DocGraph, DocRecord, Map, Meta, Op, State, StatusRecord};
 use crate::graph::{Edge, Graph, Node};
 use crate::payload::{ByteBuf, Payload, Text};
 use crate::vectors::{Embedding, VectorIndex};
 use postcard::de_flavors::Flavor;
 use serde::Deserialize;
-use std::collections::HashMap;
 
 #[derive(Deserialize)]
 struct DocRecordV2 {
@@ -81,18 +80,18 @@ impl From<DocGraphV4> for DocGraph {
     }
 }
 
-fn convert_doc_graphs(graphs: HashMap<String, DocGraphV4>) -> HashMap<String, DocGraph> {
+fn convert_doc_graphs(graphs: Map<String, DocGraphV4>) -> Map<String, DocGraph> {
     graphs.into_iter().map(|(k, g)| (k, g.into())).collect()
 }
 
-fn convert_lists<K: Eq + std::hash::Hash>(lists: HashMap<K, Vec<String>>) -> HashMap<K, ChunkIds> {
+fn convert_lists<K: Eq + std::hash::Hash>(lists: Map<K, Vec<String>>) -> Map<K, ChunkIds> {
     lists
         .into_iter()
         .map(|(k, ids)| (k, ids.into_iter().collect()))
         .collect()
 }
 
-fn convert_chunks(chunks: HashMap<String, ChunkRecordV4>) -> HashMap<String, ChunkRecord> {
+fn convert_chunks(chunks: Map<String, ChunkRecordV4>) -> Map<String, ChunkRecord> {
     chunks.into_iter().map(|(k, c)| (k, c.into())).collect()
 }
 
@@ -139,17 +138,17 @@ impl From<VectorIndexV2> for VectorIndex {
 #[derive(Deserialize)]
 struct StateV1 {
     meta: Meta,
-    docs: HashMap<String, DocRecordV2>,
-    status: HashMap<String, StatusRecord>,
-    chunks: HashMap<String, ChunkRecordV4>,
+    docs: Map<String, DocRecordV2>,
+    status: Map<String, StatusRecord>,
+    chunks: Map<String, ChunkRecordV4>,
     chunk_vectors: VectorIndexV2,
-    cache: HashMap<String, CacheRecordV2>,
+    cache: Map<String, CacheRecordV2>,
     graph: Graph,
     entity_vectors: VectorIndexV2,
     relation_vectors: VectorIndexV2,
-    entity_chunks: HashMap<String, Vec<String>>,
-    relation_chunks: HashMap<(String, String), Vec<String>>,
-    doc_graph: HashMap<String, DocGraphV4>,
+    entity_chunks: Map<String, Vec<String>>,
+    relation_chunks: Map<(String, String), Vec<String>>,
+    doc_graph: Map<String, DocGraphV4>,
 }
 
 #[derive(Deserialize)]
@@ -178,18 +177,18 @@ impl VectorIndexV3 {
 #[derive(Deserialize)]
 struct StateV4<V = VectorIndex> {
     meta: Meta,
-    docs: HashMap<String, DocRecord>,
-    status: HashMap<String, StatusRecord>,
-    chunks: HashMap<String, ChunkRecordV4>,
+    docs: Map<String, DocRecord>,
+    status: Map<String, StatusRecord>,
+    chunks: Map<String, ChunkRecordV4>,
     chunk_vectors: V,
-    cache: HashMap<String, CacheRecord>,
+    cache: Map<String, CacheRecord>,
     graph: Graph,
     entity_vectors: V,
     relation_vectors: V,
-    entity_chunks: HashMap<String, Vec<String>>,
-    relation_chunks: HashMap<(String, String), Vec<String>>,
-    doc_graph: HashMap<String, DocGraphV4>,
-    doc_faults: HashMap<String, u32>,
+    entity_chunks: Map<String, Vec<String>>,
+    relation_chunks: Map<(String, String), Vec<String>>,
+    doc_graph: Map<String, DocGraphV4>,
+    doc_faults: Map<String, u32>,
 }
 
 /// Layout 3 is layout 4 with its vector codes in one piece each, cut into pages here.
@@ -242,16 +241,16 @@ pub fn decode_state<'de, F: Flavor<'de>>(
             .and_then(convert_v3),
         1 => StateV1::deserialize(input)
             .ok()
-            .map(|v1| convert(v1, HashMap::new())),
+            .map(|v1| convert(v1, Map::default())),
         // Layout 2 is layout 1's fields followed by `doc_faults`.
-        2 => <(StateV1, HashMap<String, u32>)>::deserialize(input)
+        2 => <(StateV1, Map<String, u32>)>::deserialize(input)
             .ok()
             .map(|(v1, faults)| convert(v1, faults)),
         _ => None,
     }
 }
 
-fn convert(v1: StateV1, doc_faults: HashMap<String, u32>) -> State {
+fn convert(v1: StateV1, doc_faults: Map<String, u32>) -> State {
     State {
         meta: v1.meta,
         docs: v1.docs.into_iter().map(|(k, d)| (k, d.into())).collect(),
