@@ -14,7 +14,7 @@
 use crate::executor::Io;
 use crate::graph::{Edge, Node};
 use crate::ids::{sorted, split_sep};
-use crate::provenance::{self, extend_source_id, file_path, shown_paths};
+use crate::provenance::{self, extend_source_id, file_path, shown_path_parts};
 use crate::records::{EntityRecord, Extraction, RelationRecord};
 use crate::shared::Shared;
 use crate::state::{ChunkIds, DocGraph, Op, State};
@@ -408,7 +408,13 @@ fn sources<R>(
         push_unique(&mut new_paths, chunk.file_path.clone());
     }
     let paths = |old: &str| {
-        let paths = union(&shown_paths(old), new_paths.iter().cloned());
+        // As `union`, borrowed: the shown names as they are, then new ones not shown.
+        let mut paths: Vec<&str> = shown_path_parts(old).collect();
+        for path in &new_paths {
+            if !paths.contains(&path.as_str()) {
+                paths.push(path);
+            }
+        }
         file_path(&paths, config.max_file_paths as usize, method)
     };
     match stored {

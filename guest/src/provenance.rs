@@ -9,7 +9,7 @@
 //! `KEEP` a popular entity's fields stop changing once full, so merging one more
 //! document that mentions it costs the same however many already did.
 
-use crate::ids::{SEP, split_sep};
+use crate::ids::{SEP, sep_parts};
 use crate::wit::SourceIdsLimit;
 
 /// The marker closing a `file_path` that was cut.
@@ -38,6 +38,9 @@ pub fn source_id(ids: &[String], limit: usize, method: SourceIdsLimit) -> (Strin
 /// The `source_id` and `truncate` fields after appending `new` chunk ids to a list of
 /// `total_before` ids whose fields were `old_source_id`/`old_truncate` — without
 /// walking the whole list. New ids are ids of chunks merged for the first time.
+///
+/// The shown ids are borrowed from the old field, never copied one by one: popular
+/// entities show hundreds, and are merged with every document that mentions them.
 pub fn extend_source_id(
     old_source_id: &str,
     old_truncate: &str,
@@ -47,31 +50,45 @@ pub fn extend_source_id(
     method: SourceIdsLimit,
 ) -> (String, String) {
     let limit = limit.max(1);
-    let shown = split_sep(old_source_id);
     let total = total_before + new.len();
+    let new = new.iter().map(String::as_str);
     match method {
-        SourceIdsLimit::Keep if shown.len() >= limit => (
+        SourceIdsLimit::Keep if sep_parts(old_source_id).nth(limit - 1).is_some() => (
             old_source_id.to_string(),
             truncate_keep(total, limit, old_truncate),
         ),
         SourceIdsLimit::Keep => {
-            let mut ids = shown;
-            ids.extend(new.iter().take(limit - ids.len()).cloned());
+            let mut ids: Vec<&str> = sep_parts(old_source_id).collect();
+            let room = limit - ids.len();
+            ids.extend(new.take(room));
             let truncate = if total > limit { "KEEP Old" } else { "" };
-            (ids.join(SEP), truncate.into())
+            (join(&ids), truncate.into())
         }
         SourceIdsLimit::Fifo => {
-            let mut ids = shown;
-            ids.extend(new.iter().cloned());
+            let mut ids: Vec<&str> = sep_parts(old_source_id).collect();
+            ids.extend(new);
             let from = ids.len().saturating_sub(limit);
             let truncate = if total > limit {
                 format!("FIFO {limit}/{total}")
             } else {
                 String::new()
             };
-            (ids[from..].join(SEP), truncate)
+            (join(&ids[from..]), truncate)
         }
     }
+}
+
+/// `parts` joined with [`SEP`], in one allocation.
+fn join<S: AsRef<str>>(parts: &[S]) -> String {
+    let len = parts.iter().map(|p| p.as_ref().len() + SEP.len()).sum::<usize>();
+    let mut out = String::with_capacity(len);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(SEP);
+        }
+        out.push_str(part.as_ref());
+    }
+    out
 }
 
 fn truncate_keep(total: usize, limit: usize, old: &str) -> String {
@@ -83,16 +100,16 @@ fn truncate_keep(total: usize, limit: usize, old: &str) -> String {
 }
 
 /// The `file_path` field: distinct names, within the limit, then a marker.
-pub fn file_path(paths: &[String], limit: usize, method: SourceIdsLimit) -> String {
+pub fn file_path<S: AsRef<str>>(paths: &[S], limit: usize, method: SourceIdsLimit) -> String {
     let limit = limit.max(1);
     if paths.len() <= limit {
-        return paths.join(SEP);
+        return join(paths);
     }
     let kept = match method {
         SourceIdsLimit::Keep => &paths[..limit],
         SourceIdsLimit::Fifo => &paths[paths.len() - limit..],
     };
-    let mut out = kept.join(SEP);
+    let mut out = join(kept);
     out.push_str(SEP);
     out.push_str(paths_marker(method));
     out
@@ -100,10 +117,12 @@ pub fn file_path(paths: &[String], limit: usize, method: SourceIdsLimit) -> Stri
 
 /// The names a stored `file_path` shows, without its marker.
 pub fn shown_paths(file_path: &str) -> Vec<String> {
-    split_sep(file_path)
-        .into_iter()
-        .filter(|p| !p.starts_with("...truncated..."))
-        .collect()
+    shown_path_parts(file_path).map(str::to_string).collect()
+}
+
+/// [`shown_paths`], borrowed.
+pub fn shown_path_parts(file_path: &str) -> impl Iterator<Item = &str> {
+    sep_parts(file_path).filter(|p| !p.starts_with("...truncated..."))
 }
 
 #[cfg(test)]
