@@ -21,14 +21,11 @@
 //! the `Serialize` impl), and deserialising rebuilds the slots and the index, so a
 //! deserialised graph is immediately ready to use.
 
+use crate::util::Map;
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
-
-/// The graph's maps. Every query looks up hundreds of nodes and edges, so they hash
-/// with foldhash (seeded per instance, like std's) instead of SipHash.
-type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+use std::collections::HashSet;
 
 /// An entity: LightRAG's node attributes. `entity_id` is the node's name and key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

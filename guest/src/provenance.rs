@@ -80,7 +80,10 @@ pub fn extend_source_id(
 
 /// `parts` joined with [`SEP`], in one allocation.
 fn join<S: AsRef<str>>(parts: &[S]) -> String {
-    let len = parts.iter().map(|p| p.as_ref().len() + SEP.len()).sum::<usize>();
+    let len = parts
+        .iter()
+        .map(|p| p.as_ref().len() + SEP.len())
+        .sum::<usize>();
     let mut out = String::with_capacity(len);
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {

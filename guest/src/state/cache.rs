@@ -2,6 +2,7 @@
 //! query time (which they are, oldest first, and how many bytes they take).
 
 use crate::payload::Text;
+use crate::util::Map;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -48,7 +49,7 @@ impl QueryCacheIndex {
     /// it is never dropped itself.
     pub fn evictions(
         &self,
-        cache: &super::tables::Map<String, CacheRecord>,
+        cache: &Map<String, CacheRecord>,
         key: &str,
         incoming: usize,
         limit: usize,

@@ -8,9 +8,10 @@
 
 use super::cache::CacheRecord;
 use super::chunk_ids::ChunkIds;
-use super::tables::{ChunkRecord, DocGraph, DocRecord, Map, Meta, Op, State, StatusRecord};
+use super::tables::{ChunkRecord, DocGraph, DocRecord, Meta, Op, State, StatusRecord};
 use crate::graph::{Edge, Graph, Node};
 use crate::payload::{ByteBuf, Payload, Text};
+use crate::util::Map;
 use crate::vectors::{Embedding, VectorIndex};
 use postcard::de_flavors::Flavor;
 use serde::Deserialize;

@@ -5,9 +5,10 @@ use super::cache::{CacheRecord, QueryCacheIndex};
 use super::chunk_ids::ChunkIds;
 use crate::graph::{Edge, Graph, Node};
 use crate::payload::Text;
+use crate::util::Map;
 use crate::vectors::{Embedding, VectorIndex};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// Processing states of a document (LightRAG's `DocStatus`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -180,11 +181,6 @@ impl DocGraph {
         }
     }
 }
-
-/// The tables' hash maps: foldhash (seeded per instance, like std's hasher) instead
-/// of SipHash, which was a tenth of the time of opening a workspace, where every
-/// table is rebuilt, and of every lookup after.
-pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// All tables of a workspace.
 #[derive(Default, Serialize, Deserialize)]
