@@ -334,23 +334,14 @@ fn select(
     // the relations not already chosen; round-robin. Without reranking only the
     // first chunk_top_k can be used, so only their text is copied.
     let related = config.related_chunk_number as usize;
+    let mut scores = retrieve::ChunkScores::new(state, found.query_vector);
     let entity_sources: Vec<&str> = nodes.iter().map(|n| n.source_id.as_str()).collect();
-    let entity_chunk_ids = retrieve::related_chunks(
-        state,
-        &entity_sources,
-        &HashSet::new(),
-        found.query_vector,
-        related,
-    );
+    let entity_chunk_ids =
+        retrieve::related_chunks(&mut scores, &entity_sources, &HashSet::new(), related);
     let chosen: HashSet<String> = entity_chunk_ids.iter().cloned().collect();
     let relation_sources: Vec<&str> = edges.iter().map(|e| e.source_id.as_str()).collect();
-    let relation_chunk_ids = retrieve::related_chunks(
-        state,
-        &relation_sources,
-        &chosen,
-        found.query_vector,
-        related,
-    );
+    let relation_chunk_ids =
+        retrieve::related_chunks(&mut scores, &relation_sources, &chosen, related);
     let mut chunk_ids = retrieve::round_robin(
         vec![vector_chunk_ids, entity_chunk_ids, relation_chunk_ids],
         |id| id.clone(),

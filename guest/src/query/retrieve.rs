@@ -6,7 +6,7 @@ use crate::graph::{Edge, Node};
 use crate::ids::sep_parts;
 use crate::payload::BlobSource;
 use crate::state::State;
-use crate::vectors::Query;
+use crate::vectors::{Query, VectorIndex};
 use crate::wit::Error;
 use std::collections::HashSet;
 
@@ -98,10 +98,9 @@ pub fn round_robin<T, K: std::hash::Hash + Eq>(
 /// similarity to the query; `RELATED_CHUNK_NUMBER × items / 2` of them. Without a
 /// usable vector, the first ones in item order.
 pub fn related_chunks(
-    state: &State,
+    scores: &mut ChunkScores<'_>,
     sources: &[&str],
     exclude: &HashSet<String>,
-    query: &[f32],
     related_chunk_number: usize,
 ) -> Vec<String> {
     // Popular entities share most of their chunks: each id is looked up once, and
@@ -109,7 +108,7 @@ pub fn related_chunks(
     // product per distinct chunk. A chunk without a vector has no row: chunks and
     // their vectors are stored and deleted together, so the vector index alone says
     // which chunks exist.
-    let index = &state.chunk_vectors;
+    let index = scores.index;
     let mut seen = vec![false; index.len()];
     for row in exclude.iter().filter_map(|id| index.row(id)) {
         seen[row] = true;
@@ -121,14 +120,13 @@ pub fn related_chunks(
         .filter(|&row| !std::mem::replace(&mut seen[row], true))
         .collect();
     let limit = (related_chunk_number * sources.len() / 2).max(1);
-    let query = Query::new(query);
     // Scored by the vectors' codes: ranking hundreds of candidates by their exact
     // values would read them all from disk, for a pick this coarse. Ties keep the
     // order in which the sources list them.
     let mut scored: Vec<(f32, usize, usize)> = candidates
         .iter()
         .enumerate()
-        .filter_map(|(i, &row)| index.score_row(row, &query).map(|score| (score, i, row)))
+        .filter_map(|(i, &row)| scores.score(row).map(|score| (score, i, row)))
         .collect();
     if scored.is_empty() {
         return candidates
@@ -148,6 +146,38 @@ pub fn related_chunks(
         .into_iter()
         .map(|(_, _, row)| index.id(row).to_string())
         .collect()
+}
+
+/// Similarities of the chunk vectors to one query, each computed at most once: the
+/// chunks of a query's relations are mostly those of its entities, and scoring a
+/// chunk reads its whole vector.
+pub struct ChunkScores<'s> {
+    index: &'s VectorIndex,
+    query: Query,
+    /// Per row of the index; NaN until scored.
+    scores: Vec<f32>,
+}
+
+impl<'s> ChunkScores<'s> {
+    pub fn new(state: &'s State, vector: &[f32]) -> Self {
+        let index = &state.chunk_vectors;
+        ChunkScores {
+            index,
+            query: Query::new(vector),
+            scores: vec![f32::NAN; index.len()],
+        }
+    }
+
+    /// The similarity of `row` (`None` when the query's dimension is not the index's).
+    fn score(&mut self, row: usize) -> Option<f32> {
+        let known = self.scores[row];
+        if !known.is_nan() {
+            return Some(known);
+        }
+        let score = self.index.score_row(row, &self.query)?;
+        self.scores[row] = score;
+        Some(score)
+    }
 }
 
 /// The stored chunk of each id, in order, with its text read from the blob file.
@@ -202,12 +232,19 @@ mod tests {
             "c1<SEP> c3 <SEP><SEP>c7",
             "c0<SEP>c5",
         ];
-        let picked = related_chunks(&state, &sources, &HashSet::new(), &query, 2);
+        let mut scores = ChunkScores::new(&state, &query);
+        let picked = related_chunks(&mut scores, &sources, &HashSet::new(), 2);
         assert_eq!(picked, ["c0", "c1", "c3"]);
         // Excluded chunks (already chosen) are never picked again.
         let exclude: HashSet<String> = ["c0".to_string(), "c1".to_string()].into();
-        let picked = related_chunks(&state, &sources, &exclude, &query, 2);
+        let picked = related_chunks(&mut scores, &sources, &exclude, 2);
         assert_eq!(picked, ["c3", "c5", "c7"]);
+        // Scored afresh, the same pick.
+        let mut fresh = ChunkScores::new(&state, &query);
+        assert_eq!(
+            related_chunks(&mut fresh, &sources, &exclude, 2),
+            ["c3", "c5", "c7"]
+        );
     }
 
     #[test]
@@ -218,21 +255,11 @@ mod tests {
                 .chunk_vectors
                 .upsert(id, crate::vectors::Embedding::new(&[1.0, 1.0]));
         }
-        let picked = related_chunks(
-            &state,
-            &["d<SEP>b", "a<SEP>c"],
-            &HashSet::new(),
-            &[1.0, 1.0],
-            1,
-        );
+        let mut scores = ChunkScores::new(&state, &[1.0, 1.0]);
+        let sources = ["d<SEP>b", "a<SEP>c"];
+        let picked = related_chunks(&mut scores, &sources, &HashSet::new(), 1);
         assert_eq!(picked, ["d"]);
-        let picked = related_chunks(
-            &state,
-            &["d<SEP>b", "a<SEP>c"],
-            &HashSet::new(),
-            &[1.0, 1.0],
-            4,
-        );
+        let picked = related_chunks(&mut scores, &sources, &HashSet::new(), 4);
         assert_eq!(picked, ["d", "b", "a", "c"]);
     }
 
