@@ -92,6 +92,9 @@ struct Sources {
     truncate: String,
     file_path: String,
     chunks: ChunkList,
+    /// Whether `source_id` and `file_path` are the stored item's (so the journal
+    /// need not repeat them).
+    unchanged: bool,
 }
 
 /// The change to an item's full list of chunk ids.
@@ -217,7 +220,15 @@ pub async fn merge(
             node.entity_id.clone(),
             Embedding::new(&vector),
         ));
-        ops.push(Op::PutNode(node));
+        ops.push(if plan.sources.unchanged {
+            Op::PutNodeKeepProvenance(Node {
+                source_id: String::new(),
+                file_path: String::new(),
+                ..node
+            })
+        } else {
+            Op::PutNode(node)
+        });
     }
     for (edge, plan) in edges.into_iter().zip(&relations) {
         let vector = vectors.next().unwrap_or_default();
@@ -231,7 +242,15 @@ pub async fn merge(
             edge.target.clone(),
             Embedding::new(&vector),
         ));
-        ops.push(Op::PutEdge(edge));
+        ops.push(if plan.sources.unchanged {
+            Op::PutEdgeKeepProvenance(Edge {
+                source_id: String::new(),
+                file_path: String::new(),
+                ..edge
+            })
+        } else {
+            Op::PutEdge(edge)
+        });
     }
     Ok(Merged { ops })
 }
@@ -424,12 +443,14 @@ fn sources<R>(
             file_path: stored_paths,
             chunks: Some(all),
         }) => {
-            let (source_id, truncate) =
+            let (new_source_id, truncate) =
                 extend_source_id(source_id, truncate, all.len(), &new, limit, method);
+            let file_path = paths(stored_paths);
             Sources {
-                source_id,
+                unchanged: new_source_id == source_id && file_path == stored_paths,
+                source_id: new_source_id,
                 truncate,
-                file_path: paths(stored_paths),
+                file_path,
                 chunks: ChunkList::Append(new),
             }
         }
@@ -448,6 +469,7 @@ fn sources<R>(
                 truncate,
                 file_path: paths(stored_paths),
                 chunks: ChunkList::Replace(all),
+                unchanged: false,
             }
         }
         None => {
@@ -457,6 +479,7 @@ fn sources<R>(
                 truncate,
                 file_path: paths(""),
                 chunks: ChunkList::Replace(new),
+                unchanged: false,
             }
         }
     }

@@ -217,3 +217,66 @@ fn stopping_after_any_step_never_leaves_a_document_half_merged() {
     }
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+/// Every field of every node and edge, exactly.
+fn graph_fields(workspace: &Workspace) -> String {
+    let store = workspace.shared().store.borrow();
+    let state = store.state();
+    let nodes: BTreeMap<_, _> = state
+        .graph
+        .nodes()
+        .map(|n| (n.entity_id.clone(), format!("{n:?}")))
+        .collect();
+    let edges: BTreeMap<_, _> = state
+        .graph
+        .edges()
+        .map(|e| ((e.source.clone(), e.target.clone()), format!("{e:?}")))
+        .collect();
+    format!("{nodes:#?}\n{edges:#?}")
+}
+
+/// Once an entity shows as many sources and files as it may, merging another
+/// document journals it without them; replaying the journal must give them back.
+#[test]
+fn a_full_entitys_sources_and_files_survive_replaying_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = lightrag_engine::wit::Config {
+        max_source_ids_per_entity: 1,
+        max_source_ids_per_relation: 1,
+        max_file_paths: 1,
+        ..config()
+    };
+    let mut workspace = Workspace::open(config.clone(), dir.path(), None, None)
+        .expect("open")
+        .0;
+    // One document at a time, so each is a merge of its own. Alice is in all four:
+    // what she first showed (one source, one file) stays (`KEEP`).
+    let mut first_shown: Option<(String, String)> = None;
+    for document in documents() {
+        documents::enqueue(workspace.shared(), vec![document], "t", false).unwrap();
+        ingest(&mut workspace, None).unwrap();
+        let store = workspace.shared().store.borrow();
+        let alice = store.state().graph.node("Alice").unwrap();
+        let shown = (alice.source_id.clone(), alice.file_path.clone());
+        assert_eq!(first_shown.get_or_insert_with(|| shown.clone()).0, shown.0);
+    }
+    let before = graph_fields(&workspace);
+    {
+        let store = workspace.shared().store.borrow();
+        let alice = store.state().graph.node("Alice").unwrap().clone();
+        // Alice is in all four documents: one source and one file shown, and her
+        // description gathered from the later ones too.
+        assert!(alice.source_id.starts_with("doc-"), "{alice:?}");
+        assert!(!alice.source_id.contains("<SEP>"), "{alice:?}");
+        let (file, marker) = alice.file_path.split_once("<SEP>").unwrap();
+        assert!(file.ends_with(".txt"), "{alice:?}");
+        assert_eq!(marker, "...truncated...(KEEP Old)");
+        assert!(alice.description.contains("Frank"), "{alice:?}");
+    }
+    // As a crash leaves it: no finalize, so the state comes from the journal.
+    drop(workspace);
+    let reopened = Workspace::open(config, dir.path(), None, None)
+        .expect("reopen")
+        .0;
+    assert_eq!(graph_fields(&reopened), before);
+}

@@ -112,7 +112,7 @@ async fn a_workspace_in_the_previous_layout_opens_and_is_rewritten_in_todays() {
         "{names:?}"
     );
     assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP205");
-    assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL03");
+    assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL04");
     // It goes on working: a new document, a deletion, a restart.
     server
         .insert(ws, "noether.txt", "Emmy Noether proved the theorem linking symmetries and conservation laws at Göttingen.")
@@ -233,7 +233,7 @@ async fn a_workspace_in_storage_layout_4_opens_and_its_chunk_text_moves_to_the_b
     let context = server.context(ws, "Who photographed DNA?").await;
     assert!(context.contains("X-ray diffraction"), "{context}");
     assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP205");
-    assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL03");
+    assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL04");
     let snapshot = std::fs::read(ws_dir.join("engine.snap")).unwrap();
     assert_eq!(
         count(&snapshot),

@@ -348,6 +348,9 @@ pub fn decode_ops(layout: u8, payload: &[u8]) -> Option<Vec<Op>> {
             let ops: Vec<OpV2> = postcard::from_bytes(payload).ok()?;
             Some(ops.into_iter().map(Op::from).collect())
         }
+        // Layout 3 is today's without the two operations added after it (which
+        // take the last places), so today's decoder reads it.
+        3 => postcard::from_bytes(payload).ok(),
         _ => None,
     }
 }

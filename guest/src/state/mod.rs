@@ -106,10 +106,24 @@ impl Journaled for State {
             }
             Op::SetMeta(meta) => self.meta = meta,
             Op::PutNode(node) => self.graph.upsert_node(node),
+            Op::PutNodeKeepProvenance(mut node) => {
+                if let Some(stored) = self.graph.node(&node.entity_id) {
+                    node.source_id.clone_from(&stored.source_id);
+                    node.file_path.clone_from(&stored.file_path);
+                }
+                self.graph.upsert_node(node);
+            }
             Op::DelNode(name) => {
                 self.graph.remove_node(&name);
             }
             Op::PutEdge(edge) => {
+                self.graph.upsert_edge(edge);
+            }
+            Op::PutEdgeKeepProvenance(mut edge) => {
+                if let Some(stored) = self.graph.edge(&edge.source, &edge.target) {
+                    edge.source_id.clone_from(&stored.source_id);
+                    edge.file_path.clone_from(&stored.file_path);
+                }
                 self.graph.upsert_edge(edge);
             }
             Op::DelEdge(a, b) => {
@@ -273,6 +287,7 @@ impl Journaled for State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::{Edge, Node};
     use crate::payload::Text;
 
     fn record(value: &str, cache_type: &str) -> CacheRecord {
@@ -292,6 +307,69 @@ mod tests {
             .filter(|(_, r)| r.is_query_time())
             .map(|(k, r)| cache_entry_bytes(k, r))
             .sum()
+    }
+
+    fn node(description: &str, source_id: &str, file_path: &str) -> Node {
+        Node {
+            entity_id: "Ada".into(),
+            entity_type: "person".into(),
+            description: description.into(),
+            source_id: source_id.into(),
+            file_path: file_path.into(),
+            created_at: 1,
+            truncate: "KEEP Old".into(),
+        }
+    }
+
+    fn edge(description: &str, source_id: &str, file_path: &str) -> Edge {
+        Edge {
+            source: "Ada".into(),
+            target: "Babbage".into(),
+            weight: 2.0,
+            description: description.into(),
+            keywords: "worked with".into(),
+            source_id: source_id.into(),
+            file_path: file_path.into(),
+            created_at: 1,
+            truncate: "KEEP Old".into(),
+        }
+    }
+
+    #[test]
+    fn keeping_provenance_changes_everything_but_the_stored_sources_and_files() {
+        let mut state = State::default();
+        state.apply(Op::PutNode(node("first", "c1<SEP>c2", "a.txt<SEP>b.txt")));
+        state.apply(Op::PutNode(Node {
+            entity_id: "Babbage".into(),
+            ..node("an engine", "c1", "a.txt")
+        }));
+        state.apply(Op::PutEdge(edge("first", "c1<SEP>c2", "a.txt")));
+        state.apply(Op::PutNodeKeepProvenance(node("second", "", "")));
+        state.apply(Op::PutEdgeKeepProvenance(edge("second", "", "")));
+        assert_eq!(
+            state.graph.node("Ada"),
+            Some(&node("second", "c1<SEP>c2", "a.txt<SEP>b.txt"))
+        );
+        assert_eq!(
+            state.graph.edge("Ada", "Babbage"),
+            Some(&edge("second", "c1<SEP>c2", "a.txt"))
+        );
+    }
+
+    #[test]
+    fn journal_records_of_layout_3_decode_as_todays_operations() {
+        let ops = vec![
+            Op::PutNode(node("first", "c1", "a.txt")),
+            Op::SetDocFaults("doc-1".into(), 2),
+            Op::AddRelationChunks("Ada".into(), "Babbage".into(), vec!["c3".into()]),
+        ];
+        let payload = postcard::to_allocvec(&ops).unwrap();
+        let decoded = legacy::decode_ops(3, &payload).expect("a layout-3 record");
+        assert_eq!(
+            postcard::to_allocvec(&decoded).unwrap(),
+            payload,
+            "decoded to other operations"
+        );
     }
 
     #[test]

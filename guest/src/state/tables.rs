@@ -261,4 +261,12 @@ pub enum Op {
     AddEntityChunks(String, Vec<String>),
     /// Appends chunk ids to a relation's full list.
     AddRelationChunks(String, String, Vec<String>),
+    /// A node whose `source_id` and `file_path` are the stored node's, written
+    /// without them: once a popular entity shows as many sources and files as it
+    /// may (`KEEP`), merging one more document changes its description only, and
+    /// its hundreds of chunk ids were most of the journal.
+    PutNodeKeepProvenance(Node),
+    /// An edge whose `source_id` and `file_path` are the stored edge's (see
+    /// [`Op::PutNodeKeepProvenance`]).
+    PutEdgeKeepProvenance(Edge),
 }

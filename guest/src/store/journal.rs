@@ -8,11 +8,11 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 /// Journals whose operations have the layout the state writes today.
-pub const MAGIC: &[u8; 8] = b"LRJRNL03";
+pub const MAGIC: &[u8; 8] = b"LRJRNL04";
 /// The layout of today's operations.
-pub const LAYOUT: u8 = 3;
+pub const LAYOUT: u8 = 4;
 /// Journals of earlier operation layouts, which the state converts on replay.
-const OLDER: [(&[u8; 8], u8); 2] = [(b"LRJRNL01", 1), (b"LRJRNL02", 2)];
+const OLDER: [(&[u8; 8], u8); 3] = [(b"LRJRNL01", 1), (b"LRJRNL02", 2), (b"LRJRNL03", 3)];
 /// Magic + generation.
 pub const HEADER: u64 = 16;
 /// Length + CRC-32 before each record's payload.
