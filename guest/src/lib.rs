@@ -22,6 +22,7 @@
 //! * `payload` — bulky values (document and chunk text, cached answers, exact
 //!   vectors) that live in the blob file, with a reference in memory.
 //! * `vectors` — cosine search over 8-bit codes, re-ranked with exact values.
+//! * `source_rows` — remembers the chunk rows of source lists between queries.
 //! * `graph` — the knowledge graph and its reads (labels, search, subgraphs).
 //! * `records` — parses the model's extraction records (entities, relations).
 //! * `store` — durable storage: an append-only checksummed journal, snapshots and the
@@ -72,6 +73,7 @@ pub mod provenance;
 pub mod query;
 pub mod records;
 pub mod shared;
+pub mod source_rows;
 pub mod state;
 pub mod store;
 pub mod summary;

@@ -6,6 +6,7 @@
 //! runs only inside `start`/`resume`, every change a task makes between two awaits is
 //! atomic with respect to every other task and read.
 
+use crate::source_rows::SourceRows;
 use crate::state::{CacheRecord, Op, State, cache_entry_bytes};
 use crate::store::{Store, StoreError};
 use crate::token_memo::TokenMemo;
@@ -25,6 +26,8 @@ pub struct Shared {
     pub merge_lock: futures_util::lock::Mutex<()>,
     /// Token counts of context lines seen by earlier queries.
     pub token_memo: RefCell<TokenMemo>,
+    /// Chunk rows of the source lists earlier queries ranked.
+    pub source_rows: RefCell<SourceRows>,
     /// The directory uploads are read from (`/input` in the component), if any.
     pub input: Option<std::path::PathBuf>,
 }

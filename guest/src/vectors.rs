@@ -25,6 +25,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 use std::hash::BuildHasher;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Candidates re-scored exactly per result asked for (plus eight). Each is a read
 /// from the blob file; on the bench, exactly `top_k` candidates already find 99.4%
@@ -84,6 +85,10 @@ impl Embedding {
 /// A set of vectors of one dimension, each under a string id.
 #[derive(Clone, Debug, Default)]
 pub struct VectorIndex {
+    /// Changes whenever an existing row may come to hold another id (a removal moves
+    /// the last row), and differs between any two indexes, clones included; appending
+    /// keeps it. Lets a caller keep rows it looked up (see `source_rows`).
+    layout: Layout,
     dim: usize,
     ids: Vec<String>,
     scales: Vec<f32>,
@@ -96,6 +101,30 @@ pub struct VectorIndex {
     /// workspace — so hashed with foldhash, and compared eight bytes at a time.
     rows: HashTable<usize>,
     hasher: foldhash::fast::RandomState,
+}
+
+/// A [`VectorIndex::layout`] value: drawn from one counter, so never reused.
+#[derive(Debug, PartialEq)]
+struct Layout(u64);
+
+impl Layout {
+    fn fresh() -> Layout {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Layout(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Default for Layout {
+    fn default() -> Layout {
+        Layout::fresh()
+    }
+}
+
+impl Clone for Layout {
+    /// A clone changes apart from its original, so it gets its own value.
+    fn clone(&self) -> Layout {
+        Layout::fresh()
+    }
 }
 
 /// The persisted form (the in-memory one is written by reference, not copied): the
@@ -155,6 +184,7 @@ impl VectorIndex {
             return None;
         }
         let mut index = VectorIndex {
+            layout: Layout::fresh(),
             dim,
             ids,
             scales,
@@ -279,6 +309,7 @@ impl VectorIndex {
             return;
         };
         let (row, _) = entry.remove();
+        self.layout = Layout::fresh();
         let last = self.ids.len() - 1;
         if row != last {
             let last_hash = self.hasher.hash_one(self.ids[last].as_str());
@@ -300,6 +331,12 @@ impl VectorIndex {
                 self.pages.pop();
             }
         }
+    }
+
+    /// The index's layout: while it stays the same, every row found by
+    /// [`VectorIndex::row`] still holds the id it was found for.
+    pub fn layout(&self) -> u64 {
+        self.layout.0
     }
 
     /// Whether `id` has a vector.

@@ -6,6 +6,7 @@
 
 use crate::executor::{Executor, TaskFuture};
 use crate::shared::{Shared, store_error, trim_query_cache};
+use crate::source_rows::SourceRows;
 use crate::state::{DocState, State};
 use crate::store::Store;
 use crate::token_memo::TokenMemo;
@@ -69,6 +70,7 @@ impl Workspace {
             pipeline: RefCell::new(progress::idle_status()),
             merge_lock: futures_util::lock::Mutex::new(()),
             token_memo: RefCell::new(TokenMemo::default()),
+            source_rows: RefCell::new(SourceRows::default()),
             input: input.map(Path::to_path_buf),
         });
         let (recovered, failed) = documents::recover_interrupted(&shared, last_fault)?;

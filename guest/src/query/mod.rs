@@ -36,7 +36,7 @@ use answer::{
 };
 use context::{Retrieved, entity_line, fit_chunks, lines_fitting, reference_list, relation_line};
 use keywords::Keywords;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Tokens LightRAG reserves beside the prompt when budgeting chunks.
@@ -335,13 +335,24 @@ fn select(
     // first chunk_top_k can be used, so only their text is copied.
     let related = config.related_chunk_number as usize;
     let mut scores = retrieve::ChunkScores::new(state, found.query_vector);
+    let source_rows = &mut shared.source_rows.borrow_mut();
     let entity_sources: Vec<&str> = nodes.iter().map(|n| n.source_id.as_str()).collect();
-    let entity_chunk_ids =
-        retrieve::related_chunks(&mut scores, &entity_sources, &HashSet::new(), related);
-    let chosen: HashSet<String> = entity_chunk_ids.iter().cloned().collect();
+    let entity_rows =
+        retrieve::related_chunks(&mut scores, source_rows, &entity_sources, &[], related);
     let relation_sources: Vec<&str> = edges.iter().map(|e| e.source_id.as_str()).collect();
-    let relation_chunk_ids =
-        retrieve::related_chunks(&mut scores, &relation_sources, &chosen, related);
+    let relation_rows = retrieve::related_chunks(
+        &mut scores,
+        source_rows,
+        &relation_sources,
+        &entity_rows,
+        related,
+    );
+    let id_of = |rows: Vec<usize>| -> Vec<String> {
+        rows.into_iter()
+            .map(|row| scores.id(row).to_string())
+            .collect()
+    };
+    let (entity_chunk_ids, relation_chunk_ids) = (id_of(entity_rows), id_of(relation_rows));
     let mut chunk_ids = retrieve::round_robin(
         vec![vector_chunk_ids, entity_chunk_ids, relation_chunk_ids],
         |id| id.clone(),

@@ -3,8 +3,8 @@
 
 use super::context::Retrieved;
 use crate::graph::{Edge, Node};
-use crate::ids::sep_parts;
 use crate::payload::BlobSource;
+use crate::source_rows::SourceRows;
 use crate::state::State;
 use crate::vectors::{Query, VectorIndex};
 use crate::wit::Error;
@@ -95,30 +95,34 @@ pub fn round_robin<T, K: std::hash::Hash + Eq>(
 
 /// LightRAG's `VECTOR` pick of related chunks: the chunks the items were extracted
 /// from (each counted once, first item wins, `exclude` skipped), ranked by
-/// similarity to the query; `RELATED_CHUNK_NUMBER × items / 2` of them. Without a
-/// usable vector, the first ones in item order.
+/// similarity to the query; `RELATED_CHUNK_NUMBER × items / 2` of them, as rows of
+/// the chunk index. Without a usable vector, the first ones in item order.
 pub fn related_chunks(
     scores: &mut ChunkScores<'_>,
+    memo: &mut SourceRows,
     sources: &[&str],
-    exclude: &HashSet<String>,
+    exclude: &[usize],
     related_chunk_number: usize,
-) -> Vec<String> {
-    // Popular entities share most of their chunks: each id is looked up once, and
-    // de-duplicated by its row, so the work is one hash per listed id plus one dot
-    // product per distinct chunk. A chunk without a vector has no row: chunks and
-    // their vectors are stored and deleted together, so the vector index alone says
-    // which chunks exist.
+) -> Vec<usize> {
+    // Popular entities share most of their chunks: each list's rows come from the
+    // memo, and are de-duplicated by row, so the work is one hash per list plus one
+    // dot product per distinct chunk. A chunk without a vector has no row: chunks
+    // and their vectors are stored and deleted together, so the vector index alone
+    // says which chunks exist.
     let index = scores.index;
     let mut seen = vec![false; index.len()];
-    for row in exclude.iter().filter_map(|id| index.row(id)) {
+    for &row in exclude {
         seen[row] = true;
     }
-    let candidates: Vec<usize> = sources
-        .iter()
-        .flat_map(|s| sep_parts(s))
-        .filter_map(|id| index.row(id))
-        .filter(|&row| !std::mem::replace(&mut seen[row], true))
-        .collect();
+    let mut candidates: Vec<usize> = Vec::new();
+    for list in sources {
+        for &row in memo.rows(index, list) {
+            let row = row as usize;
+            if !std::mem::replace(&mut seen[row], true) {
+                candidates.push(row);
+            }
+        }
+    }
     let limit = (related_chunk_number * sources.len() / 2).max(1);
     // Scored by the vectors' codes: ranking hundreds of candidates by their exact
     // values would read them all from disk, for a pick this coarse. Ties keep the
@@ -129,11 +133,8 @@ pub fn related_chunks(
         .filter_map(|(i, &row)| scores.score(row).map(|score| (score, i, row)))
         .collect();
     if scored.is_empty() {
-        return candidates
-            .into_iter()
-            .take(limit)
-            .map(|row| index.id(row).to_string())
-            .collect();
+        candidates.truncate(limit);
+        return candidates;
     }
     let order =
         |a: &(f32, usize, usize), b: &(f32, usize, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
@@ -142,10 +143,7 @@ pub fn related_chunks(
         scored.truncate(limit);
     }
     scored.sort_unstable_by(order);
-    scored
-        .into_iter()
-        .map(|(_, _, row)| index.id(row).to_string())
-        .collect()
+    scored.into_iter().map(|(_, _, row)| row).collect()
 }
 
 /// Similarities of the chunk vectors to one query, each computed at most once: the
@@ -159,6 +157,11 @@ pub struct ChunkScores<'s> {
 }
 
 impl<'s> ChunkScores<'s> {
+    /// The chunk id of `row`.
+    pub fn id(&self, row: usize) -> &'s str {
+        self.index.id(row)
+    }
+
     pub fn new(state: &'s State, vector: &[f32]) -> Self {
         let index = &state.chunk_vectors;
         ChunkScores {
@@ -207,6 +210,10 @@ pub fn chunks_by_id(
 mod tests {
     use super::*;
 
+    fn ids<'s>(scores: &ChunkScores<'s>, rows: &[usize]) -> Vec<&'s str> {
+        rows.iter().map(|&row| scores.id(row)).collect()
+    }
+
     /// A state whose chunk `c<i>` has a vector at angle `i` (in tenths of a radian)
     /// from the query's.
     fn state_with_chunks(n: usize) -> State {
@@ -233,18 +240,23 @@ mod tests {
             "c0<SEP>c5",
         ];
         let mut scores = ChunkScores::new(&state, &query);
-        let picked = related_chunks(&mut scores, &sources, &HashSet::new(), 2);
-        assert_eq!(picked, ["c0", "c1", "c3"]);
+        let memo = &mut SourceRows::default();
+        let picked = related_chunks(&mut scores, memo, &sources, &[], 2);
+        assert_eq!(ids(&scores, &picked), ["c0", "c1", "c3"]);
         // Excluded chunks (already chosen) are never picked again.
-        let exclude: HashSet<String> = ["c0".to_string(), "c1".to_string()].into();
-        let picked = related_chunks(&mut scores, &sources, &exclude, 2);
-        assert_eq!(picked, ["c3", "c5", "c7"]);
-        // Scored afresh, the same pick.
+        let exclude = [picked[0], picked[1]];
+        let picked = related_chunks(&mut scores, memo, &sources, &exclude, 2);
+        assert_eq!(ids(&scores, &picked), ["c3", "c5", "c7"]);
+        // Scored afresh, and with the rows looked up afresh, the same pick.
         let mut fresh = ChunkScores::new(&state, &query);
-        assert_eq!(
-            related_chunks(&mut fresh, &sources, &exclude, 2),
-            ["c3", "c5", "c7"]
+        let picked = related_chunks(
+            &mut fresh,
+            &mut SourceRows::default(),
+            &sources,
+            &exclude,
+            2,
         );
+        assert_eq!(ids(&fresh, &picked), ["c3", "c5", "c7"]);
     }
 
     #[test]
@@ -256,11 +268,12 @@ mod tests {
                 .upsert(id, crate::vectors::Embedding::new(&[1.0, 1.0]));
         }
         let mut scores = ChunkScores::new(&state, &[1.0, 1.0]);
+        let memo = &mut SourceRows::default();
         let sources = ["d<SEP>b", "a<SEP>c"];
-        let picked = related_chunks(&mut scores, &sources, &HashSet::new(), 1);
-        assert_eq!(picked, ["d"]);
-        let picked = related_chunks(&mut scores, &sources, &HashSet::new(), 4);
-        assert_eq!(picked, ["d", "b", "a", "c"]);
+        let picked = related_chunks(&mut scores, memo, &sources, &[], 1);
+        assert_eq!(ids(&scores, &picked), ["d"]);
+        let picked = related_chunks(&mut scores, memo, &sources, &[], 4);
+        assert_eq!(ids(&scores, &picked), ["d", "b", "a", "c"]);
     }
 
     #[test]
