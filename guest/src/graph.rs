@@ -21,7 +21,7 @@
 //! the `Serialize` impl), and deserialising rebuilds the slots and the index, so a
 //! deserialised graph is immediately ready to use.
 
-use crate::util::Map;
+use crate::util::{Map, Set};
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
 use std::cmp::Ordering;
@@ -261,6 +261,44 @@ impl Graph {
             .collect();
         edges.sort_unstable_by(|a, b| a.0.cmp(b.0));
         edges.into_iter().map(|(_, edge)| edge).collect()
+    }
+
+    /// The relations incident to any of `names`, each once, ranked by the sum of
+    /// their endpoints' degrees and then by weight, highest first; ties keep the order
+    /// in which they are first met: by the name in `names` that brings them, then by
+    /// its other endpoint, as [`Graph::edges_of`] lists them. Unknown names bring
+    /// nothing.
+    ///
+    /// What a `local` query ranks. Popular entities have hundreds of relations, so
+    /// this works on slots: no name is hashed, compared or looked up for an edge
+    /// unless its rank and weight tie with another's.
+    pub fn ranked_edges_around(&self, names: &[&str]) -> Vec<&Edge> {
+        // (degree sum, weight, position of the name that brought it, other end, edge)
+        let mut found: Vec<(usize, f64, usize, u32, u32)> = Vec::new();
+        let mut seen: Set<u32> = Set::default();
+        for (position, name) in names.iter().enumerate() {
+            let Some(&slot) = self.index.get(*name) else {
+                continue;
+            };
+            let degree = self.degree_of(slot);
+            for (&neighbour, &edge_slot) in &self.slot(slot).adjacent {
+                if seen.insert(edge_slot) {
+                    let rank = degree + self.degree_of(neighbour);
+                    let weight = self.edge_at(edge_slot).weight;
+                    found.push((rank, weight, position, neighbour, edge_slot));
+                }
+            }
+        }
+        found.sort_unstable_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(b.1.total_cmp(&a.1))
+                .then(a.2.cmp(&b.2))
+                .then_with(|| self.name_of(a.3).cmp(self.name_of(b.3)))
+        });
+        found
+            .into_iter()
+            .map(|(.., edge_slot)| self.edge_at(edge_slot))
+            .collect()
     }
 
     /// The number of nodes.

@@ -1,13 +1,15 @@
 //! Ids, timestamps and small text helpers shared by the engine's modules.
 
 use md5::{Digest, Md5};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The engine's hash maps: foldhash (seeded per instance, like std's hasher) instead
 /// of SipHash, which was a tenth of the time of opening a workspace, where every
 /// table is rebuilt, and of every lookup after.
 pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// The engine's hash sets, hashed as [`Map`].
+pub type Set<T> = HashSet<T, foldhash::fast::RandomState>;
 
 /// Lowercase hex md5 of `text`, LightRAG's `compute_mdhash_id` without a prefix.
 pub fn md5_hex(text: &str) -> String {

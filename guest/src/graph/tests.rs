@@ -150,6 +150,51 @@ fn edges_of_is_ordered_by_the_other_endpoint() {
     assert!(g.edges_of("unknown").is_empty());
 }
 
+/// `ranked_edges_around` as first written: each name's edges in `edges_of` order,
+/// the first occurrence kept, then a stable sort by degree sum and weight.
+fn ranked_by_reference<'g>(g: &'g Graph, names: &[&str]) -> Vec<&'g Edge> {
+    let mut seen = HashSet::new();
+    let mut edges = Vec::new();
+    for name in names {
+        for edge in g.edges_of(name) {
+            if seen.insert((edge.source.clone(), edge.target.clone())) {
+                let rank = g.degree(&edge.source) + g.degree(&edge.target);
+                edges.push((rank, edge.weight, edge));
+            }
+        }
+    }
+    edges.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+    edges.into_iter().map(|(_, _, e)| e).collect()
+}
+
+#[test]
+fn edges_around_rank_by_degree_sum_then_weight_then_first_meeting() {
+    // Degrees: m 4, a 2, z 2, b 2, c 1, y 1.
+    let mut g = graph(
+        &["m", "a", "z", "b", "c", "y"],
+        &["z-m", "m-a", "b-m", "a-z", "m-c", "b-y"],
+    );
+    let mut heavy = relation("b", "y");
+    heavy.weight = 3.0;
+    g.upsert_edge(heavy);
+    let ranked: Vec<(&str, &str)> = g
+        .ranked_edges_around(&["b", "nobody", "m"])
+        .iter()
+        .map(|e| (e.source.as_str(), e.target.as_str()))
+        .collect();
+    // Sums: a-m 6, b-m 6, m-z 6, c-m 5, b-y 3. Among the sixes, b-m is met first
+    // (through b), then m's others by name.
+    assert_eq!(
+        ranked,
+        [("b", "m"), ("a", "m"), ("m", "z"), ("c", "m"), ("b", "y")]
+    );
+    assert_eq!(
+        g.ranked_edges_around(&["b", "nobody", "m"]),
+        ranked_by_reference(&g, &["b", "nobody", "m"])
+    );
+    assert!(g.ranked_edges_around(&["nobody"]).is_empty());
+}
+
 #[test]
 fn labels_are_sorted_and_clear_empties() {
     let mut g = graph(&["beta", "Alpha", "alpha", "Ω", "_x"], &["beta-alpha"]);
@@ -553,6 +598,14 @@ fn check_against(g: &Graph, naive: &Naive, pool: &[String], rng: &mut Rng) {
     assert_eq!(actual, expected, "edges_of({name})");
     let (a, b) = (&pool[rng.below(pool.len())], &pool[rng.below(pool.len())]);
     assert_eq!(g.edge(a, b), naive.edges.get(&Naive::key(a, b)));
+    let around: Vec<&str> = (0..3)
+        .map(|_| pool[rng.below(pool.len())].as_str())
+        .collect();
+    assert_eq!(
+        g.ranked_edges_around(&around),
+        ranked_by_reference(g, &around),
+        "ranked_edges_around({around:?})"
+    );
 }
 
 #[test]

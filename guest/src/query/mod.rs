@@ -300,9 +300,10 @@ fn select(
     let edges = retrieve::round_robin(vec![local_edges, global_edges], |e| {
         (e.source.as_str(), e.target.as_str())
     });
-    let vector_chunk_ids: Vec<String> = if mode == QueryMode::Mix {
-        state
-            .chunk_vectors
+    // Chunks are handled as rows of the chunk index until their text is read.
+    let vector_chunk_rows: Vec<usize> = if mode == QueryMode::Mix {
+        let index = &state.chunk_vectors;
+        index
             .search(
                 found.query_vector,
                 chunk_top_k,
@@ -310,12 +311,12 @@ fn select(
                 blobs,
             )
             .into_iter()
-            .map(|(id, _)| id)
+            .filter_map(|(id, _)| index.row(&id))
             .collect()
     } else {
         Vec::new()
     };
-    if nodes.is_empty() && edges.is_empty() && vector_chunk_ids.is_empty() {
+    if nodes.is_empty() && edges.is_empty() && vector_chunk_rows.is_empty() {
         return Ok(None);
     }
     let (total_entities, total_relations) = (nodes.len() as u32, edges.len() as u32);
@@ -347,20 +348,18 @@ fn select(
         &entity_rows,
         related,
     );
-    let id_of = |rows: Vec<usize>| -> Vec<String> {
-        rows.into_iter()
-            .map(|row| scores.id(row).to_string())
-            .collect()
-    };
-    let (entity_chunk_ids, relation_chunk_ids) = (id_of(entity_rows), id_of(relation_rows));
-    let mut chunk_ids = retrieve::round_robin(
-        vec![vector_chunk_ids, entity_chunk_ids, relation_chunk_ids],
-        |id| id.clone(),
+    let mut chunk_rows = retrieve::round_robin(
+        vec![vector_chunk_rows, entity_rows, relation_rows],
+        |&row| row,
     );
-    let merged_count = chunk_ids.len() as u32;
+    let merged_count = chunk_rows.len() as u32;
     if !params.enable_rerank {
-        chunk_ids.truncate(chunk_top_k);
+        chunk_rows.truncate(chunk_top_k);
     }
+    let chunk_ids: Vec<String> = chunk_rows
+        .into_iter()
+        .map(|row| scores.id(row).to_string())
+        .collect();
 
     let mut data = QueryData {
         processing_info: vec![

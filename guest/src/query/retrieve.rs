@@ -28,19 +28,9 @@ pub fn local<'s>(
         .filter_map(|(id, _)| state.entity_of_vector.get(&id))
         .filter_map(|name| state.graph.node(name))
         .collect();
-    let mut seen: HashSet<(&str, &str), foldhash::fast::RandomState> = HashSet::default();
-    let mut edges: Vec<(usize, f64, &Edge)> = Vec::new();
-    for node in &nodes {
-        for edge in state.graph.edges_of(&node.entity_id) {
-            if seen.insert((&edge.source, &edge.target)) {
-                let rank = state.graph.degree(&edge.source) + state.graph.degree(&edge.target);
-                edges.push((rank, edge.weight, edge));
-            }
-        }
-    }
-    // Stable: equal (rank, weight) keep the order in which they were found.
-    edges.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
-    (nodes, edges.into_iter().map(|(_, _, e)| e).collect())
+    let names: Vec<&str> = nodes.iter().map(|n| n.entity_id.as_str()).collect();
+    let edges = state.graph.ranked_edges_around(&names);
+    (nodes, edges)
 }
 
 /// Relations found through the relation vectors (`global`), in search order, with
@@ -59,7 +49,7 @@ pub fn global<'s>(
         .filter_map(|(id, _)| state.relation_of_vector.get(&id))
         .filter_map(|(a, b)| state.graph.edge(a, b))
         .collect();
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
     let nodes = edges
         .iter()
         .flat_map(|e| [e.source.as_str(), e.target.as_str()])
@@ -74,7 +64,7 @@ pub fn round_robin<T, K: std::hash::Hash + Eq>(
     lists: Vec<Vec<T>>,
     key: impl Fn(&T) -> K,
 ) -> Vec<T> {
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<K, foldhash::fast::RandomState> = HashSet::default();
     let mut iters: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
     let mut out = Vec::new();
     loop {
