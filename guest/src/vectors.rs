@@ -371,6 +371,13 @@ impl VectorIndex {
         &self.ids[row]
     }
 
+    /// Reads one byte of each cache line of `row`'s codes and returns their xor, for
+    /// the caller to pass to `std::hint::black_box`: a load that brings the codes into
+    /// the cache ahead of scoring them (wasm has no prefetch instruction).
+    pub fn touch(&self, row: usize) -> u8 {
+        self.codes(row).iter().step_by(64).fold(0, |acc, b| acc ^ b)
+    }
+
     /// Similarity of `row`'s vector to `query`: from the codes, or exact when the exact
     /// values are in memory (`None` when `query` has another dimension).
     pub fn score_row(&self, row: usize, query: &Query) -> Option<f32> {

@@ -117,6 +117,7 @@ pub fn related_chunks(
     // Scored by the vectors' codes: ranking hundreds of candidates by their exact
     // values would read them all from disk, for a pick this coarse. Ties keep the
     // order in which the sources list them.
+    scores.score_all(&candidates);
     let mut scored: Vec<(f32, usize, usize)> = candidates
         .iter()
         .enumerate()
@@ -159,6 +160,23 @@ impl<'s> ChunkScores<'s> {
             query: Query::new(vector),
             scores: vec![f32::NAN; index.len()],
         }
+    }
+
+    /// Scores `rows`, in order. They are scattered over the index and each row's codes
+    /// are a kilobyte, so scoring waits on memory more than it computes: the codes of
+    /// the row two places ahead are touched first, and their loads overlap the current
+    /// dot product. In wasm, 6,000 random rows of 20,000 took ~40% less time so.
+    fn score_all(&mut self, rows: &[usize]) {
+        let mut touched = 0;
+        for (i, &row) in rows.iter().enumerate() {
+            if let Some(&ahead) = rows.get(i + 2)
+                && self.scores[ahead].is_nan()
+            {
+                touched ^= self.index.touch(ahead);
+            }
+            self.score(row);
+        }
+        std::hint::black_box(touched);
     }
 
     /// The similarity of `row` (`None` when the query's dimension is not the index's).
