@@ -111,7 +111,7 @@ async fn a_workspace_in_the_previous_layout_opens_and_is_rewritten_in_todays() {
         names.iter().any(|n| n.starts_with("engine.blobs.")),
         "{names:?}"
     );
-    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP205");
+    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP305");
     assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL04");
     // It goes on working: a new document, a deletion, a restart.
     server
@@ -189,7 +189,7 @@ async fn a_workspace_in_storage_layout_3_opens_and_its_vectors_are_rewritten_in_
     assert!(naive.text.contains("Grace Hopper"), "{}", naive.text);
     let context = server.context(ws, "Who proved the symmetry theorem?").await;
     assert!(context.contains("Emmy Noether"), "{context}");
-    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP205");
+    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP305");
     // The rewritten workspace reopens as it was.
     server.terminate();
     let server = Server::start_in(dir.path(), &[]);
@@ -232,7 +232,7 @@ async fn a_workspace_in_storage_layout_4_opens_and_its_chunk_text_moves_to_the_b
     );
     let context = server.context(ws, "Who photographed DNA?").await;
     assert!(context.contains("X-ray diffraction"), "{context}");
-    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP205");
+    assert_eq!(magic(&ws_dir.join("engine.snap")), "LRSNP305");
     assert_eq!(magic(&ws_dir.join("engine.jrnl")), "LRJRNL04");
     let snapshot = std::fs::read(ws_dir.join("engine.snap")).unwrap();
     assert_eq!(

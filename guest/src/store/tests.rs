@@ -178,6 +178,44 @@ fn the_quota_refuses_growth_but_keeps_what_is_stored() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Snapshots written before the XXH3 header (`LRSNP2`, CRC-32) still open, still
+/// have their damage caught, and are written again in today's header.
+#[test]
+fn a_snapshot_with_the_crc32_header_still_opens_and_is_rewritten() {
+    let dir = temp_dir("snap-v2");
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    store
+        .commit(vec![KvOp::Put("a".into(), 1), KvOp::Put("b".into(), 2)])
+        .unwrap();
+    store.compact().unwrap();
+    let expected = store.state().0.clone();
+    drop(store);
+    let path = dir.join("engine.snap");
+    let today = fs::read(&path).unwrap();
+    assert_eq!(&today[..6], b"LRSNP3");
+    // The same fields, a 4-byte CRC-32 where the 8-byte XXH3 was.
+    let payload = &today[40..];
+    let mut v2 = b"LRSNP2".to_vec();
+    v2.extend_from_slice(&today[6..32]);
+    v2.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    v2.extend_from_slice(payload);
+    fs::write(&path, &v2).unwrap();
+    let (mut store, _) = Store::<Kv>::open(&dir).unwrap();
+    assert_eq!(store.state().0, expected);
+    store.commit(vec![KvOp::Put("c".into(), 3)]).unwrap();
+    drop(store);
+    assert_eq!(&fs::read(&path).unwrap()[..6], b"LRSNP3");
+    let (store, _) = Store::<Kv>::open(&dir).unwrap();
+    assert_eq!(store.state().0.len(), expected.len() + 1);
+    drop(store);
+    // A flipped payload bit under the old header is caught by its CRC-32.
+    let last = v2.len() - 1;
+    v2[last] ^= 1;
+    fs::write(&path, &v2).unwrap();
+    assert!(Store::<Kv>::open(&dir).is_err());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_damaged_snapshot_is_an_error_not_an_empty_store() {
     let dir = temp_dir("snap");
