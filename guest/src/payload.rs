@@ -23,7 +23,8 @@ use std::io;
 pub struct BlobRef {
     pub offset: u64,
     pub len: u32,
-    /// CRC-32 of the bytes, checked on every read.
+    /// Checksum of the bytes, checked on every read: the low 32 bits of their XXH3-64,
+    /// or their CRC-32 in a blob file of the first layout (`LRBLOB01`).
     pub crc: u32,
 }
 

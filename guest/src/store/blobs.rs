@@ -2,7 +2,12 @@
 //! [`crate::payload`]).
 //!
 //! `engine.blobs.<epoch>` starts with a header (magic and epoch) and then holds
-//! values back to back; each is addressed by a [`BlobRef`] (offset, length, CRC-32).
+//! values back to back; each is addressed by a [`BlobRef`] (offset, length,
+//! checksum). The checksum is the low 32 bits of the value's XXH3-64 (`LRBLOB02`):
+//! queries read and check hundreds of values each, and in wasm CRC-32 ran at 1.5 GB/s
+//! against XXH3's 10-16. Files of the first layout (`LRBLOB01`, CRC-32) are still
+//! read, and appended to, in their own checksum; compaction's rewrite moves their
+//! values into a file of today's layout.
 //! Values are appended and synced *before* the journal record that refers to them, so
 //! a durable record never points at bytes that are not. A crash between the two only
 //! leaves unreferenced bytes at the end, which cost space until the next rewrite.
@@ -17,7 +22,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"LRBLOB01";
+/// Today's layout: values checked by XXH3.
+const MAGIC: &[u8; 8] = b"LRBLOB02";
+/// The first layout: values checked by CRC-32.
+const MAGIC_V1: &[u8; 8] = b"LRBLOB01";
 const HEADER: u64 = 16;
 const PREFIX: &str = "engine.blobs.";
 /// Values of this size or more are written without buffering.
@@ -32,6 +40,8 @@ const PENDING_LIMIT: usize = 1 << 20;
 pub struct Blobs {
     path: PathBuf,
     epoch: u64,
+    /// How this file's values are checked.
+    sum: Sum,
     writer: File,
     reader: File,
     /// Bytes in the file, plus those waiting in `pending`.
@@ -56,7 +66,12 @@ impl Blobs {
         let mut reader = File::open(&path)?;
         let mut header = [0u8; HEADER as usize];
         reader.read_exact(&mut header)?;
-        if &header[..8] != MAGIC || header[8..] != epoch.to_le_bytes() {
+        let sum = match &header[..8] {
+            magic if magic == MAGIC => Sum::Xxh3,
+            magic if magic == MAGIC_V1 => Sum::Crc32,
+            _ => Sum::Unknown,
+        };
+        if sum == Sum::Unknown || header[8..] != epoch.to_le_bytes() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("{} is not the blob file of epoch {epoch}", path.display()),
@@ -67,6 +82,7 @@ impl Blobs {
         Ok(Blobs {
             path,
             epoch,
+            sum,
             writer,
             reader,
             len,
@@ -114,7 +130,7 @@ impl Blobs {
         let blob = BlobRef {
             offset: self.len,
             len,
-            crc: crc32fast::hash(bytes),
+            crc: self.sum.of(bytes),
         };
         if bytes.len() >= DIRECT_WRITE {
             self.flush(false)?;
@@ -187,10 +203,28 @@ impl BlobSource for Blobs {
         let mut reader = &self.reader;
         reader.seek(SeekFrom::Start(blob.offset))?;
         reader.read_exact(&mut bytes).map_err(|_| damaged())?;
-        if crc32fast::hash(&bytes) != blob.crc {
+        if self.sum.of(&bytes) != blob.crc {
             return Err(damaged());
         }
         Ok(bytes)
+    }
+}
+
+/// A blob file's checksum, named by its magic.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sum {
+    Xxh3,
+    Crc32,
+    Unknown,
+}
+
+impl Sum {
+    fn of(self, bytes: &[u8]) -> u32 {
+        match self {
+            // The low half of a 64-bit hash is as good a 32-bit check as any.
+            Sum::Xxh3 => xxhash_rust::xxh3::xxh3_64(bytes) as u32,
+            Sum::Crc32 | Sum::Unknown => crc32fast::hash(bytes),
+        }
     }
 }
 
@@ -236,6 +270,45 @@ mod tests {
         Blobs::remove_others(dir.path(), 3);
         assert!(!dir.path().join("engine.blobs.4").exists());
         assert!(path.exists());
+    }
+
+    /// A blob file of the first layout (CRC-32) is still read, checked and appended to
+    /// in its own checksum; a new file is of today's layout.
+    #[test]
+    fn a_crc32_blob_file_still_reads_and_a_new_one_uses_xxh3() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = MAGIC_V1.to_vec();
+        old.extend_from_slice(&5u64.to_le_bytes());
+        old.extend_from_slice(b"kept value");
+        fs::write(dir.path().join("engine.blobs.5"), &old).unwrap();
+        let kept = BlobRef {
+            offset: HEADER,
+            len: 10,
+            crc: crc32fast::hash(b"kept value"),
+        };
+        let mut blobs = Blobs::open(dir.path(), 5).unwrap();
+        assert_eq!(blobs.read(kept).unwrap(), b"kept value");
+        assert!(
+            blobs
+                .read(BlobRef {
+                    crc: !kept.crc,
+                    ..kept
+                })
+                .is_err()
+        );
+        let later = blobs.put(b"later").unwrap();
+        blobs.flush(true).unwrap();
+        assert_eq!(later.crc, crc32fast::hash(b"later"));
+        assert_eq!(blobs.read(later).unwrap(), b"later");
+        let mut fresh = Blobs::open(dir.path(), 6).unwrap();
+        let value = fresh.put(b"fresh").unwrap();
+        fresh.flush(true).unwrap();
+        assert_eq!(value.crc, xxhash_rust::xxh3::xxh3_64(b"fresh") as u32);
+        assert_eq!(fresh.read(value).unwrap(), b"fresh");
+        assert_eq!(
+            &fs::read(dir.path().join("engine.blobs.6")).unwrap()[..8],
+            MAGIC
+        );
     }
 
     #[test]
