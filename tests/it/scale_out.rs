@@ -105,8 +105,13 @@ impl Nginx {
     }
 
     /// Pins each workspace to its node (`usize::MAX`: drained) in moved.map, and
-    /// reloads.
+    /// reloads; returns once every worker that had the old map has exited, so each
+    /// request from then on is routed by the new one. (`nginx -s reload` only signals
+    /// the master: until it has started new workers and retired the old ones, a new
+    /// connection may still reach an old worker, which once answered a query for a
+    /// moved workspace with an error page right after the new map had answered.)
     fn pin(&self, pins: &[(String, usize)]) {
+        let old_workers = self.workers();
         let map: String = pins
             .iter()
             .map(|(ws, node)| match node {
@@ -121,6 +126,32 @@ impl Nginx {
             .status()
             .unwrap();
         assert!(status.success(), "nginx reload failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while old_workers
+            .iter()
+            .any(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        {
+            assert!(Instant::now() < deadline, "nginx kept its old workers");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The pids of the master's worker processes.
+    fn workers(&self) -> Vec<u32> {
+        let master = self.child.id();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                // `pid (comm) state ppid …`; comm may hold spaces, so split after it.
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                        == Some(master)
+                })
+            })
+            .collect()
     }
 }
 
@@ -196,10 +227,11 @@ async fn nginx_keeps_each_workspace_on_one_node_and_a_stopped_nodes_workspaces_m
     let nginx = Nginx::start(&binary, &nodes);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
-        // Below nginx's keep-alive timeout (75 s): a pooled connection left idle while
-        // the test moves workspaces may be closed by nginx just as it is reused (a
-        // status request once failed to send in a loaded run).
-        .pool_idle_timeout(Duration::from_secs(20))
+        // No kept-alive connections: `nginx -s reload` retires the old workers, which
+        // close their idle connections, and a request sent on one at that moment
+        // fails with `IncompleteMessage` (it did, right after a reload, in loaded
+        // runs). A fresh connection per request always reaches a live worker.
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let names: Vec<String> = (0..WORKSPACES).map(|i| format!("ws-{i:03}")).collect();
