@@ -420,6 +420,21 @@ impl VectorIndex {
         threshold: f32,
         blobs: &dyn BlobSource,
     ) -> Vec<(String, f32)> {
+        self.search_rows(query, top_k, threshold, blobs)
+            .into_iter()
+            .map(|(row, score)| (self.ids[row].clone(), score))
+            .collect()
+    }
+
+    /// As [`search`](Self::search), as rows of the index: a caller that goes on to
+    /// work with rows (a mix query's chunks) need not look its ids up again.
+    pub fn search_rows(
+        &self,
+        query: &[f32],
+        top_k: usize,
+        threshold: f32,
+        blobs: &dyn BlobSource,
+    ) -> Vec<(usize, f32)> {
         if query.len() != self.dim || top_k == 0 || self.ids.is_empty() {
             return Vec::new();
         }
@@ -437,7 +452,7 @@ impl VectorIndex {
             best.insert(at, (score, row));
             best.truncate(wanted);
         }
-        let mut hits: Vec<(String, f32)> = best
+        let mut hits: Vec<(usize, f32)> = best
             .into_iter()
             .map(|(approximate, row)| {
                 let exact = match &self.exact[row] {
@@ -449,11 +464,14 @@ impl VectorIndex {
                     Payload::Inline(_) => None,
                 };
                 // A value that cannot be read keeps its approximate score.
-                (self.ids[row].clone(), exact.unwrap_or(approximate))
+                (row, exact.unwrap_or(approximate))
             })
             .filter(|(_, score)| *score >= threshold)
             .collect();
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        hits.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| self.ids[a.0].cmp(&self.ids[b.0]))
+        });
         hits.truncate(top_k);
         hits
     }

@@ -302,16 +302,16 @@ fn select(
     });
     // Chunks are handled as rows of the chunk index until their text is read.
     let vector_chunk_rows: Vec<usize> = if mode == QueryMode::Mix {
-        let index = &state.chunk_vectors;
-        index
-            .search(
+        state
+            .chunk_vectors
+            .search_rows(
                 found.query_vector,
                 chunk_top_k,
                 config.cosine_threshold,
                 blobs,
             )
             .into_iter()
-            .filter_map(|(id, _)| index.row(&id))
+            .map(|(row, _)| row)
             .collect()
     } else {
         Vec::new()

@@ -182,6 +182,14 @@ fn recall_at_ten_matches_exact_search() {
         exact.sort_by(|a, b| b.0.total_cmp(&a.0));
         let truth: Vec<String> = exact[..10].iter().map(|(_, i)| format!("{i:05}")).collect();
         let hits = index.search(&query, 10, -1.0, &blobs);
+        // The same hits as rows, for callers that keep working with rows.
+        let rows: Vec<(&str, f32)> = index
+            .search_rows(&query, 10, -1.0, &blobs)
+            .into_iter()
+            .map(|(row, score)| (index.id(row), score))
+            .collect();
+        let by_id: Vec<(&str, f32)> = hits.iter().map(|(id, s)| (id.as_str(), *s)).collect();
+        assert_eq!(rows, by_id);
         found += hits.iter().filter(|(id, _)| truth.contains(id)).count();
         total += 10;
         // The scores reported are the exact ones.
