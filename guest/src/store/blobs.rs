@@ -17,7 +17,9 @@
 //! epoch; the snapshot names the epoch it refers to, so the old file is deleted only
 //! once that snapshot is durable.
 
+use super::read_cache::ReadCache;
 use crate::payload::{BlobRef, BlobSource};
+use std::cell::RefCell;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -48,6 +50,8 @@ pub struct Blobs {
     len: u64,
     /// Appended values not yet written: a commit's values go out in one write.
     pending: Vec<u8>,
+    /// Values read lately (see `read_cache`).
+    cache: RefCell<ReadCache>,
 }
 
 impl Blobs {
@@ -87,6 +91,7 @@ impl Blobs {
             reader,
             len,
             pending: Vec::new(),
+            cache: RefCell::default(),
         })
     }
 
@@ -169,6 +174,7 @@ impl Blobs {
     /// before anything referred to them).
     pub fn truncate(&mut self, len: u64) {
         self.pending.clear();
+        self.cache.get_mut().forget_from(len);
         if self.writer.set_len(len).is_ok() {
             self.len = len;
         } else {
@@ -199,6 +205,9 @@ impl BlobSource for Blobs {
         if blob.offset < HEADER || end > self.len - self.pending.len() as u64 {
             return Err(damaged());
         }
+        if let Some(bytes) = self.cache.borrow_mut().get(blob) {
+            return Ok(bytes);
+        }
         let mut bytes = vec![0; blob.len as usize];
         let mut reader = &self.reader;
         reader.seek(SeekFrom::Start(blob.offset))?;
@@ -206,6 +215,7 @@ impl BlobSource for Blobs {
         if self.sum.of(&bytes) != blob.crc {
             return Err(damaged());
         }
+        self.cache.borrow_mut().put(blob, &bytes);
         Ok(bytes)
     }
 }
@@ -309,6 +319,32 @@ mod tests {
             &fs::read(dir.path().join("engine.blobs.6")).unwrap()[..8],
             MAGIC
         );
+    }
+
+    /// A value read once is read again from memory; cutting the file back forgets
+    /// what was past the cut, so a value written there later is the one read.
+    #[test]
+    fn values_read_again_come_from_memory_until_the_file_is_cut_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut blobs = Blobs::open(dir.path(), 1).unwrap();
+        let first = blobs.put(b"first value").unwrap();
+        blobs.flush(true).unwrap();
+        assert_eq!(blobs.read(first).unwrap(), b"first value");
+        // Damage the bytes on disk: the checked value read before still comes back,
+        // while a fresh handle on the file reads and rejects the damage.
+        let path = dir.path().join("engine.blobs.1");
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[first.offset as usize] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(blobs.read(first).unwrap(), b"first value");
+        assert!(Blobs::open(dir.path(), 1).unwrap().read(first).is_err());
+        // Cut back to before the value, and write another of the same length there.
+        blobs.truncate(first.offset);
+        let second = blobs.put(b"other value").unwrap();
+        blobs.flush(true).unwrap();
+        assert_eq!(second.offset, first.offset);
+        assert_eq!(blobs.read(second).unwrap(), b"other value");
+        assert!(blobs.read(first).is_err());
     }
 
     #[test]

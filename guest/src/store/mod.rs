@@ -33,10 +33,12 @@
 //! * `journal` — the journal's file format, read one record at a time.
 //! * `snapshot` — the snapshot's file format, written and read as a stream.
 //! * `blobs` — the blob file.
+//! * `read_cache` — the blob file's values read lately.
 
 mod blobs;
 mod journal;
 mod journaled;
+mod read_cache;
 mod snapshot;
 
 pub use blobs::Blobs;
