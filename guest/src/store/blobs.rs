@@ -188,8 +188,11 @@ impl Blobs {
     }
 }
 
-impl BlobSource for Blobs {
-    fn read(&self, blob: BlobRef) -> io::Result<Vec<u8>> {
+impl Blobs {
+    /// The bytes of `blob` from the file, past the cache: for copies of every value
+    /// (compaction's rewrite), which would push out what queries use and copy each
+    /// value twice.
+    pub fn read_uncached(&self, blob: BlobRef) -> io::Result<Vec<u8>> {
         let damaged = || {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -205,9 +208,6 @@ impl BlobSource for Blobs {
         if blob.offset < HEADER || end > self.len - self.pending.len() as u64 {
             return Err(damaged());
         }
-        if let Some(bytes) = self.cache.borrow_mut().get(blob) {
-            return Ok(bytes);
-        }
         let mut bytes = vec![0; blob.len as usize];
         let mut reader = &self.reader;
         reader.seek(SeekFrom::Start(blob.offset))?;
@@ -215,6 +215,16 @@ impl BlobSource for Blobs {
         if self.sum.of(&bytes) != blob.crc {
             return Err(damaged());
         }
+        Ok(bytes)
+    }
+}
+
+impl BlobSource for Blobs {
+    fn read(&self, blob: BlobRef) -> io::Result<Vec<u8>> {
+        if let Some(bytes) = self.cache.borrow_mut().get(blob) {
+            return Ok(bytes);
+        }
+        let bytes = self.read_uncached(blob)?;
         self.cache.borrow_mut().put(blob, &bytes);
         Ok(bytes)
     }
@@ -328,15 +338,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut blobs = Blobs::open(dir.path(), 1).unwrap();
         let first = blobs.put(b"first value").unwrap();
+        let copied = blobs.put(b"copied value").unwrap();
         blobs.flush(true).unwrap();
         assert_eq!(blobs.read(first).unwrap(), b"first value");
+        // A bulk copy reads past the cache and leaves nothing in it.
+        assert_eq!(blobs.read_uncached(copied).unwrap(), b"copied value");
         // Damage the bytes on disk: the checked value read before still comes back,
         // while a fresh handle on the file reads and rejects the damage.
         let path = dir.path().join("engine.blobs.1");
         let mut bytes = fs::read(&path).unwrap();
         bytes[first.offset as usize] ^= 1;
+        bytes[copied.offset as usize] ^= 1;
         fs::write(&path, &bytes).unwrap();
         assert_eq!(blobs.read(first).unwrap(), b"first value");
+        assert!(blobs.read(copied).is_err());
         assert!(Blobs::open(dir.path(), 1).unwrap().read(first).is_err());
         // Cut back to before the value, and write another of the same length there.
         blobs.truncate(first.offset);

@@ -44,7 +44,7 @@ mod snapshot;
 pub use blobs::Blobs;
 pub use journaled::{Journaled, StoreError};
 
-use crate::payload::{BlobRef, BlobSource, Kind, Payload, Text};
+use crate::payload::{BlobRef, Kind, Payload, Text};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -177,7 +177,7 @@ impl<S: Journaled> Store<S> {
             let blobs = &self.blobs;
             self.state.payloads(&mut |kind, payload| {
                 if let (Kind::Vector, Payload::Stored(blob)) = (kind, &*payload) {
-                    *payload = Payload::Inline(blobs.read(*blob)?);
+                    *payload = Payload::Inline(blobs.read_uncached(*blob)?);
                 }
                 Ok(())
             })?;
@@ -357,7 +357,7 @@ impl<S: Journaled> Store<S> {
         let old = &self.blobs;
         let copied = self.state.payloads(&mut |_, payload| {
             if let Payload::Stored(blob) = payload {
-                let bytes = old.read(*blob)?;
+                let bytes = old.read_uncached(*blob)?;
                 let new = fresh.put(&bytes)?;
                 moved.insert(new.offset, *blob);
                 *payload = Payload::Stored(new);

@@ -14,7 +14,9 @@
 //! can only go stale if the file is cut back ([`ReadCache::forget_from`]). Only
 //! small values are kept (vectors, chunk texts), up to [`CACHE_BYTES`] in all; past
 //! that the older half is dropped. The cache grows with what is read, so an idle
-//! workspace that was never queried holds nothing.
+//! workspace that was never queried holds nothing. Copies of every value
+//! (compaction's rewrite, moving vectors into memory) read past it
+//! ([`Blobs::read_uncached`](super::Blobs::read_uncached)).
 
 use crate::payload::BlobRef;
 use crate::util::Map;
