@@ -186,9 +186,7 @@ impl Blobs {
     pub fn delete(self) {
         let _ = fs::remove_file(&self.path);
     }
-}
 
-impl Blobs {
     /// The bytes of `blob` from the file, past the cache: for copies of every value
     /// (compaction's rewrite), which would push out what queries use and copy each
     /// value twice.

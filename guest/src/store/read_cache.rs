@@ -75,7 +75,7 @@ impl ReadCache {
     /// values will be written there).
     pub fn forget_from(&mut self, offset: u64) {
         self.entries.retain(|&at, _| at < offset);
-        self.bytes = self.entries.values().map(|e| e.bytes.len()).sum();
+        self.recount();
     }
 
     /// Bytes of values kept.
@@ -94,6 +94,11 @@ impl ReadCache {
         let middle = used.len() / 2;
         let (_, &mut cut, _) = used.select_nth_unstable(middle);
         self.entries.retain(|_, e| e.used > cut);
+        self.recount();
+    }
+
+    /// Counts the bytes kept again, after entries were dropped.
+    fn recount(&mut self) {
         self.bytes = self.entries.values().map(|e| e.bytes.len()).sum();
     }
 }
